@@ -1,0 +1,242 @@
+"""One settings object, loaded once from a TOML file plus environment overrides.
+
+Every value has a default that runs the embedded demo: a local Asterisk provisioned by the
+project, SQLite under ``var/``, the web UI on loopback.  ``callcenter.example.toml`` documents
+each key.  Environment variables override the file: ``CALLCENTER_<SECTION>__<KEY>`` (for example
+``CALLCENTER_AMI__SECRET``); top-level keys are ``CALLCENTER_<KEY>``.  Secrets (AMI secret, SIP
+passwords, the web session key) come from the file or the environment, never from the repository:
+when absent they are generated once and kept in ``<state_dir>/secrets.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from callcenter.exceptions import ConfigError
+
+ENV_PREFIX = "CALLCENTER_"
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "callcenter"
+    secret: str = ""  # filled from secrets.toml when empty
+    action_timeout: float = 5.0  # seconds before an AMI action is given up
+    ping_interval: float = 5.0  # watchdog: a ping unanswered this long drops the connection
+    reconnect_delay: float = 1.0
+
+
+@dataclass(frozen=True)
+class AgiSettings:
+    host: str = "127.0.0.1"  # where the controller's FastAGI server listens
+    port: int = 4573
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    session_key: str = ""  # filled from secrets.toml when empty
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = ""  # empty: sqlite+aiosqlite:///<state_dir>/callcenter.db
+
+
+@dataclass(frozen=True)
+class AcdSettings:
+    ring_on: float = 1.0  # Chinese ringback cadence: 1 s on, 4 s off
+    ring_off: float = 4.0
+    rings: int = 2  # the promise: answered within two rings
+
+    @property
+    def ring_timeout(self) -> float:
+        """Seconds an offered call may ring at one agent: ``rings`` full cadence periods."""
+        return self.rings * (self.ring_on + self.ring_off)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    id: str  # PJSIP endpoint name and SIP user, e.g. "1001"
+    name: str = ""
+    sip_password: str = ""  # filled from secrets.toml when empty
+
+
+@dataclass(frozen=True)
+class AsteriskSettings:
+    mode: str = "embedded"  # "embedded": provisioned by us; "external": the user's own Asterisk
+    root: str = "/var/cache/callcenter/asterisk-root"  # debootstrap'd Debian unstable root
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    hotline_number: str = "12320"
+    fallback_queue: str = "hotline-fallback"
+    queue_log: str = ""  # empty: <root>/var/log/asterisk/queue_log in embedded mode
+    # Phones that may dial the hotline directly (demo and test callers); production callers
+    # arrive over a trunk configured by the hospital.
+    caller_endpoints: tuple[str, ...] = ("2001", "2002", "2003", "2004", "2005", "2006")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    phones: bool = True  # start baresip demo phones for agents and one caller
+
+
+@dataclass(frozen=True)
+class Settings:
+    node: str = "pbx1"  # this Asterisk node's name, kept on every ticket
+    state_dir: str = "var"  # database, secrets, logs and generated Asterisk config
+    log_format: str = "console"  # "console" (development) or "json" (production)
+    log_level: str = "info"
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    agi: AgiSettings = field(default_factory=AgiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    acd: AcdSettings = field(default_factory=AcdSettings)
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    agents: tuple[AgentSettings, ...] = tuple(
+        AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
+    )
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir).resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{self.state_path / 'callcenter.db'}"
+
+    @property
+    def queue_log_path(self) -> Path:
+        if self.asterisk.queue_log:
+            return Path(self.asterisk.queue_log)
+        return Path(self.asterisk.root) / "var/log/asterisk/queue_log"
+
+    def agent(self, agent_id: str) -> AgentSettings | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+
+def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any), apply environment overrides and fill missing secrets."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise ConfigError("config.missing", f"config file not found: {path}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError("config.syntax", f"{path}: {err}") from err
+    _apply_env(raw, os.environ if env is None else env)
+    settings = _build(Settings, raw, "")
+    _validate(settings)
+    return _fill_secrets(settings)
+
+
+def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        target = raw
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError("config.env", f"{name} does not name a section")
+        target[parts[-1]] = value
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError("config.type", f"[{where or 'top'}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ConfigError("config.unknown_key", f"unknown key(s) in [{where or 'top'}]: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        values[name] = _coerce(known[name], value, f"{where}.{name}".strip("."))
+    return cls(**values)
+
+
+def _coerce(f: Any, value: Any, where: str) -> Any:
+    default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+    if f.name == "agents":
+        if not isinstance(value, list):
+            raise ConfigError("config.type", "[[agents]] must be an array of tables")
+        return tuple(_build(AgentSettings, item, "agents") for item in value)
+    if is_dataclass(default):
+        return _build(type(default), value, where)
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("1", "true", "yes")
+            return bool(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, tuple):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError("config.type", f"{where}: cannot use {value!r} as {type(default).__name__}") from err
+
+
+def _validate(settings: Settings) -> None:
+    if settings.asterisk.mode not in ("embedded", "external"):
+        raise ConfigError("config.value", "asterisk.mode must be 'embedded' or 'external'")
+    if settings.acd.ring_on <= 0 or settings.acd.ring_off < 0 or settings.acd.rings < 1:
+        raise ConfigError("config.value", "acd: ring_on > 0, ring_off >= 0 and rings >= 1 are required")
+    ids = [a.id for a in settings.agents]
+    if len(ids) != len(set(ids)):
+        raise ConfigError("config.value", "agents: every agent id must be unique")
+    for agent_id in [*ids, *settings.asterisk.caller_endpoints]:
+        if not agent_id.isalnum():
+            raise ConfigError("config.value", f"endpoint id {agent_id!r} must be letters and digits only")
+    if settings.log_format not in ("console", "json"):
+        raise ConfigError("config.value", "log_format must be 'console' or 'json'")
+
+
+def _fill_secrets(settings: Settings) -> Settings:
+    """Generate missing secrets once and keep them beside the database, outside the repository."""
+    store = settings.state_path / "secrets.toml"
+    kept: dict[str, str] = {}
+    if store.exists():
+        kept = {k: str(v) for k, v in tomllib.loads(store.read_text()).items()}
+
+    def secret(key: str) -> str:
+        if key not in kept:
+            kept[key] = secrets.token_urlsafe(18)
+        return kept[key]
+
+    ami = settings.ami if settings.ami.secret else replace(settings.ami, secret=secret("ami_secret"))
+    web = settings.web if settings.web.session_key else replace(settings.web, session_key=secret("web_session_key"))
+    agents = tuple(
+        a if a.sip_password else replace(a, sip_password=secret(f"sip_{a.id}")) for a in settings.agents
+    )
+    settings = replace(settings, ami=ami, web=web, agents=agents)
+    if kept:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(f'{k} = "{v}"\n' for k, v in sorted(kept.items()))
+        if not store.exists() or store.read_text() != text:
+            store.write_text(text)
+            store.chmod(0o600)
+    return settings
+
+
+def caller_password(settings: Settings, endpoint: str) -> str:
+    """SIP password of a demo/test caller endpoint (derived, stable per installation)."""
+    import hashlib
+
+    return hashlib.sha256(f"{settings.ami.secret}:{endpoint}".encode()).hexdigest()[:16]
