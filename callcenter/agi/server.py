@@ -1,0 +1,166 @@
+"""FastAGI server: Asterisk hands each hotline call to a route coroutine over TCP.
+
+Built on panoramisk's FastAGI ``Application`` and ``Request`` with the fixes DESIGN.md lists:
+- a client that disconnects before the blank line ends the session (panoramisk spins on EOF);
+- headers are bounded in size and time, so garbage on the port cannot block the loop;
+- EOF, ``HANGUP`` and ``result=-1 (hangup)`` replies all raise ``AgiHangup``: the caller is gone;
+- other failures raise ``AgiCommandError`` with the line Asterisk sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from panoramisk.fast_agi import Application, Request
+from panoramisk.utils import parse_agi_result
+
+log = structlog.get_logger(__name__)
+
+MAX_HEADER_BYTES = 16 * 1024
+HEADER_TIMEOUT = 5.0
+
+
+class AgiHangup(Exception):
+    """The channel hung up (or the socket closed) during the AGI session."""
+
+
+class AgiCommandError(Exception):
+    """Asterisk answered an AGI command with an error."""
+
+
+class AgiSession(Request):
+    """One FastAGI session: the AGI environment plus typed commands."""
+
+    def __init__(self, app: Application, headers: dict[str, str], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__(app=app, headers=headers, reader=reader, writer=writer, encoding="utf-8")
+
+    def env(self, name: str) -> str:
+        """An ``agi_*`` variable Asterisk sent at the start (empty string if absent)."""
+        return self.headers.get(f"agi_{name}", "")
+
+    async def _read_result(self) -> dict[str, Any]:
+        line = await self.reader.readline()
+        if not line:
+            raise AgiHangup("socket closed")
+        text = line.decode(self.encoding, "replace").rstrip("\r\n")
+        if text == "HANGUP":
+            # Asterisk announces a hangup asynchronously; the real reply may follow.  Either way
+            # the call is over for us.
+            raise AgiHangup("HANGUP")
+        try:
+            return parse_agi_result(text)
+        except ValueError as err:
+            raise AgiCommandError(f"unparseable AGI reply {text!r}") from err
+
+    async def run(self, command: str) -> dict[str, Any]:
+        """Send one AGI command; raise AgiHangup / AgiCommandError on failure."""
+        try:
+            result = await self.send_command(command)
+        except (ConnectionError, BrokenPipeError) as err:
+            raise AgiHangup(str(err)) from err
+        error = result.get("error")
+        if error == "AGIResultHangup":
+            raise AgiHangup(result.get("msg", "hangup"))
+        if error == "AGIAppError":
+            # result=-1: for EXEC this means the application hung up the channel (or failed)
+            raise AgiHangup(result.get("msg", "application ended the call"))
+        if error:
+            raise AgiCommandError(f"{command!r}: {error} {result.get('msg', '')}".strip())
+        return result
+
+    async def answer(self) -> None:
+        await self.run("ANSWER")
+
+    async def set_variable(self, name: str, value: Any) -> None:
+        await self.run(f'SET VARIABLE {name} "{_quote(str(value))}"')
+
+    async def get_variable(self, name: str) -> str:
+        result = await self.run(f"GET VARIABLE {name}")
+        value, data = result.get("result", ("0", ""))
+        return data if value == "1" else ""
+
+    async def exec(self, application: str, args: str = "") -> str:
+        """Run a dialplan application; returns its result code."""
+        result = await self.run(f'EXEC {application} "{_quote(args)}"' if args else f"EXEC {application}")
+        return result.get("result", ("", ""))[0]
+
+    async def music_on(self, moh_class: str = "default") -> None:
+        await self.run(f"SET MUSIC ON {moh_class}")
+
+    async def music_off(self) -> None:
+        await self.run("SET MUSIC OFF")
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+Route = Callable[[AgiSession], Awaitable[None]]
+
+
+class AgiServer(Application):
+    """FastAGI application: routes by the script name in ``agi://host:port/<name>``."""
+
+    def __init__(self) -> None:
+        super().__init__(default_encoding="utf-8", loop=asyncio.get_running_loop())
+        self._server: asyncio.base_events.Server | None = None
+        self.sessions = 0  # sessions open now
+
+    def route(self, name: str, endpoint: Route) -> None:
+        self.add_route(name, endpoint)
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self.handler, host, port)
+        log.info("agi.listening", host=host, port=port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            headers = await asyncio.wait_for(_read_headers(reader), HEADER_TIMEOUT)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError) as err:
+            log.warning("agi.bad_request", peer=str(peer), reason=type(err).__name__)
+            writer.close()
+            return
+        script = headers.get("agi_network_script", "").split("?", 1)[0]
+        endpoint = self._route.get(script)
+        if endpoint is None:
+            log.warning("agi.no_route", script=script, peer=str(peer))
+            writer.close()
+            return
+        self.sessions += 1
+        try:
+            await endpoint(AgiSession(self, headers, reader, writer))
+        except AgiHangup:
+            log.debug("agi.hangup", script=script, uniqueid=headers.get("agi_uniqueid"))
+        except Exception:
+            log.exception("agi.route_failed", script=script, uniqueid=headers.get("agi_uniqueid"))
+        finally:
+            self.sessions -= 1
+            writer.close()
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    """Read ``agi_name: value`` lines up to the blank line; EOF first is an error."""
+    headers: dict[str, str] = {}
+    size = 0
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise asyncio.IncompleteReadError(b"", None)
+        size += len(line)
+        if size > MAX_HEADER_BYTES:
+            raise ValueError("AGI headers too large")
+        text = line.decode("utf-8", "replace").rstrip("\r\n")
+        if not text:
+            return headers
+        name, sep, value = text.partition(": ")
+        if sep and name.startswith("agi_"):
+            headers[name] = value

@@ -1,0 +1,105 @@
+"""The controller: one aiohttp application that also owns AMI, FastAGI and the ticket store.
+
+Resources open and close through ``cleanup_ctx`` in dependency order: database and tickets,
+AMI, the ACD adapter, the FastAGI server, then the queue_log reconciler that gives a ticket to
+every call Asterisk served through the fallback queue while we were away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from callcenter import keys
+from callcenter.adapter import Adapter
+from callcenter.agi.server import AgiServer
+from callcenter.ami.client import AmiClient
+from callcenter.hotline import Hotline
+from callcenter.settings import Settings
+from callcenter.store.db import open_database, session_factory
+from callcenter.tickets.reconcile import QueueLogReconciler
+from callcenter.tickets.service import TicketService
+from callcenter.web.health import health
+
+log = structlog.get_logger(__name__)
+
+RECONCILE_INTERVAL = 3.0  # seconds between queue_log reads
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the controller's application; nothing is opened until it starts."""
+    app = web.Application()
+    app[keys.SETTINGS] = settings
+    app.cleanup_ctx.extend([_store, _ami, _adapter, _agi, _reconciler])
+    app.router.add_get("/health", health)
+    return app
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    engine = await open_database(settings.database_url)
+    tickets = TicketService(session_factory(engine), settings.node, spill_dir=settings.state_path / "spill")
+    await tickets.start()
+    app[keys.ENGINE], app[keys.TICKETS] = engine, tickets
+    yield
+    await tickets.close()
+    await engine.dispose()
+
+
+async def _ami(app: web.Application) -> AsyncIterator[None]:
+    ami = AmiClient(app[keys.SETTINGS].ami)
+    app[keys.AMI] = ami
+    await ami.start()
+    yield
+    await ami.close()
+
+
+async def _adapter(app: web.Application) -> AsyncIterator[None]:
+    app[keys.ADAPTER] = Adapter(app[keys.SETTINGS], app[keys.AMI], app[keys.TICKETS])
+    yield
+
+
+async def _agi(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    agi = AgiServer()
+    agi.route("hotline", Hotline(app[keys.TICKETS], app[keys.ADAPTER]))
+    await agi.start(settings.agi.host, settings.agi.port)
+    app[keys.AGI] = agi
+    yield
+    await agi.close()
+
+
+async def _reconciler(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    reconciler = QueueLogReconciler(app[keys.TICKETS], settings.queue_log_path, settings.asterisk.fallback_queue)
+
+    async def loop() -> None:
+        while True:
+            try:
+                changed = await reconciler.run_once()
+                if changed:
+                    log.info("tickets.reconciled", source="queue_log", tickets=changed)
+            except Exception:
+                log.exception("tickets.reconcile_failed", path=str(settings.queue_log_path))
+            await asyncio.sleep(RECONCILE_INTERVAL)
+
+    task = asyncio.create_task(loop(), name="queue-log-reconciler")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def run(settings: Settings) -> None:
+    """Serve until cancelled (Ctrl-C / SIGTERM)."""
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web.host, settings.web.port)
+    await site.start()
+    log.info("web.listening", url=f"http://{settings.web.host}:{settings.web.port}/", health=f"http://{settings.web.host}:{settings.web.port}/health")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

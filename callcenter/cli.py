@@ -1,0 +1,117 @@
+"""Command line: ``callcenter serve|up|asterisk|migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+
+import structlog
+
+from callcenter import logs
+from callcenter.exceptions import CallCenterError
+from callcenter.settings import Settings, load
+
+log = structlog.get_logger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callcenter", description="Hotline call-centre controller beside Asterisk")
+    parser.add_argument("--config", "-c", help="TOML settings file (see callcenter.example.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the controller against a running Asterisk")
+    sub.add_parser("up", help="embedded default: provision and start Asterisk, demo phones, then serve")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    ast = sub.add_parser("asterisk", help="manage the embedded Asterisk")
+    ast.add_argument("action", choices=["provision", "start", "stop", "status", "config"])
+    args = parser.parse_args(argv)
+    try:
+        settings = load(args.config)
+        logs.configure(settings.log_format, settings.log_level)
+        return _run(args, settings)
+    except CallCenterError as err:
+        print(f"callcenter: {err} [{err.slug}]", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from callcenter.asterisk import provision
+
+    if args.command == "serve":
+        from callcenter.app import run
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(settings))
+        return 0
+    if args.command == "up":
+        return _up(settings)
+    if args.command == "migrate":
+        from callcenter.store.db import open_database
+
+        async def migrate() -> None:
+            engine = await open_database(settings.database_url)
+            await engine.dispose()
+
+        asyncio.run(migrate())
+        print(f"database ready: {settings.database_url}")
+        return 0
+    action = args.action
+    if action == "provision":
+        print(provision.ensure_root(settings))
+    elif action == "start":
+        provision.start(settings)
+        print(f"Asterisk running (AMI {settings.ami.host}:{settings.ami.port}, SIP {settings.asterisk.sip_host}:{settings.asterisk.sip_port})")
+    elif action == "stop":
+        provision.stop(settings)
+    elif action == "status":
+        running = provision.is_running(settings)
+        print("running" if running else "stopped")
+        return 0 if running else 1
+    elif action == "config":
+        print(provision.write_config(settings))
+    return 0
+
+
+def _up(settings: Settings) -> int:
+    """The embedded default: everything a new user needs on one machine."""
+    from callcenter.app import run
+    from callcenter.asterisk import provision
+
+    if settings.asterisk.mode == "embedded":
+        provision.ensure_root(settings)
+        provision.start(settings)
+
+    async def main() -> None:
+        phones = []
+        if settings.demo.phones:
+            from callcenter.demo import start_demo_phones
+
+            phones = await start_demo_phones(settings)
+        base = f"http://{settings.web.host}:{settings.web.port}"
+        print(
+            f"\n  Hotline controller is up.\n"
+            f"    health:        {base}/health\n"
+            f"    hotline:       dial {settings.asterisk.hotline_number} on SIP {settings.asterisk.sip_host}:{settings.asterisk.sip_port}\n"
+            f"    agents:        {', '.join(a.id for a in settings.agents)} (SIP passwords in {settings.state_path / 'secrets.toml'})\n"
+            f"    demo phones:   {len(phones)} running\n"
+            f"    database:      {settings.database_url}\n"
+            f"  Ctrl-C stops the controller and the demo phones (Asterisk keeps running: "
+            f"'callcenter asterisk stop').\n",
+            flush=True,
+        )
+        try:
+            await run(settings)
+        finally:
+            for phone in phones:
+                await phone.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from callcenter.adapter import Adapter
+    from callcenter.agi.server import AgiServer
+    from callcenter.ami.client import AmiClient
+    from callcenter.settings import Settings
+    from callcenter.tickets.service import TicketService
+
+SETTINGS: web.AppKey["Settings"] = web.AppKey("settings")
+ENGINE: web.AppKey["AsyncEngine"] = web.AppKey("engine")
+TICKETS: web.AppKey["TicketService"] = web.AppKey("tickets")
+AMI: web.AppKey["AmiClient"] = web.AppKey("ami")
+AGI: web.AppKey["AgiServer"] = web.AppKey("agi")
+ADAPTER: web.AppKey["Adapter"] = web.AppKey("adapter")

@@ -1,0 +1,40 @@
+"""GET /health: is the controller connected to Asterisk (AMI) and to its database?"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callcenter import keys
+from callcenter.store.db import database_state
+
+
+async def health(request: web.Request) -> web.Response:
+    """200 when AMI and the database are both fine, 503 otherwise; the body says which."""
+    app = request.app
+    ami = app[keys.AMI]
+    database = await database_state(app[keys.ENGINE])
+    acd = app[keys.ADAPTER].acd
+    body = {
+        "ami": {
+            "connected": ami.connected,
+            "host": ami.settings.host,
+            "port": ami.settings.port,
+            **({"error": ami.last_error} if not ami.connected and ami.last_error else {}),
+        },
+        "database": database,
+        "agi": {"sessions": app[keys.AGI].sessions},
+        "acd": {
+            "agents": {a.agent_id: a.state.value for a in acd.agents.values()},
+            "waiting": len(acd.waiting()),
+        },
+        "node": app[keys.SETTINGS].node,
+    }
+    ok = ami.connected and database.get("ok", False)
+    body["status"] = "ok" if ok else "degraded"
+    return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
+
+
+def _dumps(obj: object) -> str:
+    import json
+
+    return json.dumps(obj, ensure_ascii=False)
