@@ -1,0 +1,58 @@
+"""Settings: TOML plus environment, clear errors for broken config, secrets kept outside the repo."""
+
+import pytest
+
+from callcenter.exceptions import ConfigError
+from callcenter.settings import load
+
+
+def test_defaults_run_the_embedded_demo(tmp_path):
+    s = load(env={"CALLCENTER_STATE_DIR": str(tmp_path)})
+    assert s.asterisk.mode == "embedded"
+    assert s.ami.host == s.agi.host == s.web.host == "127.0.0.1"
+    assert len(s.agents) == 10
+    assert s.acd.ring_timeout == 10.0
+    assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
+
+
+def test_environment_overrides_file(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('node = "a"\n[ami]\nport = 5038\n[acd]\nring_on = 0.5\n')
+    s = load(cfg, env={"CALLCENTER_STATE_DIR": str(tmp_path), "CALLCENTER_NODE": "b", "CALLCENTER_AMI__PORT": "6000"})
+    assert (s.node, s.ami.port, s.acd.ring_on) == ("b", 6000, 0.5)
+
+
+def test_secrets_are_generated_once_and_reused(tmp_path):
+    env = {"CALLCENTER_STATE_DIR": str(tmp_path)}
+    first, second = load(env=env), load(env=env)
+    assert first.ami.secret and first.ami.secret == second.ami.secret
+    assert first.agents[0].sip_password == second.agents[0].sip_password
+    assert (tmp_path / "secrets.toml").stat().st_mode & 0o077 == 0
+    assert load(env={**env, "CALLCENTER_AMI__SECRET": "from-env"}).ami.secret == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("text", "slug", "words"),
+    [
+        ("[ami\nport=1", "config.syntax", "c.toml"),
+        ("[ami]\nprot = 1\n", "config.unknown_key", "prot"),
+        ("[ami]\nport = 'many'\n", "config.type", "ami.port"),
+        ("[asterisk]\nmode = 'cloud'\n", "config.value", "asterisk.mode"),
+        ("[acd]\nrings = 0\n", "config.value", "rings"),
+        ("[[agents]]\nid='1'\n[[agents]]\nid='1'\n", "config.value", "unique"),
+        ("[[agents]]\nid='10 01'\n", "config.value", "letters and digits"),
+        ("agents = 3\n", "config.type", "agents"),
+    ],
+)
+def test_broken_config_says_what_is_wrong(tmp_path, text, slug, words):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load(cfg, env={"CALLCENTER_STATE_DIR": str(tmp_path)})
+    assert err.value.slug == slug
+    assert words in str(err.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "nope.toml")
