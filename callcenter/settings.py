@@ -82,6 +82,9 @@ class AsteriskSettings:
     # Phones that may dial the hotline directly (demo and test callers); production callers
     # arrive over a trunk configured by the hospital.
     caller_endpoints: tuple[str, ...] = ("2001", "2002", "2003", "2004", "2005", "2006")
+    # Embedded mode: names this Asterisk's own directories inside the root (/etc/<instance>-asterisk,
+    # /run/<instance>-asterisk, ...) so that two instances (demo, tests) can share one cached root.
+    instance: str = "callcenter"
 
 
 @dataclass(frozen=True)
