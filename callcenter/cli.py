@@ -85,8 +85,8 @@ def _up(settings: Settings) -> int:
         provision.start(settings)
 
     async def main() -> None:
-        phones = []
-        if settings.demo.phones:
+        phones = None
+        if settings.demo.phones and settings.asterisk.mode == "embedded":
             from callcenter.demo import start_demo_phones
 
             phones = await start_demo_phones(settings)
@@ -96,7 +96,7 @@ def _up(settings: Settings) -> int:
             f"    health:        {base}/health\n"
             f"    hotline:       dial {settings.asterisk.hotline_number} on SIP {settings.asterisk.sip_host}:{settings.asterisk.sip_port}\n"
             f"    agents:        {', '.join(a.id for a in settings.agents)} (SIP passwords in {settings.state_path / 'secrets.toml'})\n"
-            f"    demo phones:   {len(phones)} running\n"
+            f"    demo phones:   {len(phones) if phones else 0} running\n"
             f"    database:      {settings.database_url}\n"
             f"  Ctrl-C stops the controller and the demo phones (Asterisk keeps running: "
             f"'callcenter asterisk stop').\n",
@@ -105,8 +105,8 @@ def _up(settings: Settings) -> int:
         try:
             await run(settings)
         finally:
-            for phone in phones:
-                await phone.stop()
+            if phones:
+                await phones.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

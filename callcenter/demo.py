@@ -1,0 +1,79 @@
+"""Demo phones for the embedded default: every agent answers after a moment, one caller calls.
+
+Without real SIP phones a new user still sees the whole path: the demo caller dials the hotline
+every ``DEMO_CALL_EVERY`` seconds, an agent's phone answers after a short ring, they talk a few
+seconds, the caller hangs up, and the ticket shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from callcenter.settings import Settings, caller_password
+from callcenter.softphone import Softphone
+
+log = structlog.get_logger(__name__)
+
+DEMO_ANSWER_AFTER = 2.0  # seconds an agent's demo phone rings before answering
+DEMO_TALK = 8.0
+DEMO_CALL_EVERY = 60.0
+
+
+class DemoPhones:
+    """The running demo phones and the demo caller's loop."""
+
+    def __init__(self, phones: list[Softphone], task: asyncio.Task | None) -> None:
+        self.phones = phones
+        self.task = task
+
+    def __len__(self) -> int:
+        return len(self.phones)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        for phone in self.phones:
+            await phone.stop()
+            phone.cleanup()
+
+
+async def start_demo_phones(settings: Settings) -> DemoPhones:
+    """Register a phone per agent (answering after a short ring) and one demo caller."""
+    host, port = settings.asterisk.sip_host, settings.asterisk.sip_port
+    phones = [
+        Softphone(agent.id, agent.sip_password, host, port, answer="manual", answer_after=DEMO_ANSWER_AFTER)
+        for agent in settings.agents
+    ]
+    caller_id = settings.asterisk.caller_endpoints[0]
+    caller = Softphone(caller_id, caller_password(settings, caller_id), host, port, answer="manual")
+    started: list[Softphone] = []
+    for phone in [*phones, caller]:
+        try:
+            await phone.start()
+            started.append(phone)
+        except Exception as err:  # a demo phone that fails must not stop the engine
+            log.warning("demo.phone_failed", user=phone.user, error=str(err))
+    task = asyncio.create_task(_call_loop(caller, settings.asterisk.hotline_number)) if caller in started else None
+    log.info("demo.phones_started", phones=len(started))
+    return DemoPhones(started, task)
+
+
+async def _call_loop(caller: Softphone, number: str) -> None:
+    await asyncio.sleep(3)
+    while True:
+        try:
+            await caller.dial(number)
+            await caller.wait_event("CALL_ESTABLISHED", timeout=60)
+            await asyncio.sleep(DEMO_TALK)
+            await caller.hangup()
+            log.info("demo.call_done", number=number)
+        except Exception as err:
+            log.warning("demo.call_failed", error=str(err))
+            with contextlib.suppress(Exception):
+                await caller.hangup()
+        await asyncio.sleep(DEMO_CALL_EVERY)
