@@ -150,12 +150,12 @@ class Adapter:
         """Keep the caller on hold until an agent answers; return when the call is over."""
         queue: asyncio.Queue[Offer] = asyncio.Queue()
         self.offers[call_id] = queue
-        hangup_by = "caller"
+        hangup_by: str | None = "caller"
         try:
             await agi.music_on()
             self.apply(CallWaiting(call_id, self.clock(), priority))
             while True:
-                offer = await queue.get()
+                offer = await agi.idle_until(queue.get())
                 status = await self._ring(agi, offer)
                 if status == "ANSWER":  # Dial's g option: the agent hung up, the caller is still here
                     if self._state(call_id) == CallState.OFFERED:  # AMI DialEnd not seen yet
@@ -168,13 +168,21 @@ class Adapter:
                 await agi.music_on()
         except AgiHangup:
             hangup_by = "caller"
+        except asyncio.CancelledError:
+            # The controller is stopping: the socket closes and the dialplan takes the call on to
+            # the fallback queue (or lets a connected call finish); queue_log completes the ticket.
+            hangup_by = None
+            raise
         finally:
             self.offers.pop(call_id, None)
             self.ringing_channels.pop(call_id, None)
             answered = self._state(call_id) == CallState.CONNECTED
             self.apply(CallEnded(call_id, self.clock()))
-            log.info("call.ended", uniqueid=call_id, hangup_by=hangup_by, answered=answered)
-            await self.tickets.mark_ended(call_id, _utc(self.clock()), hangup_by)
+            if hangup_by is None:
+                log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered)
+            else:
+                log.info("call.ended", uniqueid=call_id, hangup_by=hangup_by, answered=answered)
+                await self.tickets.mark_ended(call_id, _utc(self.clock()), hangup_by)
 
     async def _ring(self, agi: AgiSession, offer: Offer) -> str:
         log.info("agent.rang", uniqueid=offer.call_id, agent=offer.agent_id, timeout=offer.timeout)

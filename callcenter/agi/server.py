@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from panoramisk.fast_agi import Application, Request
 from panoramisk.utils import parse_agi_result
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 MAX_HEADER_BYTES = 16 * 1024
 HEADER_TIMEOUT = 5.0
@@ -71,6 +73,26 @@ class AgiSession(Request):
             raise AgiCommandError(f"{command!r}: {error} {result.get('msg', '')}".strip())
         return result
 
+    async def idle_until(self, awaitable: Awaitable[T]) -> T:
+        """Wait for ``awaitable`` while no command runs, watching the socket for the caller's hangup.
+
+        Between commands Asterisk sends nothing except ``HANGUP`` (or closes the socket) when the
+        channel hangs up; without reading, a caller who leaves while on hold would go unnoticed.
+        """
+        waiting = asyncio.ensure_future(awaitable)
+        watching = asyncio.ensure_future(self.reader.readline())
+        try:
+            await asyncio.wait({waiting, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not watching.done():
+                watching.cancel()
+            if not waiting.done():
+                waiting.cancel()
+        if watching.done() and not watching.cancelled():
+            line = watching.result() if watching.exception() is None else b""
+            raise AgiHangup(line.decode(self.encoding, "replace").strip() or "socket closed")
+        return waiting.result()
+
     async def answer(self) -> None:
         await self.run("ANSWER")
 
@@ -107,18 +129,32 @@ class AgiServer(Application):
     def __init__(self) -> None:
         super().__init__(default_encoding="utf-8", loop=asyncio.get_running_loop())
         self._server: asyncio.base_events.Server | None = None
-        self.sessions = 0  # sessions open now
+        self._session_tasks: set[asyncio.Task] = set()
+
+    @property
+    def sessions(self) -> int:
+        """FastAGI sessions open now."""
+        return len(self._session_tasks)
 
     def route(self, name: str, endpoint: Route) -> None:
-        self.add_route(name, endpoint)
+        # not add_route(): it wraps non-coroutine-functions (callable objects) with the
+        # asyncio.coroutine that Python 3.11 no longer has
+        if name in self._route:
+            raise ValueError(f"AGI route {name!r} already exists")
+        self._route[name] = endpoint
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self.handler, host, port)
         log.info("agi.listening", host=host, port=port)
 
     async def close(self) -> None:
+        """Stop listening and end open sessions (their calls continue in the dialplan)."""
         if self._server is not None:
             self._server.close()
+        for task in list(self._session_tasks):
+            task.cancel()
+        await asyncio.gather(*self._session_tasks, return_exceptions=True)
+        if self._server is not None:
             await self._server.wait_closed()
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -135,7 +171,8 @@ class AgiServer(Application):
             log.warning("agi.no_route", script=script, peer=str(peer))
             writer.close()
             return
-        self.sessions += 1
+        task = asyncio.current_task()
+        self._session_tasks.add(task)
         try:
             await endpoint(AgiSession(self, headers, reader, writer))
         except AgiHangup:
@@ -143,7 +180,7 @@ class AgiServer(Application):
         except Exception:
             log.exception("agi.route_failed", script=script, uniqueid=headers.get("agi_uniqueid"))
         finally:
-            self.sessions -= 1
+            self._session_tasks.discard(task)
             writer.close()
 
 
