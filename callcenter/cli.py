@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 
 import structlog
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ast = sub.add_parser("asterisk", help="manage the embedded Asterisk")
     ast.add_argument("action", choices=["provision", "start", "stop", "status", "config"])
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # SIGTERM stops as cleanly as Ctrl-C
     try:
         settings = load(args.config)
         logs.configure(settings.log_format, settings.log_level)
@@ -35,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -98,8 +104,7 @@ def _up(settings: Settings) -> int:
             f"    agents:        {', '.join(a.id for a in settings.agents)} (SIP passwords in {settings.state_path / 'secrets.toml'})\n"
             f"    demo phones:   {len(phones) if phones else 0} running\n"
             f"    database:      {settings.database_url}\n"
-            f"  Ctrl-C stops the controller and the demo phones (Asterisk keeps running: "
-            f"'callcenter asterisk stop').\n",
+            f"  Ctrl-C stops everything.\n",
             flush=True,
         )
         try:
@@ -108,8 +113,12 @@ def _up(settings: Settings) -> int:
             if phones:
                 await phones.stop()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    finally:
+        if settings.asterisk.mode == "embedded":
+            provision.stop(settings)
     return 0
 
 

@@ -36,3 +36,6 @@ def configure(log_format: str = "console", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.INFO))
+    # Libraries' chatter (migration plugins, panoramisk's protocol notes) only when it matters.
+    for noisy in ("alembic", "panoramisk"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,91 @@
+"""`callcenter up` (what `./hotline up` runs) brings the whole engine up on its embedded default:
+Asterisk, controller, web server, demo phones; /health says AMI is connected; the demo call gets a
+ticket; SIGTERM stops everything."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from callcenter import asterisk as embedded
+from callcenter.settings import load
+from harness import eventually
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = """
+node = "pbx-up"
+state_dir = "{state}"
+[ami]
+port = 5041
+[agi]
+port = 4575
+[web]
+port = 8091
+[asterisk]
+instance = "callcenter-uptest"
+sip_port = 5080
+queue_log = "{root}/var/log/callcenter-uptest-asterisk/queue_log"
+caller_endpoints = ["2901"]
+[[agents]]
+id = "1901"
+[[agents]]
+id = "1902"
+"""
+
+
+async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_path: Path):
+    root = asterisk.asterisk.root  # the cached root the test Asterisk already proved usable
+    config = tmp_path / "up.toml"
+    text = CONFIG.format(state=tmp_path / "state", root=root)
+    config.write_text(text.replace("[asterisk]\n", f'[asterisk]\nroot = "{root}"\n'))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "callcenter", "--config", str(config), "up",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = bytearray()
+
+    async def collect():
+        while chunk := await process.stdout.read(4096):
+            output.extend(chunk)
+
+    collector = asyncio.create_task(collect())
+    settings = load(config, env={})
+    try:
+        async def healthy():
+            try:
+                async with aiohttp.ClientSession() as http:
+                    async with http.get("http://127.0.0.1:8091/health") as response:
+                        body = await response.json()
+                        return body if response.status == 200 and body["ami"]["connected"] else None
+            except aiohttp.ClientError:
+                return None
+
+        body = await eventually(healthy, timeout=60, interval=0.5, message="health OK")
+        assert body["database"]["ok"] is True
+        assert b"http://127.0.0.1:8091/health" in output  # it prints where to look
+
+        db = tmp_path / "state" / "callcenter.db"
+
+        def demo_ticket():
+            with sqlite3.connect(db) as conn:
+                return conn.execute(
+                    "select caller_number, agent_id, call_status from tickets where ended_at is not null"
+                ).fetchall()
+
+        rows = await eventually(demo_ticket, timeout=30, interval=0.5, message="demo call ticket")
+        assert rows[0][0] == "2901" and rows[0][1] in ("1901", "1902") and rows[0][2] == "completed"
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+        await collector
+    assert process.returncode == 0, output.decode(errors="replace")[-3000:]
+    assert not embedded.is_running(settings)
