@@ -63,6 +63,7 @@ class CallWaiting:
     call_id: str
     at: float
     priority: int = 0  # higher goes first
+    skill: str | None = None  # from the menu choice; None: any agent
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class Acd:
                     agent.logout_pending = True
                 else:
                     agent.state = _next(AGENT_TRANSITIONS, agent.state, "logout", agent_id)
-            case CallWaiting(call_id, at, priority):
+            case CallWaiting(call_id, at, priority, _skill):
                 if call_id in self.calls:
                     raise IllegalTransition(f"{call_id}: already known")
                 self.calls[call_id] = Call(call_id, arrived_at=at, priority=priority)

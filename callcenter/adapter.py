@@ -146,14 +146,14 @@ class Adapter:
 
     # -- one call's AGI session -------------------------------------------------------------------
 
-    async def serve_call(self, agi: AgiSession, call_id: str, priority: int = 0) -> None:
+    async def serve_call(self, agi: AgiSession, call_id: str, priority: int = 0, skill: str | None = None) -> None:
         """Keep the caller on hold until an agent answers; return when the call is over."""
         queue: asyncio.Queue[Offer] = asyncio.Queue()
         self.offers[call_id] = queue
         hangup_by: str | None = "caller"
         try:
             await agi.music_on()
-            self.apply(CallWaiting(call_id, self.clock(), priority))
+            self.apply(CallWaiting(call_id, self.clock(), priority, skill))
             while True:
                 offer = await agi.idle_until(queue.get())
                 status = await self._ring(agi, offer)
