@@ -4,23 +4,33 @@ Theory of operation
 -------------------
 The core holds the state of every agent and every call of the hotline and answers one question,
 "what now?", each time something happens.  Events come in with a timestamp (``handle(event)``);
-commands go out as plain values (``Offer``, ``StopRinging``).  It never does I/O and never awaits:
-the adapter (``callcenter.adapter``) owns the sockets, turns AMI/AGI traffic into events and
-carries out the commands.  Because of that, routing is tested with plain values and a fake clock.
+commands go out as plain values (``Offer``, ``StopRinging``, ``WakeAt``, ``AgentStateChanged``).
+It never does I/O and never awaits: the adapter (``callcenter.adapter``) owns the sockets, turns
+AMI/AGI traffic into events, carries out the commands and, for ``WakeAt``, sends ``Tick`` events.
+Because of that, routing is tested with plain values and a fake clock.
 
 Rules:
-- A waiting call is offered the moment an agent is available; an available agent takes the
-  oldest waiting call (higher priority first).  The agent chosen is the one idle longest.
-- An agent has at most one call, ringing or connected.  A call rings at most one agent.
-- An offer that is not answered within the ring window goes back to the head of the queue and is
-  offered at once to another agent if there is one (no retry pause, unlike app_queue).  The agent
-  who missed it is the last choice for that call.
+- A waiting call is offered the moment an eligible agent is free; calls are served by priority,
+  then arrival.  Eligible: available, not busy on the phone outside the ACD, and holding the
+  call's skill (any agent once the call has waited ``overflow_after``).
+- Which free agent: the strategy (longest idle, fewest calls, round robin).  An agent who already
+  missed this call is the last choice.
+- An agent has at most one call, ringing or connected.  A call rings one agent, or two when the
+  SLA guard fires: if the first has not answered ``sla_guard_after`` seconds into the window and
+  another agent is free, that one rings too; the first to answer gets the call, the other stops.
+- An offer not answered in the window (``RingFailed``) returns the call to the queue and offers it
+  again at once (no retry pause, unlike app_queue).  ``max_missed`` misses in a row pause the
+  agent with reason ``missed_calls``.
+- After a call, the agent is in wrap-up for ``wrap_up`` seconds (``WrapUpEnded`` ends it early).
+- Pause and logout requested while ringing or on a call take effect when the agent is free.
 - Every transition is listed in ``AGENT_TRANSITIONS`` / ``CALL_TRANSITIONS``; anything else raises
   ``IllegalTransition`` before state is touched, so a bad event never corrupts the core.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -30,18 +40,29 @@ class AgentState(StrEnum):
     AVAILABLE = "available"
     RINGING = "ringing"
     ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
 
 
 class CallState(StrEnum):
+    IN_MENU = "in_menu"
     WAITING = "waiting"
     OFFERED = "offered"
     CONNECTED = "connected"
     ENDED = "ended"
 
 
+class Strategy(StrEnum):
+    LONGEST_IDLE = "longest_idle"
+    FEWEST_CALLS = "fewest_calls"
+    ROUND_ROBIN = "round_robin"
+
+
 class IllegalTransition(Exception):
     """An event does not fit the current state; the core's state is left unchanged."""
 
+
+MISSED_CALLS = "missed_calls"  # pause reason set by the core itself
 
 # ---- events (inputs) -------------------------------------------------------------------------
 
@@ -50,11 +71,48 @@ class IllegalTransition(Exception):
 class AgentLoggedIn:
     agent_id: str
     at: float
+    skills: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class AgentLoggedOut:
     agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class AgentPaused:
+    agent_id: str
+    at: float
+    reason: str = "break"
+
+
+@dataclass(frozen=True)
+class AgentResumed:
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class WrapUpEnded:
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class AgentPhoneBusy:
+    """The agent's phone is (or no longer is) busy with a call the ACD did not place."""
+
+    agent_id: str
+    at: float
+    busy: bool
+
+
+@dataclass(frozen=True)
+class CallArrived:
+    """A call entered the hotline and is in the menu (not yet waiting for an agent)."""
+
+    call_id: str
     at: float
 
 
@@ -90,7 +148,17 @@ class CallEnded:
     at: float
 
 
-Event = AgentLoggedIn | AgentLoggedOut | CallWaiting | RingFailed | AgentAnswered | CallEnded
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: due wrap-ups end, SLA guards and skill overflows fire."""
+
+    at: float
+
+
+Event = (
+    AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentResumed | WrapUpEnded | AgentPhoneBusy
+    | CallArrived | CallWaiting | RingFailed | AgentAnswered | CallEnded | Tick
+)
 
 # ---- commands (outputs) ----------------------------------------------------------------------
 
@@ -102,6 +170,7 @@ class Offer:
     call_id: str
     agent_id: str
     timeout: float
+    guard: bool = False  # a second ring placed by the SLA guard
 
 
 @dataclass(frozen=True)
@@ -110,31 +179,55 @@ class StopRinging:
     agent_id: str
 
 
-Command = Offer | StopRinging
+@dataclass(frozen=True)
+class WakeAt:
+    """Send ``Tick`` at (or just after) ``at``: something is due then."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class AgentStateChanged:
+    """For the log, the wallboard and the operator's page."""
+
+    agent_id: str
+    state: AgentState
+    reason: str | None = None
+
+
+Command = Offer | StopRinging | WakeAt | AgentStateChanged
 
 # ---- transition tables -----------------------------------------------------------------------
 
+S = AgentState
 AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
-    (AgentState.LOGGED_OUT, "login"): AgentState.AVAILABLE,
-    (AgentState.AVAILABLE, "login"): AgentState.AVAILABLE,
-    (AgentState.RINGING, "login"): AgentState.RINGING,
-    (AgentState.ON_CALL, "login"): AgentState.ON_CALL,
-    (AgentState.AVAILABLE, "logout"): AgentState.LOGGED_OUT,
-    (AgentState.LOGGED_OUT, "logout"): AgentState.LOGGED_OUT,
-    (AgentState.AVAILABLE, "offer"): AgentState.RINGING,
-    (AgentState.RINGING, "ring_failed"): AgentState.AVAILABLE,
-    (AgentState.RINGING, "answer"): AgentState.ON_CALL,
-    (AgentState.RINGING, "call_ended"): AgentState.AVAILABLE,
-    (AgentState.ON_CALL, "call_ended"): AgentState.AVAILABLE,
+    (S.LOGGED_OUT, "login"): S.AVAILABLE,
+    (S.AVAILABLE, "logout"): S.LOGGED_OUT,
+    (S.WRAP_UP, "logout"): S.LOGGED_OUT,
+    (S.PAUSED, "logout"): S.LOGGED_OUT,
+    (S.AVAILABLE, "pause"): S.PAUSED,
+    (S.WRAP_UP, "pause"): S.PAUSED,
+    (S.PAUSED, "pause"): S.PAUSED,  # a new reason
+    (S.PAUSED, "resume"): S.AVAILABLE,
+    (S.AVAILABLE, "offer"): S.RINGING,
+    (S.RINGING, "ring_failed"): S.AVAILABLE,
+    (S.RINGING, "ring_stopped"): S.AVAILABLE,  # another agent answered, or the caller left
+    (S.RINGING, "answer"): S.ON_CALL,
+    (S.ON_CALL, "call_ended"): S.WRAP_UP,
+    (S.WRAP_UP, "wrap_up_ended"): S.AVAILABLE,
 }
-
+C = CallState
 CALL_TRANSITIONS: dict[tuple[CallState, str], CallState] = {
-    (CallState.WAITING, "offer"): CallState.OFFERED,
-    (CallState.OFFERED, "ring_failed"): CallState.WAITING,
-    (CallState.OFFERED, "answer"): CallState.CONNECTED,
-    (CallState.WAITING, "call_ended"): CallState.ENDED,
-    (CallState.OFFERED, "call_ended"): CallState.ENDED,
-    (CallState.CONNECTED, "call_ended"): CallState.ENDED,
+    (C.IN_MENU, "wait"): C.WAITING,
+    (C.WAITING, "offer"): C.OFFERED,
+    (C.OFFERED, "offer"): C.OFFERED,  # the SLA guard's second ring
+    (C.OFFERED, "ring_failed"): C.WAITING,  # the last ringing agent failed
+    (C.OFFERED, "ring_failed_other"): C.OFFERED,  # one of two failed; the other still rings
+    (C.OFFERED, "answer"): C.CONNECTED,
+    (C.IN_MENU, "call_ended"): C.ENDED,
+    (C.WAITING, "call_ended"): C.ENDED,
+    (C.OFFERED, "call_ended"): C.ENDED,
+    (C.CONNECTED, "call_ended"): C.ENDED,
 }
 
 
@@ -148,10 +241,18 @@ def _next(table: dict, state: StrEnum, move: str, what: str) -> StrEnum:
 @dataclass
 class Agent:
     agent_id: str
+    skills: frozenset[str] = frozenset()
     state: AgentState = AgentState.LOGGED_OUT
+    since: float = 0.0  # when the agent entered ``state``
     idle_since: float = 0.0  # when the agent last became available: longest idle goes first
     call_id: str | None = None
-    logout_pending: bool = False  # logged out while ringing or on a call: applied when free
+    pause_reason: str | None = None
+    pending: str | None = None  # "logout" or "pause:<reason>" requested while busy
+    wrap_up_until: float | None = None
+    phone_busy: bool = False  # on a call the ACD did not place
+    missed_in_row: int = 0
+    calls_answered: int = 0
+    order: int = 0  # position in the rota, for round robin
 
 
 @dataclass
@@ -159,104 +260,276 @@ class Call:
     call_id: str
     arrived_at: float
     priority: int = 0
+    skill: str | None = None
     state: CallState = CallState.WAITING
-    agent_id: str | None = None
+    waiting_since: float | None = None
+    first_offered_at: float | None = None
+    answered_at: float | None = None
+    agent_id: str | None = None  # the agent who answered
+    ringing: dict[str, float] = field(default_factory=dict)  # agent id -> when its ring started
+    offered_to: list[str] = field(default_factory=list)  # every agent rung, in order
     missed_by: list[str] = field(default_factory=list)  # agents who let it ring out, in order
+    seq: int = 0  # arrival order among equal times
 
 
 class Acd:
     """The hotline's agents and calls, and the decision of who takes which call."""
 
-    def __init__(self, ring_timeout: float) -> None:
+    def __init__(
+        self,
+        ring_timeout: float,
+        *,
+        wrap_up: float = 0.0,
+        max_missed: int = 2,
+        sla_guard_after: float | None = None,
+        overflow_after: float = 30.0,
+        strategy: Strategy = Strategy.LONGEST_IDLE,
+    ) -> None:
         self.ring_timeout = ring_timeout
+        self.wrap_up = wrap_up
+        self.max_missed = max_missed
+        self.sla_guard_after = sla_guard_after if sla_guard_after and sla_guard_after < ring_timeout else None
+        self.overflow_after = overflow_after
+        self.strategy = Strategy(strategy)
         self.agents: dict[str, Agent] = {}
         self.calls: dict[str, Call] = {}
+        self._queue: list[tuple[int, float, int, str]] = []  # waiting calls, sorted: (-prio, since, seq, id)
+        self._free: set[str] = set()  # available and phone not busy
+        self._seq = itertools.count()
+        self._rr_last = -1  # round robin: rota position of the last agent offered a call
+        self._wakes: set[float] = set()  # WakeAt already asked for
 
     # -- public ---------------------------------------------------------------------------------
 
     def handle(self, event: Event) -> list[Command]:
         """Apply one event and return what the adapter must do now."""
+        out: list[Command] = []
+        now = event.at
         match event:
-            case AgentLoggedIn(agent_id, at):
-                agent = self.agents.setdefault(agent_id, Agent(agent_id))
-                was = agent.state
-                agent.state = _next(AGENT_TRANSITIONS, agent.state, "login", agent_id)
-                agent.logout_pending = False
-                if was == AgentState.LOGGED_OUT:
-                    agent.idle_since = at
-            case AgentLoggedOut(agent_id, _):
+            case AgentLoggedIn(agent_id, at, skills):
+                agent = self.agents.get(agent_id)
+                if agent is None:
+                    agent = self.agents[agent_id] = Agent(agent_id, order=len(self.agents))
+                if agent.state == S.LOGGED_OUT:
+                    agent.skills = frozenset(skills)
+                    agent.missed_in_row = 0
+                    self._set(agent, "login", at, out)
+                elif agent.pending == "logout":
+                    agent.pending = None  # logged back in before the logout took effect
+            case AgentLoggedOut(agent_id, at):
                 agent = self._agent(agent_id)
-                if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
-                    agent.logout_pending = True
+                if agent.state in (S.RINGING, S.ON_CALL):
+                    agent.pending = "logout"
+                elif agent.state != S.LOGGED_OUT:
+                    self._set(agent, "logout", at, out)
+            case AgentPaused(agent_id, at, reason):
+                agent = self._agent(agent_id)
+                if agent.state in (S.RINGING, S.ON_CALL):
+                    agent.pending = f"pause:{reason}"
                 else:
-                    agent.state = _next(AGENT_TRANSITIONS, agent.state, "logout", agent_id)
-            case CallWaiting(call_id, at, priority, _skill):
-                if call_id in self.calls:
-                    raise IllegalTransition(f"{call_id}: already known")
-                self.calls[call_id] = Call(call_id, arrived_at=at, priority=priority)
+                    self._set(agent, "pause", at, out, reason=reason)
+            case AgentResumed(agent_id, at):
+                agent = self._agent(agent_id)
+                if agent.pending and agent.pending.startswith("pause:"):
+                    agent.pending = None
+                else:
+                    self._set(agent, "resume", at, out)
+                    agent.missed_in_row = 0
+            case WrapUpEnded(agent_id, at):
+                self._set(self._agent(agent_id), "wrap_up_ended", at, out)
+            case AgentPhoneBusy(agent_id, at, busy):
+                agent = self._agent(agent_id)
+                agent.phone_busy = busy and agent.state not in (S.RINGING, S.ON_CALL)
+                self._refresh_free(agent)
+            case CallArrived(call_id, at):
+                self._new_call(call_id, at).state = C.IN_MENU
+            case CallWaiting(call_id, at, priority, skill):
+                call = self.calls.get(call_id) or self._new_call(call_id, at)
+                if call.state == C.IN_MENU:
+                    call.state = _next(CALL_TRANSITIONS, call.state, "wait", call_id)
+                elif call.waiting_since is not None:
+                    raise IllegalTransition(f"{call_id}: already waiting")
+                call.priority, call.skill, call.waiting_since = priority, skill, at
+                self._enqueue(call)
+                if skill is not None and self.overflow_after > 0:
+                    self._wake(at + self.overflow_after, out)
             case RingFailed(call_id, agent_id, at):
-                call, agent = self._offered_pair(call_id, agent_id)
-                call.state = _next(CALL_TRANSITIONS, call.state, "ring_failed", call_id)
-                agent.state = _next(AGENT_TRANSITIONS, agent.state, "ring_failed", agent_id)
-                call.agent_id, agent.call_id = None, None
+                call, agent = self._ringing_pair(call_id, agent_id)
+                move = "ring_failed_other" if len(call.ringing) > 1 else "ring_failed"
+                call.state = _next(CALL_TRANSITIONS, call.state, move, call_id)
+                del call.ringing[agent_id]
                 call.missed_by.append(agent_id)
-                self._free(agent, at)
-            case AgentAnswered(call_id, agent_id, _):
-                call, agent = self._offered_pair(call_id, agent_id)
+                agent.call_id = None
+                agent.missed_in_row += 1
+                self._set(agent, "ring_failed", at, out)
+                if call.state == C.WAITING:
+                    self._enqueue(call)
+            case AgentAnswered(call_id, agent_id, at):
+                call, agent = self._ringing_pair(call_id, agent_id)
                 call.state = _next(CALL_TRANSITIONS, call.state, "answer", call_id)
-                agent.state = _next(AGENT_TRANSITIONS, agent.state, "answer", agent_id)
+                del call.ringing[agent_id]
+                call.agent_id, call.answered_at = agent_id, at
+                agent.missed_in_row = 0
+                agent.calls_answered += 1
+                self._set(agent, "answer", at, out)
+                self._stop_other_rings(call, at, out)
             case CallEnded(call_id, at):
                 call = self._call(call_id)
-                commands: list[Command] = []
                 call.state = _next(CALL_TRANSITIONS, call.state, "call_ended", call_id)
+                self._dequeue(call)
+                self._stop_other_rings(call, at, out)
                 if call.agent_id is not None:
                     agent = self._agent(call.agent_id)
-                    if agent.state == AgentState.RINGING:
-                        commands.append(StopRinging(call_id, agent.agent_id))
-                    agent.state = _next(AGENT_TRANSITIONS, agent.state, "call_ended", agent.agent_id)
                     agent.call_id = None
-                    self._free(agent, at)
+                    self._set(agent, "call_ended", at, out)
                 del self.calls[call_id]
-                return commands + self._dispatch()
+            case Tick(at):
+                self._wakes = {w for w in self._wakes if w > at}
+                for agent in self.agents.values():
+                    if agent.state == S.WRAP_UP and agent.wrap_up_until is not None and agent.wrap_up_until <= at:
+                        self._set(agent, "wrap_up_ended", at, out)
+                out += self._sla_guard(at)
             case _:
                 raise IllegalTransition(f"unknown event {event!r}")
-        return self._dispatch()
+        return out + self._dispatch(now)
 
     def waiting(self) -> list[Call]:
         """Calls waiting for an agent, in the order they will be offered."""
-        return sorted(
-            (c for c in self.calls.values() if c.state == CallState.WAITING),
-            key=lambda c: (-c.priority, c.arrived_at, c.call_id),
-        )
+        return [self.calls[entry[3]] for entry in self._queue]
 
-    # -- internals ------------------------------------------------------------------------------
+    # -- decisions ------------------------------------------------------------------------------
 
-    def _dispatch(self) -> list[Command]:
-        """Offer waiting calls to available agents until one of the two runs out."""
+    def _dispatch(self, now: float) -> list[Command]:
+        """Offer waiting calls to eligible free agents until one of the two runs out."""
         commands: list[Command] = []
-        for call in self.waiting():
-            agent = self._choose_agent(call)
-            if agent is None:
+        if not self._free or not self._queue:
+            return commands
+        for entry in list(self._queue):
+            if not self._free:
                 break
-            call.state = _next(CALL_TRANSITIONS, call.state, "offer", call.call_id)
-            agent.state = _next(AGENT_TRANSITIONS, agent.state, "offer", agent.agent_id)
-            call.agent_id, agent.call_id = agent.agent_id, call.call_id
-            commands.append(Offer(call.call_id, agent.agent_id, self.ring_timeout))
+            call = self.calls[entry[3]]
+            agent = self._choose_agent(call, now, self._free)
+            if agent is not None:
+                self._dequeue(call)
+                self._offer(call, agent, now, commands, guard=False)
         return commands
 
-    def _choose_agent(self, call: Call) -> Agent | None:
-        free = [a for a in self.agents.values() if a.state == AgentState.AVAILABLE]
-        if not free:
-            return None
-        # Longest idle first; an agent who already missed this call only when no one else is free.
-        missed = set(call.missed_by)
-        return min(free, key=lambda a: (a.agent_id in missed, a.idle_since, a.agent_id))
+    def _sla_guard(self, now: float) -> list[Command]:
+        """Ring a second agent for calls whose single ring has gone on past the guard point."""
+        if self.sla_guard_after is None:
+            return []
+        commands: list[Command] = []
+        for call in list(self.calls.values()):
+            if call.state != C.OFFERED or len(call.ringing) != 1 or not self._free:
+                continue
+            (started,) = call.ringing.values()
+            if now - started + 1e-9 < self.sla_guard_after:
+                continue
+            candidates = self._free - set(call.offered_to) or None
+            agent = self._choose_agent(call, now, candidates) if candidates else None
+            if agent is not None:
+                self._offer(call, agent, now, commands, guard=True)
+        return commands
 
-    def _free(self, agent: Agent, at: float) -> None:
-        agent.idle_since = at
-        if agent.logout_pending:
-            agent.state = _next(AGENT_TRANSITIONS, agent.state, "logout", agent.agent_id)
-            agent.logout_pending = False
+    def _choose_agent(self, call: Call, now: float, free: set[str]) -> Agent | None:
+        overflowed = call.skill is None or (
+            call.waiting_since is not None and now - call.waiting_since + 1e-9 >= self.overflow_after
+        )
+        candidates = [self.agents[a] for a in free]
+        if not overflowed:
+            candidates = [a for a in candidates if call.skill in a.skills]
+        if not candidates:
+            return None
+        missed = call.missed_by
+        if self.strategy == Strategy.FEWEST_CALLS:
+            key = lambda a: (a.agent_id in missed, a.calls_answered, a.idle_since, a.agent_id)  # noqa: E731
+        elif self.strategy == Strategy.ROUND_ROBIN:
+            n = max(len(self.agents), 1)
+            key = lambda a: (a.agent_id in missed, (a.order - self._rr_last - 1) % n)  # noqa: E731
+        else:
+            key = lambda a: (a.agent_id in missed, a.idle_since, a.agent_id)  # noqa: E731
+        return min(candidates, key=key)
+
+    def _offer(self, call: Call, agent: Agent, now: float, out: list[Command], guard: bool) -> None:
+        call.state = _next(CALL_TRANSITIONS, call.state, "offer", call.call_id)
+        self._set(agent, "offer", now, out)
+        call.ringing[agent.agent_id] = now
+        call.offered_to.append(agent.agent_id)
+        if call.first_offered_at is None:
+            call.first_offered_at = now
+        agent.call_id = call.call_id
+        self._rr_last = agent.order
+        out.append(Offer(call.call_id, agent.agent_id, self.ring_timeout, guard))
+        if not guard and self.sla_guard_after is not None:
+            self._wake(now + self.sla_guard_after, out)
+
+    def _stop_other_rings(self, call: Call, at: float, out: list[Command]) -> None:
+        for agent_id in list(call.ringing):
+            agent = self.agents[agent_id]
+            agent.call_id = None
+            self._set(agent, "ring_stopped", at, out)
+            out.append(StopRinging(call.call_id, agent_id))
+        call.ringing.clear()
+
+    # -- state keeping --------------------------------------------------------------------------
+
+    def _set(self, agent: Agent, move: str, at: float, out: list[Command], reason: str | None = None) -> None:
+        """Move an agent by the table, apply what was pending once free, keep the free set in step."""
+        state = _next(AGENT_TRANSITIONS, agent.state, move, agent.agent_id)
+        if state == S.WRAP_UP and self.wrap_up <= 0:
+            state = _next(AGENT_TRANSITIONS, state, "wrap_up_ended", agent.agent_id)
+        if state == S.AVAILABLE and move not in ("login", "resume"):
+            state, reason = self._when_free(agent, move)
+        changed = state != agent.state or reason != agent.pause_reason
+        agent.state, agent.since = state, at
+        agent.pause_reason = reason if state == S.PAUSED else None
+        if state == S.AVAILABLE:
+            agent.idle_since = at
+        agent.wrap_up_until = at + self.wrap_up if state == S.WRAP_UP else None
+        if state == S.WRAP_UP:
+            self._wake(agent.wrap_up_until, out)
+        self._refresh_free(agent)
+        if changed:
+            out.append(AgentStateChanged(agent.agent_id, state, agent.pause_reason))
+
+    def _when_free(self, agent: Agent, move: str) -> tuple[AgentState, str | None]:
+        """Where an agent goes when a ring or call is over: pending logout or pause, too many misses, or available."""
+        pending, agent.pending = agent.pending, None
+        if pending == "logout":
+            return S.LOGGED_OUT, None
+        if pending and pending.startswith("pause:"):
+            return S.PAUSED, pending.split(":", 1)[1]
+        if move == "ring_failed" and self.max_missed > 0 and agent.missed_in_row >= self.max_missed:
+            return S.PAUSED, MISSED_CALLS
+        return S.AVAILABLE, None
+
+    def _refresh_free(self, agent: Agent) -> None:
+        if agent.state == S.AVAILABLE and not agent.phone_busy:
+            self._free.add(agent.agent_id)
+        else:
+            self._free.discard(agent.agent_id)
+
+    def _new_call(self, call_id: str, at: float) -> Call:
+        if call_id in self.calls:
+            raise IllegalTransition(f"{call_id}: already known")
+        call = self.calls[call_id] = Call(call_id, arrived_at=at, seq=next(self._seq))
+        return call
+
+    def _enqueue(self, call: Call) -> None:
+        since = call.waiting_since if call.waiting_since is not None else call.arrived_at
+        bisect.insort(self._queue, (-call.priority, since, call.seq, call.call_id))
+
+    def _dequeue(self, call: Call) -> None:
+        since = call.waiting_since if call.waiting_since is not None else call.arrived_at
+        entry = (-call.priority, since, call.seq, call.call_id)
+        i = bisect.bisect_left(self._queue, entry)
+        if i < len(self._queue) and self._queue[i] == entry:
+            del self._queue[i]
+
+    def _wake(self, at: float, out: list[Command]) -> None:
+        if at not in self._wakes:
+            self._wakes.add(at)
+            out.append(WakeAt(at))
 
     def _agent(self, agent_id: str) -> Agent:
         try:
@@ -270,8 +543,8 @@ class Acd:
         except KeyError:
             raise IllegalTransition(f"unknown call {call_id}") from None
 
-    def _offered_pair(self, call_id: str, agent_id: str) -> tuple[Call, Agent]:
+    def _ringing_pair(self, call_id: str, agent_id: str) -> tuple[Call, Agent]:
         call, agent = self._call(call_id), self._agent(agent_id)
-        if call.agent_id != agent_id or agent.call_id != call_id:
-            raise IllegalTransition(f"{call_id} is not offered to {agent_id}")
+        if agent_id not in call.ringing or agent.call_id != call_id:
+            raise IllegalTransition(f"{call_id} is not ringing at {agent_id}")
         return call, agent

@@ -5,11 +5,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.acd import (
+    MISSED_CALLS,
     Acd,
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
+    AgentPaused,
+    AgentPhoneBusy,
+    AgentResumed,
     AgentState,
+    AgentStateChanged,
+    CallArrived,
     CallEnded,
     CallState,
     CallWaiting,
@@ -17,43 +23,85 @@ from callcenter.acd import (
     Offer,
     RingFailed,
     StopRinging,
+    Strategy,
+    Tick,
+    WakeAt,
+    WrapUpEnded,
 )
 
 RING = 10.0
 
 
-def acd_with(*agents: str, at: float = 0.0) -> Acd:
-    acd = Acd(ring_timeout=RING)
+def acd_with(*agents: str, at: float = 0.0, **options) -> Acd:
+    acd = Acd(ring_timeout=RING, **options)
     for n, agent in enumerate(agents):
         acd.handle(AgentLoggedIn(agent, at + n))
     return acd
 
 
+def routing(commands):
+    """Only the commands that ring or stop phones."""
+    return [c for c in commands if isinstance(c, (Offer, StopRinging))]
+
+
 def test_waiting_call_goes_to_longest_idle_agent():
     acd = acd_with("a", "b", "c")  # a idle since 0, b since 1, c since 2
-    assert acd.handle(CallWaiting("x", 5)) == [Offer("x", "a", RING)]
+    assert routing(acd.handle(CallWaiting("x", 5))) == [Offer("x", "a", RING)]
     assert acd.agents["a"].state == AgentState.RINGING
     assert acd.calls["x"].state == CallState.OFFERED
 
 
+def test_call_in_menu_is_not_offered_until_it_waits():
+    acd = acd_with("a")
+    assert routing(acd.handle(CallArrived("x", 1))) == []
+    assert acd.calls["x"].state == CallState.IN_MENU
+    assert routing(acd.handle(CallWaiting("x", 4))) == [Offer("x", "a", RING)]
+    assert acd.calls["x"].waiting_since == 4
+
+
 def test_call_waits_when_nobody_is_free_and_is_offered_when_an_agent_logs_in():
     acd = Acd(ring_timeout=RING)
-    assert acd.handle(CallWaiting("x", 1)) == []
-    assert acd.handle(AgentLoggedIn("a", 2)) == [Offer("x", "a", RING)]
+    assert routing(acd.handle(CallWaiting("x", 1))) == []
+    assert routing(acd.handle(AgentLoggedIn("a", 2))) == [Offer("x", "a", RING)]
 
 
 def test_missed_ring_moves_call_to_next_agent_at_once():
     acd = acd_with("a", "b")
     acd.handle(CallWaiting("x", 5))
-    assert acd.handle(RingFailed("x", "a", 15)) == [Offer("x", "b", RING)]
+    assert routing(acd.handle(RingFailed("x", "a", 15))) == [Offer("x", "b", RING)]
     assert acd.calls["x"].missed_by == ["a"]
     assert acd.agents["a"].state == AgentState.AVAILABLE
 
 
 def test_agent_who_missed_is_last_choice_but_still_used_when_alone():
-    acd = acd_with("a")
+    acd = acd_with("a", max_missed=0)
     acd.handle(CallWaiting("x", 5))
-    assert acd.handle(RingFailed("x", "a", 15)) == [Offer("x", "a", RING)]
+    assert routing(acd.handle(RingFailed("x", "a", 15))) == [Offer("x", "a", RING)]
+
+
+def test_agent_missing_calls_in_a_row_is_paused_with_a_reason():
+    acd = acd_with("a", "b", max_missed=2)
+    acd.handle(CallWaiting("x", 1))  # a
+    acd.handle(RingFailed("x", "a", 11))  # -> b
+    acd.handle(CallWaiting("y", 12))  # a again (b is ringing with x)
+    commands = acd.handle(RingFailed("y", "a", 22))
+    assert AgentStateChanged("a", AgentState.PAUSED, MISSED_CALLS) in commands
+    assert acd.agents["a"].pause_reason == MISSED_CALLS
+    assert routing(commands) == []  # nobody free for y: b still rings with x
+    acd.handle(AgentAnswered("x", "b", 23))
+    acd.handle(AgentResumed("a", 30))
+    assert acd.agents["a"].missed_in_row == 0
+    assert acd.calls["y"].agent_id is None and "a" in acd.calls["y"].ringing
+
+
+def test_answering_resets_the_missed_count():
+    acd = acd_with("a", "b", max_missed=2)
+    acd.handle(CallWaiting("x", 1))
+    acd.handle(RingFailed("x", "a", 11))
+    acd.handle(AgentAnswered("x", "b", 12))
+    acd.handle(CallWaiting("y", 13))
+    acd.handle(AgentAnswered("y", "a", 14))
+    assert acd.agents["a"].missed_in_row == 0
 
 
 def test_freed_agent_takes_oldest_waiting_call_and_priority_jumps_ahead():
@@ -62,23 +110,126 @@ def test_freed_agent_takes_oldest_waiting_call_and_priority_jumps_ahead():
     acd.handle(CallWaiting("second", 2))
     acd.handle(CallWaiting("urgent", 3, priority=5))
     acd.handle(AgentAnswered("first", "a", 4))
-    assert acd.handle(CallEnded("first", 60)) == [Offer("urgent", "a", RING)]
+    assert routing(acd.handle(CallEnded("first", 60))) == [Offer("urgent", "a", RING)]
+    assert [c.call_id for c in acd.waiting()] == ["second"]
 
 
 def test_on_call_agent_is_never_offered():
     acd = acd_with("a", "b")
     acd.handle(CallWaiting("x", 1))
     acd.handle(AgentAnswered("x", "a", 2))
-    assert acd.handle(CallWaiting("y", 3)) == [Offer("y", "b", RING)]
-    assert acd.handle(CallWaiting("z", 4)) == []
+    assert routing(acd.handle(CallWaiting("y", 3))) == [Offer("y", "b", RING)]
+    assert routing(acd.handle(CallWaiting("z", 4))) == []
+
+
+def test_agent_busy_on_a_call_outside_the_acd_is_not_offered():
+    acd = acd_with("a", "b")
+    acd.handle(AgentPhoneBusy("a", 2, busy=True))
+    assert routing(acd.handle(CallWaiting("x", 3))) == [Offer("x", "b", RING)]
+    acd.handle(CallWaiting("y", 4))
+    assert routing(acd.handle(AgentPhoneBusy("a", 5, busy=False))) == [Offer("y", "a", RING)]
+
+
+def test_paused_agent_is_never_offered_until_resumed():
+    acd = acd_with("a")
+    acd.handle(AgentPaused("a", 1, "lunch"))
+    assert acd.agents["a"].pause_reason == "lunch"
+    assert routing(acd.handle(CallWaiting("x", 2))) == []
+    assert routing(acd.handle(AgentResumed("a", 3))) == [Offer("x", "a", RING)]
+
+
+def test_pause_requested_on_a_call_applies_when_the_call_ends():
+    acd = acd_with("a")
+    acd.handle(CallWaiting("x", 1))
+    acd.handle(AgentAnswered("x", "a", 2))
+    acd.handle(AgentPaused("a", 3, "training"))
+    acd.handle(CallWaiting("y", 4))
+    assert routing(acd.handle(CallEnded("x", 5))) == []
+    assert (acd.agents["a"].state, acd.agents["a"].pause_reason) == (AgentState.PAUSED, "training")
+
+
+def test_wrap_up_holds_the_agent_then_frees_them_on_tick_or_early():
+    acd = acd_with("a", wrap_up=15)
+    acd.handle(CallWaiting("x", 1))
+    acd.handle(AgentAnswered("x", "a", 2))
+    commands = acd.handle(CallEnded("x", 10))
+    assert WakeAt(25) in commands
+    assert acd.agents["a"].state == AgentState.WRAP_UP
+    acd.handle(CallWaiting("y", 11))
+    assert routing(acd.handle(Tick(24.9))) == []
+    assert routing(acd.handle(Tick(25))) == [Offer("y", "a", RING)]
+    acd.handle(AgentAnswered("y", "a", 26))
+    acd.handle(CallEnded("y", 30))
+    acd.handle(CallWaiting("z", 31))
+    assert routing(acd.handle(WrapUpEnded("a", 32))) == [Offer("z", "a", RING)]
 
 
 def test_caller_hanging_up_while_ringing_stops_the_ring_and_frees_the_agent():
     acd = acd_with("a")
     acd.handle(CallWaiting("x", 1))
     acd.handle(CallWaiting("y", 2))
-    assert acd.handle(CallEnded("x", 3)) == [StopRinging("x", "a"), Offer("y", "a", RING)]
+    assert routing(acd.handle(CallEnded("x", 3))) == [StopRinging("x", "a"), Offer("y", "a", RING)]
     assert "x" not in acd.calls
+
+
+def test_sla_guard_rings_a_second_agent_and_first_answer_wins():
+    acd = acd_with("a", "b", "c", sla_guard_after=6)
+    commands = acd.handle(CallWaiting("x", 10))
+    assert routing(commands) == [Offer("x", "a", RING)] and WakeAt(16) in commands
+    assert routing(acd.handle(Tick(15.9))) == []
+    assert routing(acd.handle(Tick(16))) == [Offer("x", "b", RING, guard=True)]
+    assert set(acd.calls["x"].ringing) == {"a", "b"}
+    assert routing(acd.handle(AgentAnswered("x", "b", 17))) == [StopRinging("x", "a")]
+    assert acd.agents["a"].state == AgentState.AVAILABLE and acd.agents["a"].missed_in_row == 0
+    assert acd.calls["x"].agent_id == "b"
+
+
+def test_sla_guard_one_ring_failing_keeps_the_other_ringing():
+    acd = acd_with("a", "b", sla_guard_after=6)
+    acd.handle(CallWaiting("x", 10))
+    acd.handle(Tick(16))
+    assert routing(acd.handle(RingFailed("x", "a", 20))) == []
+    assert acd.calls["x"].state == CallState.OFFERED and set(acd.calls["x"].ringing) == {"b"}
+
+
+def test_skills_route_to_skilled_agents_then_overflow_to_anyone():
+    acd = Acd(ring_timeout=RING, overflow_after=20)
+    acd.handle(AgentLoggedIn("general", 0))
+    acd.handle(AgentLoggedIn("nurse", 1, skills=frozenset({"medical"})))
+    assert routing(acd.handle(CallWaiting("fever", 5, skill="medical"))) == [Offer("fever", "nurse", RING)]
+    commands = acd.handle(CallWaiting("fever2", 6, skill="medical"))
+    assert routing(commands) == [] and WakeAt(26) in commands  # general is free but not skilled
+    assert routing(acd.handle(CallWaiting("any", 7))) == [Offer("any", "general", RING)]
+    acd.handle(AgentAnswered("any", "general", 8))
+    acd.handle(CallEnded("any", 17))  # general is free again; fever2 has not waited long enough
+    assert routing(acd.handle(Tick(25))) == []
+    assert routing(acd.handle(Tick(26))) == [Offer("fever2", "general", RING)]
+
+
+def test_fewest_calls_prefers_the_agent_with_fewer_answered_calls():
+    for strategy, expected in [(Strategy.LONGEST_IDLE, "a"), (Strategy.FEWEST_CALLS, "b")]:
+        acd = Acd(ring_timeout=RING, strategy=strategy)
+        acd.handle(AgentLoggedIn("a", 0))
+        acd.handle(CallWaiting("1", 1))
+        acd.handle(AgentAnswered("1", "a", 2))
+        acd.handle(CallEnded("1", 5))  # a: one call, idle since 5
+        acd.handle(AgentLoggedIn("b", 6))  # b: no call, idle since 6
+        assert routing(acd.handle(CallWaiting("2", 7))) == [Offer("2", expected, RING)], strategy
+
+
+def test_round_robin_follows_the_rota_not_idle_time():
+    for strategy, expected in [(Strategy.LONGEST_IDLE, "a"), (Strategy.ROUND_ROBIN, "c")]:
+        acd = Acd(ring_timeout=RING, strategy=strategy)
+        for n, agent in enumerate("abc"):
+            acd.handle(AgentLoggedIn(agent, n))
+        acd.handle(AgentPaused("c", 2.5, "break"))
+        for call, t in [("1", 3), ("2", 5)]:  # a then b take a call (both strategies)
+            acd.handle(CallWaiting(call, t))
+            agent = next(iter(acd.calls[call].ringing))
+            acd.handle(AgentAnswered(call, agent, t))
+            acd.handle(CallEnded(call, t + 1))
+        acd.handle(AgentResumed("c", 8))  # c idle since 8: the shortest idle, but next in the rota
+        assert routing(acd.handle(CallWaiting("3", 9))) == [Offer("3", expected, RING)], strategy
 
 
 def test_logout_while_on_call_applies_when_the_call_ends():
@@ -88,7 +239,7 @@ def test_logout_while_on_call_applies_when_the_call_ends():
     acd.handle(AgentLoggedOut("a", 3))
     assert acd.agents["a"].state == AgentState.ON_CALL
     acd.handle(CallWaiting("y", 4))
-    assert acd.handle(CallEnded("x", 5)) == []
+    assert routing(acd.handle(CallEnded("x", 5))) == []
     assert acd.agents["a"].state == AgentState.LOGGED_OUT
 
 
@@ -100,51 +251,63 @@ def test_logout_while_on_call_applies_when_the_call_ends():
         CallWaiting("x", 2),  # duplicate call id
         AgentLoggedOut("ghost", 2),  # unknown agent
         CallEnded("nope", 2),
+        AgentResumed("b", 2),  # b is not paused
+        WrapUpEnded("b", 2),  # b is not in wrap-up
+        CallArrived("x", 2),  # already known
     ],
 )
 def test_illegal_events_raise_and_leave_state_unchanged(event):
     acd = acd_with("a", "b")
     acd.handle(CallWaiting("x", 1))
-    before = (repr(acd.agents), repr(acd.calls))
+    before = (repr(acd.agents), repr(acd.calls), list(acd._queue), set(acd._free))
     with pytest.raises(IllegalTransition):
         acd.handle(event)
-    assert (repr(acd.agents), repr(acd.calls)) == before
+    assert (repr(acd.agents), repr(acd.calls), list(acd._queue), set(acd._free)) == before
 
 
 # ---- property test -----------------------------------------------------------------------------
 
 AGENTS = ["a1", "a2", "a3", "a4"]
-steps = st.lists(
-    st.tuples(st.sampled_from(["login", "logout", "call", "fail", "answer", "end"]), st.integers(0, 30)),
-    max_size=80,
-)
+KINDS = ["login", "logout", "pause", "resume", "busy", "call", "fail", "answer", "end", "tick", "wrapped"]
+steps = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 30)), max_size=80)
 
 
 @settings(max_examples=3000, deadline=None)
-@given(steps)
-def test_random_sequences_keep_the_invariants(sequence):
-    acd = Acd(ring_timeout=RING)
+@given(steps, st.sampled_from(list(Strategy)), st.booleans())
+def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
+    acd = Acd(ring_timeout=RING, wrap_up=3, max_missed=2, sla_guard_after=6 if guard else None, strategy=strategy)
     now, next_call = 0.0, 0
     live_calls: set[str] = set()
     for kind, pick in sequence:
         now += 1
         agent_id = AGENTS[pick % len(AGENTS)]
-        offered = [c for c in acd.calls.values() if c.state == CallState.OFFERED]
-        connected = [c for c in acd.calls.values() if c.state == CallState.CONNECTED]
+        ringing = [(c.call_id, a) for c in acd.calls.values() for a in c.ringing]
+        known = agent_id in acd.agents
+        state = acd.agents[agent_id].state if known else None
         if kind == "login":
             event = AgentLoggedIn(agent_id, now)
-        elif kind == "logout" and agent_id in acd.agents:
+        elif kind == "logout" and known:
             event = AgentLoggedOut(agent_id, now)
+        elif kind == "pause" and known and state != AgentState.LOGGED_OUT:
+            event = AgentPaused(agent_id, now, "break")
+        elif kind == "resume" and state == AgentState.PAUSED:
+            event = AgentResumed(agent_id, now)
+        elif kind == "busy" and known:
+            event = AgentPhoneBusy(agent_id, now, busy=pick % 2 == 0)
+        elif kind == "wrapped" and state == AgentState.WRAP_UP:
+            event = WrapUpEnded(agent_id, now)
+        elif kind == "tick":
+            event = Tick(now)
         elif kind == "call":
             event = CallWaiting(f"c{next_call}", now, priority=pick % 3)
             live_calls.add(event.call_id)
             next_call += 1
-        elif kind == "fail" and offered:
-            c = offered[pick % len(offered)]
-            event = RingFailed(c.call_id, c.agent_id, now)
-        elif kind == "answer" and offered:
-            c = offered[pick % len(offered)]
-            event = AgentAnswered(c.call_id, c.agent_id, now)
+        elif kind == "fail" and ringing:
+            call_id, ringing_agent = ringing[pick % len(ringing)]
+            event = RingFailed(call_id, ringing_agent, now)
+        elif kind == "answer" and ringing:
+            call_id, ringing_agent = ringing[pick % len(ringing)]
+            event = AgentAnswered(call_id, ringing_agent, now)
         elif kind == "end" and acd.calls:
             c = list(acd.calls.values())[pick % len(acd.calls)]
             event = CallEnded(c.call_id, now)
@@ -152,21 +315,26 @@ def test_random_sequences_keep_the_invariants(sequence):
         else:
             continue
         commands = acd.handle(event)
-        # Commands only name known calls and agents, and an offer matches the new state.
         for command in commands:
             if isinstance(command, Offer):
-                assert acd.calls[command.call_id].agent_id == command.agent_id
+                assert command.agent_id in acd.calls[command.call_id].ringing
                 assert acd.agents[command.agent_id].state == AgentState.RINGING
-        # No agent has two calls; a call is with at most one agent; states agree both ways.
+        # No agent has two calls; a call rings at most two agents and is with at most one.
         holders = [a.call_id for a in acd.agents.values() if a.call_id is not None]
         assert len(holders) == len(set(holders))
+        for call in acd.calls.values():
+            assert len(call.ringing) <= 2
+            assert not (call.ringing and call.state != CallState.OFFERED)
         for agent in acd.agents.values():
-            if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
+            if agent.state == AgentState.RINGING:
+                assert agent.agent_id in acd.calls[agent.call_id].ringing
+            elif agent.state == AgentState.ON_CALL:
                 assert acd.calls[agent.call_id].agent_id == agent.agent_id
             else:
                 assert agent.call_id is None
         # No call is lost: every call not ended is still known to the core.
         assert set(acd.calls) == live_calls
-        # Work-conserving: no call waits while an agent is available.
-        free = [a for a in acd.agents.values() if a.state == AgentState.AVAILABLE]
+        assert {c.call_id for c in acd.waiting()} == {c.call_id for c in acd.calls.values() if c.state == CallState.WAITING}
+        # Work-conserving: no call waits while an agent is free and eligible.
+        free = [a for a in acd.agents.values() if a.state == AgentState.AVAILABLE and not a.phone_busy]
         assert not (free and acd.waiting())
