@@ -1,21 +1,31 @@
 """The AMI/AGI adapter: feeds the pure ACD core with events and carries out its commands.
 
-- AMI ``DeviceStateChange`` (and ``DeviceStateList`` after each login) says which agents'
-  phones are registered: registered agents are logged in (feature-code login comes later).
-- A hotline call's FastAGI session (``serve_call``) waits for the core's ``Offer`` and rings the
-  agent with ``Dial`` inside the session; the caller hears music on hold in between.
-- AMI ``DialEnd`` with ``ANSWER`` tells the core (and the ticket) who answered and when.
-- ``StopRinging`` hangs up the agent's ringing leg over AMI.
+How a hotline call reaches an operator:
+1. The caller's FastAGI session (``serve_call``) puts the caller on hold (music) and tells the
+   core the call is waiting.
+2. For each ``Offer`` the adapter rings the agent's phone with AMI ``Originate`` (the ring window
+   is Originate's timeout; the agent's phone shows the caller's number).  Several offers can ring
+   at once (the SLA guard); ``StopRinging`` hangs a ring up.
+3. The agent answers: the agent's leg enters ``[hotline-agent]`` and opens a FastAGI session
+   (``serve_agent``).  If the core accepts the answer, the caller's session runs ``Bridge`` to that
+   leg; otherwise (another agent was faster, the caller left) the leg is hung up.
+4. An ``OriginateResponse`` failure (no answer in the window, busy, unreachable) is ``RingFailed``:
+   the core re-offers the call at once.
 
-Events that no longer fit the core's state (a channel that vanished, an event that arrived after
-the AGI already reported the same fact) are normal races: logged at debug, never a crash.
+Agents: a phone that registers logs its agent in (``acd.auto_login``); feature codes send AMI
+``UserEvent(HotlineAgent)`` to log in/out, pause and resume; device states say when a phone is
+busy with a call the ACD did not place.  Events that no longer fit the core's state (a vanished
+channel, an answer after the caller left) are normal races: logged at debug, never a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -26,6 +36,11 @@ from callcenter.acd import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
+    AgentPaused,
+    AgentPhoneBusy,
+    AgentResumed,
+    AgentStateChanged,
+    Call,
     CallEnded,
     CallState,
     CallWaiting,
@@ -35,6 +50,9 @@ from callcenter.acd import (
     Offer,
     RingFailed,
     StopRinging,
+    Strategy,
+    Tick,
+    WakeAt,
 )
 from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
@@ -44,12 +62,29 @@ from callcenter.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
 
-UNREGISTERED_DEVICE_STATES = {"UNAVAILABLE", "INVALID", "UNKNOWN"}
+UNREGISTERED = {"UNAVAILABLE", "INVALID", "UNKNOWN"}
+PHONE_BUSY = {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"}
 
 
-def agent_of_channel(channel: str) -> str:
-    """'PJSIP/1001-0000000a' -> '1001'."""
-    return channel.split("/", 1)[-1].rsplit("-", 1)[0]
+@dataclass
+class Leg:
+    """One ring of one agent's phone for one call (an Originate)."""
+
+    leg_id: str  # Asterisk uniqueid of the agent's channel (Originate ChannelId)
+    call_id: str
+    agent_id: str
+    channel: str | None = None  # known from Newchannel
+    released: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass
+class LiveCall:
+    """A caller whose FastAGI session is open, waiting for or talking to an agent."""
+
+    call_id: str
+    caller_number: str
+    caller_name: str
+    answered: asyncio.Queue = field(default_factory=asyncio.Queue)  # agent legs that won the call
 
 
 class Adapter:
@@ -60,13 +95,23 @@ class Adapter:
         self.ami = ami
         self.tickets = tickets
         self.clock = clock
-        self.acd = Acd(ring_timeout=settings.acd.ring_timeout)
-        self.agent_ids = {a.id for a in settings.agents}
-        self.offers: dict[str, asyncio.Queue[Offer]] = {}  # call id -> offers for its AGI session
-        self.ringing_channels: dict[str, str] = {}  # call id -> agent channel being rung
+        acd = settings.acd
+        self.acd = Acd(
+            ring_timeout=acd.ring_timeout,
+            wrap_up=acd.wrap_up,
+            max_missed=acd.max_missed,
+            sla_guard_after=acd.sla_guard_after or None,
+            overflow_after=acd.overflow_after,
+            strategy=Strategy(acd.strategy),
+        )
+        self.skills = {a.id: frozenset(a.skills) for a in settings.agents}
+        self.calls: dict[str, LiveCall] = {}
+        self.legs: dict[str, Leg] = {}
+        self.registered: set[str] = set()
+        self.listeners: list[Callable[[Command], None]] = []  # e.g. the wallboard
         ami.on("DeviceStateChange", self.on_device_state)
-        ami.on("DialBegin", self.on_dial_begin)
-        ami.on("DialEnd", self.on_dial_end)
+        ami.on("Newchannel", self.on_new_channel)
+        ami.on("UserEvent", self.on_user_event)
         ami.on_login(self.refresh_agents)
 
     # -- core -------------------------------------------------------------------------------------
@@ -78,27 +123,81 @@ class Adapter:
         except IllegalTransition as err:
             log.debug("acd.event_ignored", acd_event=type(event).__name__, reason=str(err))
             return False
-        log.debug("acd.event", acd_event=type(event).__name__, **_fields(event))
         for command in commands:
             self._execute(command)
         return True
 
     def _execute(self, command: Command) -> None:
-        log.info("acd.decided", command=type(command).__name__, uniqueid=command.call_id, agent=command.agent_id)
-        if isinstance(command, Offer):
-            queue = self.offers.get(command.call_id)
-            if queue is not None:
-                queue.put_nowait(command)
-        elif isinstance(command, StopRinging):
-            channel = self.ringing_channels.pop(command.call_id, None)
-            if channel:
-                asyncio.create_task(self._hangup(channel))
+        for listener in self.listeners:
+            listener(command)
+        match command:
+            case Offer():
+                log.info("acd.offer", uniqueid=command.call_id, agent=command.agent_id, guard=command.guard)
+                asyncio.create_task(self._ring(command))
+            case StopRinging(call_id, agent_id):
+                log.info("acd.stop_ringing", uniqueid=call_id, agent=agent_id)
+                for leg in [leg for leg in self.legs.values() if leg.call_id == call_id and leg.agent_id == agent_id]:
+                    asyncio.create_task(self._hangup_leg(leg))
+            case WakeAt(at):
+                asyncio.get_running_loop().call_later(max(0.0, at - self.clock()), self._tick)
+            case AgentStateChanged(agent_id, state, reason):
+                log.info("agent.state", agent=agent_id, state=state.value, reason=reason)
 
-    async def _hangup(self, channel: str) -> None:
+    def _tick(self) -> None:
+        self.apply(Tick(self.clock()))
+
+    # -- ringing agents ---------------------------------------------------------------------------
+
+    async def _ring(self, offer: Offer) -> None:
+        """Ring one agent for one call until answered, refused or out of time."""
+        live = self.calls.get(offer.call_id)
+        leg = Leg(f"acd-{uuid.uuid4().hex[:20]}", offer.call_id, offer.agent_id)
+        self.legs[leg.leg_id] = leg
+        caller = f'"{_cid(live.caller_name)}" <{_cid(live.caller_number)}>' if live else ""
+        action = {
+            "Action": "Originate",
+            "Channel": f"PJSIP/{offer.agent_id}",
+            "Context": "hotline-agent",
+            "Exten": "s",
+            "Priority": "1",
+            "Timeout": str(int(offer.timeout * 1000)),
+            "CallerID": caller,
+            "ChannelId": leg.leg_id,
+            "Variable": f"HOTLINE_CALL={offer.call_id}",
+            "Async": "true",
+        }
+        reason = "failed"
+        try:
+            await self.tickets.mark_ringing(offer.call_id, offer.agent_id, _utc(self.clock()))
+            replies = await self.ami.action(action, timeout=offer.timeout + 10)
+            final = replies[-1] if isinstance(replies, list) else replies
+            if final.get("Response") == "Success":
+                return  # the agent answered: serve_agent has the leg
+            reason = f"originate reason {final.get('Reason', '?')}"
+        except AmiError as err:
+            reason = str(err)
+        self.legs.pop(leg.leg_id, None)
+        if self.apply(RingFailed(offer.call_id, offer.agent_id, self.clock())):
+            log.info("agent.ring_failed", uniqueid=offer.call_id, agent=offer.agent_id, reason=reason)
+
+    async def _hangup_leg(self, leg: Leg) -> None:
+        if not leg.released.done():
+            leg.released.set_result(None)
+        channel = leg.channel or await self._channel_of(leg)
+        if channel is None:
+            log.debug("ami.hangup_unknown_channel", leg=leg.leg_id)
+            return
         try:
             await self.ami.action({"Action": "Hangup", "Channel": channel})
         except AmiError as err:
             log.debug("ami.hangup_race", channel=channel, reason=str(err))
+
+    async def _channel_of(self, leg: Leg, wait: float = 1.0) -> str | None:
+        """The leg's channel name, waiting briefly for its Newchannel event."""
+        deadline = time.monotonic() + wait
+        while leg.channel is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return leg.channel
 
     # -- AMI events -------------------------------------------------------------------------------
 
@@ -111,61 +210,116 @@ class Adapter:
 
     def on_device_state(self, event: Message) -> None:
         device = event.get("Device", "")
-        if not device.startswith("PJSIP/"):
+        agent_id = device[len("PJSIP/") :] if device.startswith("PJSIP/") else ""
+        if agent_id not in self.skills:
             return
-        agent_id = device[len("PJSIP/") :]
-        if agent_id not in self.agent_ids:
-            return
-        now = self.clock()
-        if event.get("State", "") in UNREGISTERED_DEVICE_STATES:
+        state, now = event.get("State", ""), self.clock()
+        if state in UNREGISTERED:
+            self.registered.discard(agent_id)
             if agent_id in self.acd.agents:
                 self.apply(AgentLoggedOut(agent_id, now))
-        else:
-            self.apply(AgentLoggedIn(agent_id, now))
-
-    def on_dial_begin(self, event: Message) -> None:
-        call_id = event.get("Uniqueid", "")
-        if call_id in self.offers:
-            self.ringing_channels[call_id] = event.get("DestChannel", "")
-
-    async def on_dial_end(self, event: Message) -> None:
-        call_id = event.get("Uniqueid", "")
-        if call_id not in self.offers:
             return
-        self.ringing_channels.pop(call_id, None)
-        if event.get("DialStatus") != "ANSWER":
-            return  # the AGI session reports the failed ring when Dial returns
-        agent_id = agent_of_channel(event.get("DestChannel", ""))
-        await self._answered(call_id, agent_id, self.clock())
+        if agent_id not in self.registered:
+            self.registered.add(agent_id)
+            if self.settings.acd.auto_login:
+                self.apply(AgentLoggedIn(agent_id, now, self.skills[agent_id]))
+        if agent_id in self.acd.agents:
+            self.apply(AgentPhoneBusy(agent_id, now, busy=state in PHONE_BUSY))
 
-    async def _answered(self, call_id: str, agent_id: str, at: float) -> None:
-        if self.apply(AgentAnswered(call_id, agent_id, at)):
-            structlog.contextvars.bind_contextvars(uniqueid=call_id)
-            log.info("call.answered", uniqueid=call_id, agent=agent_id)
-            await self.tickets.mark_answered(call_id, agent_id, _utc(at))
+    def on_new_channel(self, event: Message) -> None:
+        leg = self.legs.get(event.get("Uniqueid", ""))
+        if leg is not None:
+            leg.channel = event.get("Channel")
 
-    # -- one call's AGI session -------------------------------------------------------------------
+    def on_user_event(self, event: Message) -> None:
+        if event.get("UserEvent") != "HotlineAgent":
+            return
+        self.agent_op(event.get("Agent", ""), event.get("Op", ""))
 
-    async def serve_call(self, agi: AgiSession, call_id: str, priority: int = 0, skill: str | None = None) -> None:
-        """Keep the caller on hold until an agent answers; return when the call is over."""
-        queue: asyncio.Queue[Offer] = asyncio.Queue()
-        self.offers[call_id] = queue
+    def agent_op(self, agent_id: str, op: str, reason: str = "break") -> bool:
+        """Log in, log out, pause or resume an agent (feature code or web); False if refused."""
+        if agent_id not in self.skills:
+            log.warning("agent.unknown", agent=agent_id, op=op)
+            return False
+        now = self.clock()
+        events = {
+            "login": lambda: AgentLoggedIn(agent_id, now, self.skills[agent_id]),
+            "logout": lambda: AgentLoggedOut(agent_id, now),
+            "pause": lambda: AgentPaused(agent_id, now, reason),
+            "resume": lambda: AgentResumed(agent_id, now),
+        }
+        if op not in events:
+            log.warning("agent.unknown_op", agent=agent_id, op=op)
+            return False
+        log.info("agent.op", agent=agent_id, op=op)
+        return self.apply(events[op]())
+
+    # -- the agent's answered leg -----------------------------------------------------------------
+
+    async def serve_agent(self, agi: AgiSession) -> None:
+        """An agent answered an offer: give the call to the caller's session, or hang up."""
+        leg = self.legs.get(agi.env("uniqueid"))
+        if leg is None or not self.apply(AgentAnswered(leg.call_id, leg.agent_id, self.clock())):
+            log.info("agent.answer_too_late", uniqueid=leg.call_id if leg else None, agent=leg.agent_id if leg else None)
+            await agi.run("HANGUP")
+            return
+        leg.channel = agi.env("channel")
+        live = self.calls[leg.call_id]
+        live.answered.put_nowait(leg)
+        call = self.acd.calls[leg.call_id]
+        log.info("call.answered", uniqueid=leg.call_id, agent=leg.agent_id)
+        await self.tickets.mark_answered(leg.call_id, leg.agent_id, _utc(call.answered_at or self.clock()))
+        await self.tickets.record_details(leg.call_id, "acd", self._measurements(call))
+        try:
+            # Parked until the caller's Bridge takes the leg (the socket then reports a hangup),
+            # or until the caller's session releases it without bridging.
+            await agi.idle_until(leg.released)
+            await agi.run("HANGUP")
+        finally:
+            self.legs.pop(leg.leg_id, None)
+
+    def _measurements(self, call: Call) -> dict:
+        """Per-call figures kept on the ticket: menu, wait, rings, two-ring promise, misses."""
+        cadence = self.settings.acd.ring_on + self.settings.acd.ring_off
+        ring_time = (call.answered_at or 0) - (call.first_offered_at or call.answered_at or 0)
+        waiting_since = call.waiting_since if call.waiting_since is not None else call.arrived_at
+        return {
+            "menu_seconds": round(waiting_since - call.arrived_at, 3),
+            "wait_seconds": round((call.answered_at or 0) - waiting_since, 3),
+            "ring_seconds": round(ring_time, 3),
+            "rings": max(1, math.ceil(ring_time / cadence)) if cadence > 0 else 1,
+            "within_two_rings": ring_time <= self.settings.acd.ring_timeout,
+            "offered_to": list(call.offered_to),
+            "missed_by": list(call.missed_by),
+        }
+
+    # -- one caller's AGI session -----------------------------------------------------------------
+
+    async def serve_call(
+        self, agi: AgiSession, call_id: str, priority: int = 0, skill: str | None = None
+    ) -> None:
+        """Keep the caller on hold until an agent answers, bridge them, return when it is over."""
+        live = LiveCall(call_id, agi.env("callerid"), agi.env("calleridname"))
+        self.calls[call_id] = live
         hangup_by: str | None = "caller"
+        leg: Leg | None = None
         try:
             await agi.music_on()
             self.apply(CallWaiting(call_id, self.clock(), priority, skill))
-            while True:
-                offer = await agi.idle_until(queue.get())
-                status = await self._ring(agi, offer)
-                if status == "ANSWER":  # Dial's g option: the agent hung up, the caller is still here
-                    if self._state(call_id) == CallState.OFFERED:  # AMI DialEnd not seen yet
-                        await self._answered(call_id, offer.agent_id, self.clock())
-                    hangup_by = "agent"
-                    await agi.set_variable("HOTLINE_DONE", "1")
-                    return
-                log.info("call.ring_failed", uniqueid=call_id, agent=offer.agent_id, dial_status=status)
-                self.apply(RingFailed(call_id, offer.agent_id, self.clock()))
-                await agi.music_on()
+            leg = await agi.idle_until(live.answered.get())
+            # From here the caller is served: even if the controller dies during the conversation,
+            # the dialplan must not send them to the fallback queue afterwards.
+            await agi.set_variable("HOTLINE_DONE", "1")
+            await agi.music_off()
+            await agi.exec("Bridge", leg.channel or "")
+            result = await agi.get_variable("BRIDGERESULT")
+            if result != "SUCCESS":
+                # The agent's leg vanished between answer and bridge: let app_queue serve the caller.
+                log.warning("call.bridge_failed", uniqueid=call_id, agent=leg.agent_id, result=result)
+                await agi.set_variable("HOTLINE_DONE", "0")
+                hangup_by = None
+            else:
+                hangup_by = "agent"
         except AgiHangup:
             hangup_by = "caller"
         except asyncio.CancelledError:
@@ -174,9 +328,10 @@ class Adapter:
             hangup_by = None
             raise
         finally:
-            self.offers.pop(call_id, None)
-            self.ringing_channels.pop(call_id, None)
-            answered = self._state(call_id) == CallState.CONNECTED
+            self.calls.pop(call_id, None)
+            if leg is not None and not leg.released.done():
+                leg.released.set_result(None)
+            answered = self.acd.calls.get(call_id) is not None and self.acd.calls[call_id].state == CallState.CONNECTED
             self.apply(CallEnded(call_id, self.clock()))
             if hangup_by is None:
                 log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered)
@@ -184,21 +339,11 @@ class Adapter:
                 log.info("call.ended", uniqueid=call_id, hangup_by=hangup_by, answered=answered)
                 await self.tickets.mark_ended(call_id, _utc(self.clock()), hangup_by)
 
-    async def _ring(self, agi: AgiSession, offer: Offer) -> str:
-        log.info("agent.rang", uniqueid=offer.call_id, agent=offer.agent_id, timeout=offer.timeout)
-        await self.tickets.mark_ringing(offer.call_id, offer.agent_id, _utc(self.clock()))
-        await agi.music_off()
-        await agi.exec("Dial", f"PJSIP/{offer.agent_id},{offer.timeout:g},gU(hotline-answered)")
-        return await agi.get_variable("DIALSTATUS")
-
-    def _state(self, call_id: str) -> CallState | None:
-        call = self.acd.calls.get(call_id)
-        return call.state if call else None
-
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _fields(event: Event) -> dict:
-    return {k: v for k, v in vars(event).items() if k != "at"}
+def _cid(text: str) -> str:
+    """Caller id text safe inside an AMI header and a quoted name."""
+    return "".join(ch for ch in text if ch.isprintable() and ch not in '"<>\r\n')[:64]

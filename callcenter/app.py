@@ -66,6 +66,7 @@ async def _agi(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     agi = AgiServer()
     agi.route("hotline", Hotline(app[keys.TICKETS], app[keys.ADAPTER]))
+    agi.route("agent", app[keys.ADAPTER].serve_agent)
     await agi.start(settings.agi.host, settings.agi.port)
     app[keys.AGI] = agi
     yield

@@ -56,6 +56,12 @@ class AcdSettings:
     ring_on: float = 1.0  # Chinese ringback cadence: 1 s on, 4 s off
     ring_off: float = 4.0
     rings: int = 2  # the promise: answered within two rings
+    wrap_up: float = 10.0  # seconds after each call before the next offer (the operator can end it early)
+    max_missed: int = 2  # misses in a row that pause an operator (reason "missed_calls"); 0: never
+    sla_guard_after: float = 6.0  # seconds into an unanswered ring to ring a second free agent too; 0: off
+    overflow_after: float = 30.0  # seconds a call waits for its skill before any agent may take it
+    strategy: str = "longest_idle"  # or "fewest_calls", "round_robin"
+    auto_login: bool = True  # a phone that registers logs its agent in (feature codes still work)
 
     @property
     def ring_timeout(self) -> float:
@@ -68,6 +74,7 @@ class AgentSettings:
     id: str  # PJSIP endpoint name and SIP user, e.g. "1001"
     name: str = ""
     sip_password: str = ""  # filled from secrets.toml when empty
+    skills: tuple[str, ...] = ()  # menu skills this operator takes first, e.g. ("medical",)
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,24 @@ class AsteriskSettings:
 
 
 @dataclass(frozen=True)
+class IvrSettings:
+    enabled: bool = True  # false: callers go straight to the ACD (any operator)
+    language: str = "zh"  # the caller's first language (a prompts/<locale>.toml "language"); * switches
+    prompts_dir: str = ""  # empty: the repository's prompts/ (texts, schedule.toml, recordings/)
+    schedule_file: str = ""  # empty: <prompts_dir>/schedule.toml
+    sounds_dir: str = ""  # empty: <asterisk.root>/usr/share/asterisk/sounds (embedded mode)
+    timezone: str = "Asia/Shanghai"  # the schedule's local time
+    max_seasonal: int = 2  # seasonal messages a caller hears at most, by rule priority
+    repeat_window_hours: float = 24.0  # a caller with a ticket this recent skips them; 0: never
+    menu_timeout: float = 6.0  # seconds to wait for a key after the menu was read
+    menu_attempts: int = 3  # menu readings before the caller goes to any operator
+    rules_refresh: float = 5.0  # seconds a schedule read from the database is reused
+    # TESTING SEAM: an ISO datetime with offset ("2025-07-15T10:00:00+08:00") the schedule sees
+    # instead of the real clock.  Leave empty in production.
+    fixed_time: str = ""
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     phones: bool = True  # start baresip demo phones for agents and one caller
 
@@ -105,6 +130,7 @@ class Settings:
     acd: AcdSettings = field(default_factory=AcdSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    ivr: IvrSettings = field(default_factory=IvrSettings)
     agents: tuple[AgentSettings, ...] = tuple(
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
     )
@@ -122,6 +148,26 @@ class Settings:
         if self.asterisk.queue_log:
             return Path(self.asterisk.queue_log)
         return Path(self.asterisk.root) / "var/log/asterisk/queue_log"
+
+    @property
+    def prompts_path(self) -> Path:
+        """Prompt texts, the schedule file and the hospital's recordings."""
+        if self.ivr.prompts_dir:
+            return Path(self.ivr.prompts_dir).resolve()
+        return Path(__file__).resolve().parents[1] / "prompts"
+
+    @property
+    def schedule_path(self) -> Path:
+        return Path(self.ivr.schedule_file).resolve() if self.ivr.schedule_file else self.prompts_path / "schedule.toml"
+
+    @property
+    def sounds_path(self) -> Path | None:
+        """Asterisk's sounds directory as this host sees it (None: unknown, external Asterisk)."""
+        if self.ivr.sounds_dir:
+            return Path(self.ivr.sounds_dir).resolve()
+        if self.asterisk.mode == "embedded":
+            return Path(self.asterisk.root).resolve() / "usr/share/asterisk/sounds"
+        return None
 
     def agent(self, agent_id: str) -> AgentSettings | None:
         return next((a for a in self.agents if a.id == agent_id), None)
@@ -207,8 +253,32 @@ def _validate(settings: Settings) -> None:
     for agent_id in [*ids, *settings.asterisk.caller_endpoints]:
         if not agent_id.isalnum():
             raise ConfigError("config.value", f"endpoint id {agent_id!r} must be letters and digits only")
+    if settings.acd.strategy not in ("longest_idle", "fewest_calls", "round_robin"):
+        raise ConfigError("config.value", "acd.strategy must be longest_idle, fewest_calls or round_robin")
+    _validate_ivr(settings.ivr)
     if settings.log_format not in ("console", "json"):
         raise ConfigError("config.value", "log_format must be 'console' or 'json'")
+
+
+def _validate_ivr(ivr: IvrSettings) -> None:
+    import datetime as dt
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(ivr.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("config.value", f"ivr.timezone: unknown time zone {ivr.timezone!r}") from None
+    if ivr.max_seasonal < 0 or ivr.repeat_window_hours < 0 or ivr.rules_refresh < 0:
+        raise ConfigError("config.value", "ivr: max_seasonal, repeat_window_hours and rules_refresh must be >= 0")
+    if ivr.menu_timeout <= 0 or ivr.menu_attempts < 1:
+        raise ConfigError("config.value", "ivr: menu_timeout > 0 and menu_attempts >= 1 are required")
+    if ivr.fixed_time:
+        try:
+            moment = dt.datetime.fromisoformat(ivr.fixed_time)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise ConfigError("config.value", "ivr.fixed_time must be an ISO datetime with offset, e.g. 2025-07-15T10:00:00+08:00")
 
 
 def _fill_secrets(settings: Settings) -> Settings:

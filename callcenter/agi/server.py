@@ -84,10 +84,11 @@ class AgiSession(Request):
         try:
             await asyncio.wait({waiting, watching}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not watching.done():
-                watching.cancel()
-            if not waiting.done():
-                waiting.cancel()
+            # Cancelled tasks must finish before the next command reads the socket.
+            for task in (watching, waiting):
+                if not task.done():
+                    task.cancel()
+                    await asyncio.wait({task})  # unlike awaiting it, never swallows our own cancellation
         if watching.done() and not watching.cancelled():
             line = watching.result() if watching.exception() is None else b""
             raise AgiHangup(line.decode(self.encoding, "replace").strip() or "socket closed")

@@ -287,6 +287,7 @@ writeprotect = yes
 
 [globals]
 HOTLINE_AGI = agi://{settings.agi.host}:{settings.agi.port}/hotline
+HOTLINE_AGENT_AGI = agi://{settings.agi.host}:{settings.agi.port}/agent
 HOTLINE_FALLBACK_QUEUE = {ast.fallback_queue}
 HOTLINE_NODE = {settings.node}
 
@@ -296,8 +297,9 @@ HOTLINE_NODE = {settings.node}
 [callers]
 exten => {ast.hotline_number},1,Goto(hotline,s,1)
 
-; Operators: the hotline number (for testing) and each other.
+; Operators: feature codes, the hotline number (for testing) and each other.
 [agents]
+include => hotline-agent-features
 exten => {ast.hotline_number},1,Goto(hotline,s,1)
 {agent_lines}
 """

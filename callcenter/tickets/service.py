@@ -200,6 +200,16 @@ class TicketService:
         data = {"at": _iso(ended_at), "hangup_by": hangup_by}
         await self._submit(TicketWrite("ended", _clean_uniqueid(uniqueid), data))
 
+    async def record_details(self, uniqueid: str, section: str, values: dict[str, Any]) -> None:
+        """Keep JSON-safe facts about the call under ``details[section]`` (replacing that section)."""
+        data = {"section": section, "values": values}
+        await self._submit(TicketWrite("details", _clean_uniqueid(uniqueid), data))
+
+    async def record_ivr(self, uniqueid: str, path: dict[str, Any]) -> None:
+        """What the caller did in the IVR (messages, keys, menu choice, language, time) -> ``details["ivr"]``."""
+        data = json.loads(json.dumps(path, ensure_ascii=False, default=str))  # JSON-ready, a private copy
+        await self._submit(TicketWrite("ivr", _clean_uniqueid(uniqueid), data))
+
     async def merge_fallback_call(self, call: FallbackCall) -> bool | None:
         """Create or complete a ticket from app_queue's record; True if a row changed, None if still queued."""
         data = {
@@ -227,6 +237,17 @@ class TicketService:
         query = select(Ticket).where(Ticket.node == self.node).order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
         async with self._sessions() as session:
             return list((await session.scalars(query.limit(limit))).all())
+
+    async def called_since(self, caller_number: str | None, since: dt.datetime, exclude_uniqueid: str = "") -> bool:
+        """True when this caller number has another ticket that arrived at or after ``since``."""
+        number = normalise_number(caller_number)
+        if not number:
+            return False  # anonymous or unusable caller ids never match each other
+        query = select(Ticket.id).where(
+            Ticket.caller_number == number, Ticket.arrived_at >= since, Ticket.uniqueid != exclude_uniqueid
+        )
+        async with self._sessions() as session:
+            return await session.scalar(query.limit(1)) is not None
 
     async def count(self) -> int:
         """How many tickets this node has."""
@@ -466,12 +487,28 @@ async def _apply_fallback(session: AsyncSession, node: str, uniqueid: str, data:
     return changed
 
 
+async def _apply_details(session: AsyncSession, node: str, uniqueid: str, data: dict[str, Any]) -> None:
+    """Replace one section of the ticket's details."""
+    ticket = await _existing(session, node, uniqueid, "details")
+    if ticket is not None:
+        ticket.details = {**ticket.details, data["section"]: data["values"]}
+
+
+async def _apply_ivr(session: AsyncSession, node: str, uniqueid: str, data: dict[str, Any]) -> None:
+    """Keep the caller's IVR path on the ticket (replaced whole, so a replay changes nothing)."""
+    ticket = await _existing(session, node, uniqueid, "ivr")
+    if ticket is not None and ticket.details.get("ivr") != data:
+        ticket.details = {**ticket.details, "ivr": data}
+
+
 APPLIERS: dict[str, Callable[[AsyncSession, str, str, dict[str, Any]], Awaitable[Any]]] = {
+    "details": _apply_details,
     "open": _apply_open,
     "ringing": _apply_ringing,
     "answered": _apply_answered,
     "ended": _apply_ended,
     "fallback": _apply_fallback,
+    "ivr": _apply_ivr,
 }
 
 

@@ -33,6 +33,8 @@ def make_test_settings(state_dir: Path, root: str | None = None, **top: object) 
         "[acd]",  # shortened ring cadence: two rings take 2 s instead of 10 s
         "ring_on = 0.2",
         "ring_off = 0.8",
+        "wrap_up = 0",  # tests that need wrap-up or the SLA guard set them
+        "sla_guard_after = 0",
         "[asterisk]",
         f"root = {q(root)}",
         f"sip_port = {TEST_PORTS['sip']}",
