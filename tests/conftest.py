@@ -140,7 +140,7 @@ class Controller:
 
 
 @pytest.fixture
-async def controller_factory(asterisk: Settings, db_url: str) -> AsyncIterator[Callable[[], Awaitable[Controller]]]:
+async def controller_factory(asterisk: Settings, db_url: str) -> AsyncIterator[Callable[..., Awaitable[Controller]]]:
     """``await start()``: a controller on the test Asterisk with a throw-away database; stopped at test end."""
     import dataclasses
 
@@ -149,8 +149,10 @@ async def controller_factory(asterisk: Settings, db_url: str) -> AsyncIterator[C
     settings = dataclasses.replace(asterisk, database=DatabaseSettings(url=db_url))
     started: list[Controller] = []
 
-    async def start() -> Controller:
-        controller = await Controller(settings).start()
+    async def start(**acd: object) -> Controller:
+        """Start a controller; keyword arguments override ``[acd]`` settings (e.g. sla_guard_after=1)."""
+        chosen = dataclasses.replace(settings, acd=dataclasses.replace(settings.acd, **acd)) if acd else settings
+        controller = await Controller(chosen).start()
         started.append(controller)
         return controller
 

@@ -1,0 +1,138 @@
+"""The controller's ACD on the real Asterisk with baresip phones: missed rings, the SLA guard,
+busy and paused agents, feature codes.  Test cadence: 0.2 s on, 0.8 s off, so two rings = 2 s."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callcenter import keys
+from harness import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def agent_state(controller, agent_id: str) -> str | None:
+    agent = controller[keys.ADAPTER].acd.agents.get(agent_id)
+    return agent.state.value if agent else None
+
+
+async def ready(controller, *agent_ids: str) -> None:
+    for agent_id in agent_ids:
+        await eventually(lambda: agent_state(controller, agent_id) == "available", timeout=5, message=f"{agent_id} available")
+
+
+async def ticket_of(controller, number: str, ended: bool = True):
+    async def probe():
+        rows = [t for t in await controller[keys.TICKETS].list_recent() if t.caller_number == number]
+        return rows[0] if rows and (rows[0].ended_at is not None or not ended) else None
+
+    return await eventually(probe, timeout=8, message=f"ticket of {number}")
+
+
+async def test_missed_ring_moves_the_call_to_the_next_agent_at_once(controller_factory, phone_factory, asterisk):
+    controller = await controller_factory()
+    sleepy = await phone_factory("1001", answer="manual")  # never answers
+    await ready(controller, "1001")
+    await asyncio.sleep(0.05)
+    awake = await phone_factory("1002", answer="manual", answer_after=0.3)
+    await ready(controller, "1002")  # 1001 has been idle longest: it is offered first
+    caller = await phone_factory("2001", answer="manual")
+
+    await caller.dial(asterisk.asterisk.hotline_number)
+    first = await sleepy.wait_event("CALL_INCOMING", timeout=5)
+    stopped = await sleepy.wait_event("CALL_CLOSED", timeout=5)
+    second = await awake.wait_event("CALL_INCOMING", timeout=5)
+    await awake.wait_event("CALL_ESTABLISHED", timeout=5)
+    assert stopped["at"] - first["at"] == pytest.approx(asterisk.acd.ring_timeout, abs=0.5)
+    assert second["at"] - stopped["at"] < 0.5  # no retry pause (app_queue waits 5 s here)
+    await asyncio.sleep(0.3)
+    await caller.hangup()
+
+    ticket = await ticket_of(controller, "2001")
+    assert ticket.agent_id == "1002"
+    acd = ticket.details["acd"]
+    assert acd["offered_to"] == ["1001", "1002"] and acd["missed_by"] == ["1001"]
+    assert acd["within_two_rings"] is False  # the first offer rang out
+    assert acd["rings"] >= 3
+
+
+async def test_sla_guard_rings_a_second_agent_and_the_first_answer_wins(controller_factory, phone_factory, asterisk):
+    controller = await controller_factory(sla_guard_after=1.0)
+    sleepy = await phone_factory("1001", answer="manual")
+    await ready(controller, "1001")
+    await asyncio.sleep(0.05)
+    awake = await phone_factory("1002", answer="manual", answer_after=0.3)
+    await ready(controller, "1002")
+    caller = await phone_factory("2002", answer="manual")
+
+    await caller.dial(asterisk.asterisk.hotline_number)
+    first = await sleepy.wait_event("CALL_INCOMING", timeout=5)
+    second = await awake.wait_event("CALL_INCOMING", timeout=5)
+    assert second["at"] - first["at"] == pytest.approx(1.0, abs=0.4)  # the guard point
+    answered = await awake.wait_event("CALL_ESTABLISHED", timeout=5)
+    stopped = await sleepy.wait_event("CALL_CLOSED", timeout=5)
+    assert stopped["at"] - answered["at"] < 0.5  # the other phone stops ringing at once
+    assert answered["at"] - first["at"] < asterisk.acd.ring_timeout  # within two rings after all
+    await caller.wait_event("CALL_ESTABLISHED", timeout=5)
+    await caller.hangup()
+
+    ticket = await ticket_of(controller, "2002")
+    assert ticket.agent_id == "1002"
+    assert ticket.details["acd"]["within_two_rings"] is True
+    assert ticket.details["acd"]["offered_to"] == ["1001", "1002"]
+    assert ticket.details["acd"]["missed_by"] == []
+    assert controller[keys.ADAPTER].acd.agents["1001"].missed_in_row == 0  # not a miss: someone answered
+
+
+async def test_an_agent_on_a_call_or_paused_is_never_rung(controller_factory, phone_factory, asterisk):
+    controller = await controller_factory()
+    busy = await phone_factory("1001", answer="auto")
+    await ready(controller, "1001")
+    await asyncio.sleep(0.05)
+    paused = await phone_factory("1003", answer="auto")
+    await ready(controller, "1003")
+    await asyncio.sleep(0.05)
+    free = await phone_factory("1002", answer="auto")
+    await ready(controller, "1002")
+
+    await paused.dial("*47")  # feature code: pause
+    await eventually(lambda: agent_state(controller, "1003") == "paused", timeout=5, message="1003 paused")
+    await paused.wait_event("CALL_CLOSED", timeout=5)
+
+    first = await phone_factory("2003", answer="manual")
+    await first.dial(asterisk.asterisk.hotline_number)
+    await busy.wait_event("CALL_ESTABLISHED", timeout=5)  # 1001: longest idle
+    second = await phone_factory("2004", answer="manual")
+    await second.dial(asterisk.asterisk.hotline_number)
+    await free.wait_event("CALL_ESTABLISHED", timeout=5)  # not 1001 (on a call), not 1003 (paused)
+    await asyncio.sleep(0.5)
+    assert [e["type"] for e in busy.events].count("CALL_INCOMING") == 1
+    assert not any(e["type"] == "CALL_INCOMING" for e in paused.events)
+
+    await paused.dial("*48")  # ready again: the next caller goes to 1003
+    await eventually(lambda: agent_state(controller, "1003") == "available", timeout=5, message="1003 ready")
+    await paused.wait_event("CALL_CLOSED", timeout=5)
+    third = await phone_factory("2005", answer="manual")
+    await third.dial(asterisk.asterisk.hotline_number)
+    await paused.wait_event("CALL_INCOMING", timeout=5)
+    for caller in (first, second, third):
+        await caller.hangup()
+
+
+async def test_feature_codes_log_an_agent_out_and_in(controller_factory, phone_factory, asterisk):
+    controller = await controller_factory()
+    agent = await phone_factory("1004", answer="auto")
+    await ready(controller, "1004")
+    await agent.dial("*46")
+    await eventually(lambda: agent_state(controller, "1004") == "logged_out", timeout=5, message="logged out")
+    await agent.wait_event("CALL_CLOSED", timeout=5)
+    caller = await phone_factory("2006", answer="manual")
+    await caller.dial(asterisk.asterisk.hotline_number)
+    await caller.wait_event("CALL_ESTABLISHED", timeout=5)  # on hold: nobody logged in
+    await asyncio.sleep(0.5)
+    assert not any(e["type"] == "CALL_INCOMING" for e in agent.events)
+    await agent.dial("*45")
+    await agent.wait_event("CALL_INCOMING", timeout=5)  # logged in: the waiting caller is offered at once
+    await caller.hangup()
