@@ -100,7 +100,7 @@ class IvrSettings:
     language: str = "zh"  # the caller's first language (a prompts/<locale>.toml "language"); * switches
     prompts_dir: str = ""  # empty: the repository's prompts/ (texts, schedule.toml, recordings/)
     schedule_file: str = ""  # empty: <prompts_dir>/schedule.toml
-    sounds_dir: str = ""  # empty: <asterisk.root>/usr/share/asterisk/sounds (embedded mode)
+    sounds_dir: str = ""  # empty: <asterisk.root>/usr/share/asterisk/sounds (embedded); prompts go to <it>/hotline/
     timezone: str = "Asia/Shanghai"  # the schedule's local time
     max_seasonal: int = 2  # seasonal messages a caller hears at most, by rule priority
     repeat_window_hours: float = 24.0  # a caller with a ticket this recent skips them; 0: never
@@ -134,6 +134,7 @@ class Settings:
     agents: tuple[AgentSettings, ...] = tuple(
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
     )
+    shifts: tuple[Any, ...] = ()  # callcenter.agents.rota.Shift, parsed from [[shifts]]
 
     @property
     def state_path(self) -> Path:
@@ -169,6 +170,13 @@ class Settings:
             return Path(self.asterisk.root).resolve() / "usr/share/asterisk/sounds"
         return None
 
+    @property
+    def asterisk_sounds_dir(self) -> str:
+        """The same sounds directory as Asterisk sees it (inside its chroot when embedded)."""
+        if self.asterisk.mode == "embedded" and not self.ivr.sounds_dir:
+            return "/usr/share/asterisk/sounds"
+        return str(self.sounds_path or "/usr/share/asterisk/sounds")
+
     def agent(self, agent_id: str) -> AgentSettings | None:
         return next((a for a in self.agents if a.id == agent_id), None)
 
@@ -185,6 +193,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> S
             raise ConfigError("config.syntax", f"{path}: {err}") from err
     _apply_env(raw, os.environ if env is None else env)
     settings = _build(Settings, raw, "")
+    settings = _parse_shifts(settings)
     _validate(settings)
     return _fill_secrets(settings)
 
@@ -217,6 +226,8 @@ def _build(cls: type, raw: Any, where: str) -> Any:
 
 def _coerce(f: Any, value: Any, where: str) -> Any:
     default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+    if f.name == "shifts":
+        return tuple(value) if isinstance(value, list) else value  # parsed once agents are known
     if f.name == "agents":
         if not isinstance(value, list):
             raise ConfigError("config.type", "[[agents]] must be an array of tables")
@@ -240,6 +251,15 @@ def _coerce(f: Any, value: Any, where: str) -> Any:
         return str(value)
     except (TypeError, ValueError) as err:
         raise ConfigError("config.type", f"{where}: cannot use {value!r} as {type(default).__name__}") from err
+
+
+def _parse_shifts(settings: Settings) -> Settings:
+    from callcenter.agents.rota import parse_shift
+
+    if not isinstance(settings.shifts, tuple) or not all(isinstance(s, dict) for s in settings.shifts):
+        raise ConfigError("config.type", "[[shifts]] must be an array of tables")
+    known = {a.id for a in settings.agents}
+    return replace(settings, shifts=tuple(parse_shift(raw, known) for raw in settings.shifts))
 
 
 def _validate(settings: Settings) -> None:

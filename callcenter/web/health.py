@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from datetime import datetime
+
 from callcenter import keys
+from callcenter.agents.rota import on_duty
 from callcenter.store.db import database_state
 
 
@@ -26,6 +29,7 @@ async def health(request: web.Request) -> web.Response:
         "acd": {
             "agents": {a.agent_id: a.state.value for a in acd.agents.values()},
             "waiting": len(acd.waiting()),
+            "on_duty": on_duty(app[keys.SETTINGS].shifts, datetime.now()),
         },
         "node": app[keys.SETTINGS].node,
     }

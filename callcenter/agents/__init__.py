@@ -1,0 +1,1 @@
+"""Operators: the rota of shifts (who is scheduled when)."""
