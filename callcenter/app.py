@@ -1,7 +1,7 @@
 """The controller: one aiohttp application that also owns AMI, FastAGI and the ticket store.
 
 Resources open and close through ``cleanup_ctx`` in dependency order: database and tickets,
-AMI, the ACD adapter, the FastAGI server, then the queue_log reconciler that gives a ticket to
+the IVR (its schedule imported into the database), AMI, the ACD adapter, the FastAGI server, then the queue_log reconciler that gives a ticket to
 every call Asterisk served through the fallback queue while we were away.
 """
 
@@ -18,10 +18,13 @@ from callcenter.adapter import Adapter
 from callcenter.agi.server import AgiServer
 from callcenter.ami.client import AmiClient
 from callcenter.hotline import Hotline
+from callcenter.ivr import http as ivr_http
+from callcenter.ivr.plugin import create_ivr
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
 from callcenter.tickets.reconcile import QueueLogReconciler
 from callcenter.tickets.service import TicketService
+from callcenter.tickets.sweep import close_vanished_calls
 from callcenter.web.health import health
 
 log = structlog.get_logger(__name__)
@@ -33,8 +36,9 @@ def create_app(settings: Settings) -> web.Application:
     """Build the controller's application; nothing is opened until it starts."""
     app = web.Application()
     app[keys.SETTINGS] = settings
-    app.cleanup_ctx.extend([_store, _ami, _adapter, _agi, _reconciler])
+    app.cleanup_ctx.extend([_store, _ivr, _ami, _adapter, _agi, _reconciler])
     app.router.add_get("/health", health)
+    ivr_http.add_routes(app)
     return app
 
 
@@ -47,6 +51,14 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     yield
     await tickets.close()
     await engine.dispose()
+
+
+async def _ivr(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    app[keys.IVR] = None
+    if settings.ivr.enabled:
+        app[keys.IVR] = await create_ivr(settings, session_factory(app[keys.ENGINE]), app[keys.TICKETS])
+    yield
 
 
 async def _ami(app: web.Application) -> AsyncIterator[None]:
@@ -65,7 +77,7 @@ async def _adapter(app: web.Application) -> AsyncIterator[None]:
 async def _agi(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     agi = AgiServer()
-    agi.route("hotline", Hotline(app[keys.TICKETS], app[keys.ADAPTER]))
+    agi.route("hotline", Hotline(app[keys.TICKETS], app[keys.ADAPTER], app[keys.IVR]))
     agi.route("agent", app[keys.ADAPTER].serve_agent)
     await agi.start(settings.agi.host, settings.agi.port)
     app[keys.AGI] = agi
@@ -77,12 +89,19 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     reconciler = QueueLogReconciler(app[keys.TICKETS], settings.queue_log_path, settings.asterisk.fallback_queue)
 
+    ami, adapter, tickets = app[keys.AMI], app[keys.ADAPTER], app[keys.TICKETS]
+
     async def loop() -> None:
+        swept = False  # once per start, after queue_log had its say and AMI is up
         while True:
             try:
                 changed = await reconciler.run_once()
                 if changed:
                     log.info("tickets.reconciled", source="queue_log", tickets=changed)
+                if not swept and ami.connected:
+                    await tickets.flush(timeout=5)
+                    await close_vanished_calls(tickets, ami, adapter.calls)
+                    swept = True
             except Exception:
                 log.exception("tickets.reconcile_failed", path=str(settings.queue_log_path))
             await asyncio.sleep(RECONCILE_INTERVAL)

@@ -178,6 +178,8 @@ class AgiServer(Application):
             await endpoint(AgiSession(self, headers, reader, writer))
         except AgiHangup:
             log.debug("agi.hangup", script=script, uniqueid=headers.get("agi_uniqueid"))
+        except asyncio.CancelledError:
+            log.debug("agi.session_cancelled", script=script, uniqueid=headers.get("agi_uniqueid"))
         except Exception:
             log.exception("agi.route_failed", script=script, uniqueid=headers.get("agi_uniqueid"))
         finally:

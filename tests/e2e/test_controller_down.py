@@ -86,3 +86,30 @@ async def test_caller_on_hold_when_controller_stops_moves_to_the_fallback_queue(
 async def _of_caller(controller, number: str):
     rows = [t for t in await controller[keys.TICKETS].list_recent() if t.caller_number == number]
     return rows[0] if len(rows) == 1 else None
+
+
+async def test_connected_call_that_ends_while_the_controller_is_away_is_closed_on_restart(controller_factory, phone_factory, asterisk):
+    first = await controller_factory()
+    agent = await phone_factory("1002", answer="auto")
+    await eventually(lambda: "1002" in first[keys.ADAPTER].acd.agents, timeout=5, message="agent in")
+    caller = await phone_factory("2003", answer="manual")
+    await caller.dial(asterisk.asterisk.hotline_number)
+    await agent.wait_event("CALL_ESTABLISHED", timeout=5)
+    await eventually(lambda: _of_caller(first, "2003"), timeout=5, message="ticket")
+    await first.stop()  # the conversation goes on in Asterisk
+    await asyncio.sleep(0.5)
+    assert not caller.has_event("CALL_CLOSED")
+    await caller.hangup()
+    await agent.wait_event("CALL_CLOSED", timeout=5)
+
+    second = await controller_factory()
+
+    async def closed():
+        ticket = await _of_caller(second, "2003")
+        return ticket if ticket and ticket.ended_at else None
+
+    ticket = await eventually(closed, timeout=10, message="ticket closed after restart")
+    assert ticket.agent_id == "1002" and ticket.answered_at is not None
+    assert ticket.hangup_by == "system"
+    assert ticket.details["end"]["observed"] == "after_restart"
+    assert ticket.call_status == "completed"
