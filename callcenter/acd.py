@@ -30,6 +30,7 @@ Rules:
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -297,7 +298,11 @@ class Acd:
         self._free: set[str] = set()  # available and phone not busy
         self._seq = itertools.count()
         self._rr_last = -1  # round robin: rota position of the last agent offered a call
-        self._wakes: set[float] = set()  # WakeAt already asked for
+        self._wakes: list[float] = []  # heap of WakeAt times already asked for
+        self._wake_set: set[float] = set()
+        self._wrap_ups: list[tuple[float, str]] = []  # heap: (wrap-up end, agent id)
+        self._guards: list[tuple[float, str]] = []  # heap: (SLA guard point, call id)
+        self._guard_due: dict[str, None] = {}  # calls past their guard point, ringing one agent (ordered set)
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -384,11 +389,18 @@ class Acd:
                     self._set(agent, "call_ended", at, out)
                 del self.calls[call_id]
             case Tick(at):
-                self._wakes = {w for w in self._wakes if w > at}
-                for agent in self.agents.values():
-                    if agent.state == S.WRAP_UP and agent.wrap_up_until is not None and agent.wrap_up_until <= at:
+                while self._wakes and self._wakes[0] <= at:
+                    self._wake_set.discard(heapq.heappop(self._wakes))
+                while self._wrap_ups and self._wrap_ups[0][0] <= at:
+                    until, agent_id = heapq.heappop(self._wrap_ups)
+                    agent = self.agents[agent_id]
+                    if agent.state == S.WRAP_UP and agent.wrap_up_until == until:
                         self._set(agent, "wrap_up_ended", at, out)
-                out += self._sla_guard(at)
+                while self._guards and self._guards[0][0] <= at + 1e-9:
+                    _, call_id = heapq.heappop(self._guards)
+                    call = self.calls.get(call_id)
+                    if call is not None and call.state == C.OFFERED and len(call.ringing) == 1:
+                        self._guard_due[call_id] = None
             case _:
                 raise IllegalTransition(f"unknown event {event!r}")
         return out + self._dispatch(now)
@@ -400,9 +412,9 @@ class Acd:
     # -- decisions ------------------------------------------------------------------------------
 
     def _dispatch(self, now: float) -> list[Command]:
-        """Offer waiting calls to eligible free agents until one of the two runs out."""
+        """Offer waiting calls to eligible free agents; agents still free serve SLA guards."""
         commands: list[Command] = []
-        if not self._free or not self._queue:
+        if not self._free:
             return commands
         for entry in list(self._queue):
             if not self._free:
@@ -412,24 +424,24 @@ class Acd:
             if agent is not None:
                 self._dequeue(call)
                 self._offer(call, agent, now, commands, guard=False)
+        if self._guard_due and self._free:
+            self._sla_guard(now, commands)
         return commands
 
-    def _sla_guard(self, now: float) -> list[Command]:
-        """Ring a second agent for calls whose single ring has gone on past the guard point."""
-        if self.sla_guard_after is None:
-            return []
-        commands: list[Command] = []
-        for call in list(self.calls.values()):
-            if call.state != C.OFFERED or len(call.ringing) != 1 or not self._free:
+    def _sla_guard(self, now: float, commands: list[Command]) -> None:
+        """Ring a second free agent for calls whose single ring has gone on past the guard point."""
+        for call_id in list(self._guard_due):
+            if not self._free:
+                return
+            call = self.calls.get(call_id)
+            if call is None or call.state != C.OFFERED or len(call.ringing) != 1:
+                del self._guard_due[call_id]
                 continue
-            (started,) = call.ringing.values()
-            if now - started + 1e-9 < self.sla_guard_after:
-                continue
-            candidates = self._free - set(call.offered_to) or None
+            candidates = self._free - set(call.offered_to)
             agent = self._choose_agent(call, now, candidates) if candidates else None
             if agent is not None:
+                del self._guard_due[call_id]
                 self._offer(call, agent, now, commands, guard=True)
-        return commands
 
     def _choose_agent(self, call: Call, now: float, free: set[str]) -> Agent | None:
         overflowed = call.skill is None or (
@@ -460,7 +472,8 @@ class Acd:
         agent.call_id = call.call_id
         self._rr_last = agent.order
         out.append(Offer(call.call_id, agent.agent_id, self.ring_timeout, guard))
-        if not guard and self.sla_guard_after is not None:
+        if not guard and self.sla_guard_after is not None and len(call.ringing) == 1:
+            heapq.heappush(self._guards, (now + self.sla_guard_after, call.call_id))
             self._wake(now + self.sla_guard_after, out)
 
     def _stop_other_rings(self, call: Call, at: float, out: list[Command]) -> None:
@@ -487,6 +500,7 @@ class Acd:
             agent.idle_since = at
         agent.wrap_up_until = at + self.wrap_up if state == S.WRAP_UP else None
         if state == S.WRAP_UP:
+            heapq.heappush(self._wrap_ups, (agent.wrap_up_until, agent.agent_id))
             self._wake(agent.wrap_up_until, out)
         self._refresh_free(agent)
         if changed:
@@ -527,8 +541,9 @@ class Acd:
             del self._queue[i]
 
     def _wake(self, at: float, out: list[Command]) -> None:
-        if at not in self._wakes:
-            self._wakes.add(at)
+        if at not in self._wake_set:
+            self._wake_set.add(at)
+            heapq.heappush(self._wakes, at)
             out.append(WakeAt(at))
 
     def _agent(self, agent_id: str) -> Agent:

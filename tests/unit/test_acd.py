@@ -192,6 +192,19 @@ def test_sla_guard_one_ring_failing_keeps_the_other_ringing():
     assert acd.calls["x"].state == CallState.OFFERED and set(acd.calls["x"].ringing) == {"b"}
 
 
+def test_sla_guard_uses_an_agent_freed_after_the_guard_point_but_waiting_calls_come_first():
+    acd = acd_with("a", "b", sla_guard_after=6)
+    acd.handle(CallWaiting("x", 10))  # a rings
+    acd.handle(CallWaiting("y", 11))  # b rings
+    acd.handle(AgentAnswered("y", "b", 12))
+    assert routing(acd.handle(Tick(16))) == []  # guard point for x, nobody free
+    acd.handle(CallWaiting("z", 17))  # waits
+    assert routing(acd.handle(CallEnded("y", 18))) == [Offer("z", "b", RING)]  # the waiting call first
+    acd.handle(AgentAnswered("z", "b", 18.5))
+    acd.handle(AgentLoggedIn("c", 19))
+    assert acd.agents["c"].state == AgentState.RINGING and "c" in acd.calls["x"].ringing  # then the guard
+
+
 def test_skills_route_to_skilled_agents_then_overflow_to_anyone():
     acd = Acd(ring_timeout=RING, overflow_after=20)
     acd.handle(AgentLoggedIn("general", 0))
@@ -319,9 +332,13 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
             if isinstance(command, Offer):
                 assert command.agent_id in acd.calls[command.call_id].ringing
                 assert acd.agents[command.agent_id].state == AgentState.RINGING
-        # No agent has two calls; a call rings at most two agents and is with at most one.
-        holders = [a.call_id for a in acd.agents.values() if a.call_id is not None]
-        assert len(holders) == len(set(holders))
+        # An agent holds one call at most (by construction); a connected call is with one agent;
+        # a call rings at most two agents (the second only through the SLA guard).
+        talking = [a.call_id for a in acd.agents.values() if a.state == AgentState.ON_CALL]
+        assert len(talking) == len(set(talking))
+        if not guard:
+            rung = [a.call_id for a in acd.agents.values() if a.state == AgentState.RINGING]
+            assert len(rung) == len(set(rung))
         for call in acd.calls.values():
             assert len(call.ringing) <= 2
             assert not (call.ringing and call.state != CallState.OFFERED)
