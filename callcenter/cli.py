@@ -1,4 +1,4 @@
-"""Command line: ``callcenter serve|up|asterisk|migrate``."""
+"""Command line: ``callcenter serve|up|asterisk|migrate|prompts``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the controller against a running Asterisk")
     sub.add_parser("up", help="embedded default: provision and start Asterisk, demo phones, then serve")
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    prompts = sub.add_parser("prompts", help="the IVR's prompt audio (built by 'up' and 'asterisk start' too)")
+    prompts.add_argument("action", choices=["build"])
+    from callcenter.accounts import cli as accounts_cli
+
+    accounts_cli.add_parser(sub)
     ast = sub.add_parser("asterisk", help="manage the embedded Asterisk")
     ast.add_argument("action", choices=["provision", "start", "stop", "status", "config"])
     args = parser.parse_args(argv)
@@ -54,6 +59,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "up":
         return _up(settings)
+    if args.command == "user":
+        from callcenter.accounts.cli import run as user_command
+
+        return user_command(args, settings)
     if args.command == "migrate":
         from callcenter.store.db import open_database
 
@@ -64,6 +73,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(migrate())
         print(f"database ready: {settings.database_url}")
         return 0
+    if args.command == "prompts":
+        from callcenter.ivr.plugin import build
+
+        report = build(settings)
+        print(f"prompts: {report} in {settings.sounds_path}" if report else "prompts: set [ivr] sounds_dir first")
+        return 0 if report else 2
     action = args.action
     if action == "provision":
         print(provision.ensure_root(settings))
@@ -88,7 +103,11 @@ def _up(settings: Settings) -> int:
 
     if settings.asterisk.mode == "embedded":
         provision.ensure_root(settings)
-        provision.start(settings)
+        provision.start(settings)  # also builds the IVR's prompt audio
+    elif settings.ivr.enabled and settings.ivr.sounds_dir:
+        from callcenter.ivr.plugin import build
+
+        build(settings)
 
     async def main() -> None:
         phones = None

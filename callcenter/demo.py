@@ -19,6 +19,7 @@ log = structlog.get_logger(__name__)
 
 DEMO_ANSWER_AFTER = 2.0  # seconds an agent's demo phone rings before answering
 DEMO_TALK = 8.0
+DEMO_IVR_KEYS = 8  # greeting, language hint, recording notice, up to 2 seasonal messages, menu, and spare
 DEMO_CALL_EVERY = 60.0
 
 
@@ -69,6 +70,8 @@ async def _call_loop(caller: Softphone, number: str) -> None:
         try:
             await caller.dial(number)
             await caller.wait_event("CALL_ESTABLISHED", timeout=60)
+            # Through the IVR: each 0 skips a message, and in the menu 0 asks for any operator.
+            await caller.send_dtmf("0" * DEMO_IVR_KEYS, gap=1.0)
             await asyncio.sleep(DEMO_TALK)
             await caller.hangup()
             log.info("demo.call_done", number=number)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from callcenter.adapter import Adapter
     from callcenter.agi.server import AgiServer
     from callcenter.ami.client import AmiClient
+    from callcenter.ivr.flow import IvrFlow
     from callcenter.settings import Settings
     from callcenter.tickets.service import TicketService
 
@@ -21,3 +22,4 @@ TICKETS: web.AppKey["TicketService"] = web.AppKey("tickets")
 AMI: web.AppKey["AmiClient"] = web.AppKey("ami")
 AGI: web.AppKey["AgiServer"] = web.AppKey("agi")
 ADAPTER: web.AppKey["Adapter"] = web.AppKey("adapter")
+IVR: web.AppKey["IvrFlow | None"] = web.AppKey("ivr")

@@ -44,6 +44,13 @@ class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     session_key: str = ""  # filled from secrets.toml when empty
+    cookie_secure: bool = False  # true behind HTTPS: the session cookie is then sent over HTTPS only
+    session_idle_minutes: float = 720.0  # a session unused this long must log in again
+    max_failed_logins: int = 5  # wrong passwords in a row that lock an account; 0: never
+    lockout_minutes: float = 15.0
+    timezone: str = "Asia/Shanghai"  # "today" on the wallboard and report days
+    service_level_target: float = 0.9  # answered within two rings; the wallboard alerts below it
+    long_wait_alert: float = 60.0  # seconds a caller may wait before the wallboard alerts
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,34 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class WorkOrderSettings:
+    timezone: str = "Asia/Shanghai"  # the hospital's time: overdue days, "reply by end of day"
+    callback_within_hours: float = 48.0  # a solved ticket's satisfaction callback is due within this
+    abandoned_reply_hours: float = 2.0  # promise given to an abandoned call: called back within this
+    link_window_days: float = 30.0  # a repeat call joins the caller's open ticket this recent; 0: never
+    overdue_check_seconds: float = 60.0  # how often overdue tickets are looked for (alerts); 0: never
+    kb_sample: str = "data/kb_sample.csv"  # loaded into an empty knowledge base at start; "": none
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    # Dial strings: {number} is the number to call with ``prefix`` in front; {agent} the operator.
+    # Production: a trunk, e.g. "PJSIP/{number}@hospital-trunk" with prefix "0" for an outside line.
+    dial: str = "PJSIP/{number}"
+    prefix: str = ""
+    agent_dial: str = "PJSIP/{agent}"
+    caller_id: str = ""  # number shown to patients and departments; "": asterisk.hotline_number
+    office_ring_seconds: float = 20.0  # a department's office phone rings this long before the mobiles
+    mobile_ring_seconds: float = 25.0  # each specialist's mobile
+    agent_ring_seconds: float = 15.0  # the operator's phone, first leg of a callback
+    caller_ring_seconds: float = 30.0  # the caller's phone, second leg of a callback
+    survey: bool = True  # after an operator's callback the caller hears the satisfaction survey (keys 1-5)
+    survey_timeout: float = 8.0  # seconds to wait for the survey key
+    escalation_ack_timeout: float = 10.0  # seconds the reached department has to press 1 (acknowledged)
+    max_attempts: int = 3  # callback attempts before a task fails
+
+
+@dataclass(frozen=True)
 class Settings:
     node: str = "pbx1"  # this Asterisk node's name, kept on every ticket
     state_dir: str = "var"  # database, secrets, logs and generated Asterisk config
@@ -131,6 +166,8 @@ class Settings:
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     ivr: IvrSettings = field(default_factory=IvrSettings)
+    workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     agents: tuple[AgentSettings, ...] = tuple(
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
     )
@@ -276,8 +313,29 @@ def _validate(settings: Settings) -> None:
     if settings.acd.strategy not in ("longest_idle", "fewest_calls", "round_robin"):
         raise ConfigError("config.value", "acd.strategy must be longest_idle, fewest_calls or round_robin")
     _validate_ivr(settings.ivr)
+    _validate_workorders(settings)
     if settings.log_format not in ("console", "json"):
         raise ConfigError("config.value", "log_format must be 'console' or 'json'")
+
+
+def _validate_workorders(settings: Settings) -> None:
+    import zoneinfo
+
+    wo, out = settings.workorders, settings.outbound
+    try:
+        zoneinfo.ZoneInfo(wo.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("config.value", f"workorders.timezone: unknown time zone {wo.timezone!r}") from None
+    if min(wo.callback_within_hours, wo.abandoned_reply_hours) <= 0:
+        raise ConfigError("config.value", "workorders: callback_within_hours and abandoned_reply_hours must be > 0")
+    for key in ("dial",):
+        if "{number}" not in getattr(out, key):
+            raise ConfigError("config.value", f"outbound.{key} must contain {{number}}, e.g. PJSIP/{{number}}@trunk")
+    if "{agent}" not in out.agent_dial:
+        raise ConfigError("config.value", "outbound.agent_dial must contain {agent}, e.g. PJSIP/{agent}")
+    rings = (out.office_ring_seconds, out.mobile_ring_seconds, out.agent_ring_seconds, out.caller_ring_seconds)
+    if min(rings) <= 0 or out.max_attempts < 1:
+        raise ConfigError("config.value", "outbound: ring seconds must be > 0 and max_attempts >= 1")
 
 
 def _validate_ivr(ivr: IvrSettings) -> None:

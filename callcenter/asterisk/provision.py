@@ -325,6 +325,7 @@ def start(settings: Settings, *, timeout: float = 60.0) -> None:
     with _root_lock(settings):
         _mount(settings)
     write_config(settings)
+    _build_prompts(settings)
     lay = layout(settings)
     if is_running(settings):
         rx(settings, "core reload")
@@ -357,6 +358,19 @@ def start(settings: Settings, *, timeout: float = 60.0) -> None:
         sip=f"{settings.asterisk.sip_host}:{settings.asterisk.sip_port}",
         ami=f"{settings.ami.host}:{settings.ami.port}", seconds=round(time.monotonic() - started, 2),
     )
+
+
+def _build_prompts(settings: Settings) -> None:
+    """The IVR's prompt audio into the root's sounds dir: missing or changed ones only (milliseconds when none)."""
+    if not settings.ivr.enabled:
+        return
+    from callcenter.ivr.exceptions import IvrError
+    from callcenter.ivr.plugin import build
+
+    try:
+        build(settings)
+    except IvrError as err:  # calls still run: the IVR skips prompts that have no audio
+        log.error("ivr.prompts_not_built", error=str(err), slug=err.slug)
 
 
 def _start_error(settings: Settings, why: str) -> AsteriskError:

@@ -128,3 +128,26 @@ def normalise_number(raw: object) -> str:
 def normalise_name(raw: object) -> str:
     """A caller name fit for display: whitespace collapsed, capped at NAME_LEN characters."""
     return " ".join(clean_text(raw).split())[:NAME_LEN]
+
+
+RULE_ORIGINS = ("file", "web")
+
+
+class IvrRule(Base):
+    """One rule of the IVR's seasonal-message schedule (see callcenter.ivr.schedule).
+
+    ``spec`` is the rule as a schedule-file table, validated by ``callcenter.ivr.schedule.parse_rule``
+    on the way in.  ``origin`` says who set it last: "file" (imported from prompts/schedule.toml,
+    updated by the next import) or "web" (a supervisor; imports leave it alone).
+    """
+
+    __tablename__ = "ivr_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    origin: Mapped[str] = mapped_column(String(8), default="file")  # one of RULE_ORIGINS
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<IvrRule {self.name} {self.origin}>"

@@ -107,6 +107,8 @@ class TicketService:
         self._wakeup = asyncio.Event()
         self._state = _WriterState(delay=retry_initial)
         self._writer: asyncio.Task[None] | None = None
+        # Run inside each write's transaction, after it applied (e.g. work orders, callback tasks).
+        self.after_write: list[WriteHook] = []
         safe_node = re.sub(r"[^A-Za-z0-9_.-]", "_", node) or "node"
         self.spill_path = spill_dir / f"tickets-{safe_node}.jsonl" if spill_dir else None
         self.rejected_path = spill_dir / f"tickets-{safe_node}.rejected.jsonl" if spill_dir else None
@@ -238,6 +240,12 @@ class TicketService:
         async with self._sessions() as session:
             return list((await session.scalars(query.limit(limit))).all())
 
+    async def list_unended(self) -> list[Ticket]:
+        """This node's tickets whose call has no end yet (live calls, or ended while we were away)."""
+        query = select(Ticket).where(Ticket.node == self.node, Ticket.ended_at.is_(None)).order_by(Ticket.id)
+        async with self._sessions() as session:
+            return list((await session.scalars(query)).all())
+
     async def called_since(self, caller_number: str | None, since: dt.datetime, exclude_uniqueid: str = "") -> bool:
         """True when this caller number has another ticket that arrived at or after ``since``."""
         number = normalise_number(caller_number)
@@ -322,13 +330,33 @@ class TicketService:
         async with asyncio.timeout(ATTEMPT_TIMEOUT):
             try:
                 async with self._sessions() as session, session.begin():
-                    return await applier(session, self.node, write.uniqueid, write.data)
+                    result = await applier(session, self.node, write.uniqueid, write.data)
+                    await self._run_hooks(session, write)
+                    return result
             except IntegrityError:
                 if write.kind not in ("open", "fallback"):
                     raise
                 # Another writer (a second process) created the row first: now it is found and updated.
                 async with self._sessions() as session, session.begin():
-                    return await applier(session, self.node, write.uniqueid, write.data)
+                    result = await applier(session, self.node, write.uniqueid, write.data)
+                    await self._run_hooks(session, write)
+                    return result
+
+    async def _run_hooks(self, session: AsyncSession, write: TicketWrite) -> None:
+        """Run ``after_write`` hooks, each in a savepoint: a failing hook never loses the call's write.
+
+        A transient database error propagates (the whole write is retried, hooks are idempotent);
+        any other error is logged and that hook's changes are rolled back.
+        """
+        for hook in self.after_write:
+            try:
+                async with session.begin_nested():
+                    await hook(session, self.node, write)
+            except Exception as err:
+                if _is_transient(err):
+                    raise
+                log.exception("ticket.hook_failed", uniqueid=write.uniqueid, kind=write.kind,
+                              hook=getattr(hook, "__qualname__", repr(hook)))
 
     # -- the spill file -----------------------------------------------------------------------
 
@@ -500,6 +528,8 @@ async def _apply_ivr(session: AsyncSession, node: str, uniqueid: str, data: dict
     if ticket is not None and ticket.details.get("ivr") != data:
         ticket.details = {**ticket.details, "ivr": data}
 
+
+WriteHook = Callable[[AsyncSession, str, TicketWrite], Awaitable[None]]
 
 APPLIERS: dict[str, Callable[[AsyncSession, str, str, dict[str, Any]], Awaitable[Any]]] = {
     "details": _apply_details,

@@ -30,6 +30,8 @@ def make_test_settings(state_dir: Path, root: str | None = None, **top: object) 
         f"port = {TEST_PORTS['agi']}",
         "[web]",
         f"port = {TEST_PORTS['web']}",
+        "[ivr]",  # calls go straight to the ACD; tests of the IVR switch it on (tests/e2e/test_ivr.py)
+        "enabled = false",
         "[acd]",  # shortened ring cadence: two rings take 2 s instead of 10 s
         "ring_on = 0.2",
         "ring_off = 0.8",
