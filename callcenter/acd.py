@@ -12,7 +12,8 @@ Because of that, routing is tested with plain values and a fake clock.
 Rules:
 - A waiting call is offered the moment an eligible agent is free; calls are served by priority,
   then arrival.  Eligible: available, not busy on the phone outside the ACD, and holding the
-  call's skill (any agent once the call has waited ``overflow_after``).
+  call's skill (any agent once the call has waited ``overflow_after``, or at once when no
+  logged-in agent has the skill).
 - Which free agent: the strategy (longest idle, fewest calls, round robin).  An agent who already
   missed this call is the last choice.
 - An agent has at most one call, ringing or connected.  A call rings one agent, or two when the
@@ -302,6 +303,7 @@ class Acd:
         self._wake_set: set[float] = set()
         self._wrap_ups: list[tuple[float, str]] = []  # heap: (wrap-up end, agent id)
         self._guards: list[tuple[float, str]] = []  # heap: (SLA guard point, call id)
+        self._skilled: dict[str, int] = {}  # skill -> logged-in agents holding it
         self._guard_due: dict[str, None] = {}  # calls past their guard point, ringing one agent (ordered set)
 
     # -- public ---------------------------------------------------------------------------------
@@ -444,8 +446,12 @@ class Acd:
                 self._offer(call, agent, now, commands, guard=True)
 
     def _choose_agent(self, call: Call, now: float, free: set[str]) -> Agent | None:
-        overflowed = call.skill is None or (
-            call.waiting_since is not None and now - call.waiting_since + 1e-9 >= self.overflow_after
+        # Any agent may take the call once it has waited long enough for its skill, or at once
+        # when no logged-in agent has the skill (waiting would only delay the caller).
+        overflowed = (
+            call.skill is None
+            or not self._skilled.get(call.skill)
+            or (call.waiting_since is not None and now - call.waiting_since + 1e-9 >= self.overflow_after)
         )
         candidates = [self.agents[a] for a in free]
         if not overflowed:
@@ -494,6 +500,10 @@ class Acd:
         if state == S.AVAILABLE and move not in ("login", "resume"):
             state, reason = self._when_free(agent, move)
         changed = state != agent.state or reason != agent.pause_reason
+        if (agent.state == S.LOGGED_OUT) != (state == S.LOGGED_OUT):
+            step = 1 if agent.state == S.LOGGED_OUT else -1
+            for skill in agent.skills:
+                self._skilled[skill] = self._skilled.get(skill, 0) + step
         agent.state, agent.since = state, at
         agent.pause_reason = reason if state == S.PAUSED else None
         if state == S.AVAILABLE:

@@ -219,6 +219,14 @@ def test_skills_route_to_skilled_agents_then_overflow_to_anyone():
     assert routing(acd.handle(Tick(26))) == [Offer("fever2", "general", RING)]
 
 
+def test_call_for_a_skill_nobody_logged_in_has_goes_to_anyone_at_once():
+    acd = Acd(ring_timeout=RING, overflow_after=20)
+    acd.handle(AgentLoggedIn("general", 0))
+    acd.handle(AgentLoggedIn("nurse", 1, skills=frozenset({"medical"})))
+    acd.handle(AgentLoggedOut("nurse", 2))
+    assert routing(acd.handle(CallWaiting("x", 3, skill="medical"))) == [Offer("x", "general", RING)]
+
+
 def test_fewest_calls_prefers_the_agent_with_fewer_answered_calls():
     for strategy, expected in [(Strategy.LONGEST_IDLE, "a"), (Strategy.FEWEST_CALLS, "b")]:
         acd = Acd(ring_timeout=RING, strategy=strategy)
