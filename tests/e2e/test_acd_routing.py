@@ -136,3 +136,80 @@ async def test_feature_codes_log_an_agent_out_and_in(controller_factory, phone_f
     await agent.dial("*45")
     await agent.wait_event("CALL_INCOMING", timeout=5)  # logged in: the waiting caller is offered at once
     await caller.hangup()
+
+
+@pytest.fixture
+async def menu_controller(asterisk, db_url):
+    """A controller with the IVR on (menu choices give skill and priority); agent 1003 takes "guidance"."""
+    import dataclasses
+
+    from callcenter.settings import DatabaseSettings
+    from conftest import Controller
+
+    agents = tuple(dataclasses.replace(a, skills=("guidance",)) if a.id == "1003" else a for a in asterisk.agents)
+    settings = dataclasses.replace(
+        asterisk,
+        database=DatabaseSettings(url=db_url),
+        agents=agents,
+        ivr=dataclasses.replace(asterisk.ivr, enabled=True, menu_timeout=1.5),
+    )
+    controller = await Controller(settings).start()
+    yield controller
+    await controller.stop()
+
+
+async def choose(controller, caller, key: str, asterisk) -> str:
+    """Dial in and press ``key`` until the menu routes the call to the ACD; returns its call id."""
+    await caller.dial(asterisk.asterisk.hotline_number)
+    await caller.wait_event("CALL_ESTABLISHED", timeout=5)
+    acd = controller[keys.ADAPTER].acd
+    own = {c for c in acd.calls}
+
+    async def routed():
+        new = [c for c in acd.calls.values() if c.call_id not in own and c.waiting_since is not None]
+        if new:
+            return new[0].call_id
+        await caller.send_dtmf(key)  # each key skips a message; at the menu it is the choice
+        return None
+
+    return await eventually(routed, timeout=40, interval=0.6, message=f"menu choice {key} routed")
+
+
+async def test_menu_priority_jumps_the_queue_and_skill_goes_to_the_skilled_agent(menu_controller, phone_factory, asterisk):
+    controller = menu_controller
+    acd = controller[keys.ADAPTER].acd
+    general = await phone_factory("1001", answer="auto")
+    await ready(controller, "1001")
+    first = await phone_factory("2001", answer="manual")
+    await choose(controller, first, "0", asterisk)  # any operator: 1001 takes it
+    await general.wait_event("CALL_ESTABLISHED", timeout=10)
+
+    routine = await phone_factory("2002", answer="manual")
+    routine_id = await choose(controller, routine, "1", asterisk)  # registration: waits
+    urgent = await phone_factory("2003", answer="manual")
+    urgent_id = await choose(controller, urgent, "4", asterisk)  # urgent fever: priority 10
+    assert [c.call_id for c in acd.waiting()] == [urgent_id, routine_id]  # the later urgent call is first
+    await general.hangup()  # 1001 is free: the urgent caller is offered, though routine came first
+    await general.wait_event("CALL_INCOMING", timeout=5)
+    await eventually(lambda: acd.calls.get(urgent_id) and acd.calls[urgent_id].agent_id == "1001", timeout=5,
+                     message="urgent call answered by 1001")
+    assert acd.calls[routine_id].state.value == "waiting"
+
+    skilled = await phone_factory("1003", answer="auto")  # the guidance operator logs in
+    await eventually(lambda: acd.calls.get(routine_id) and acd.calls[routine_id].agent_id == "1003", timeout=5,
+                     message="routine call to 1003 (nobody has the registration skill: any agent)")
+
+    # Both free, 1001 idle longest: a guidance call still goes to 1003, who has the skill.
+    await urgent.hangup()
+    await general.wait_event("CALL_CLOSED", timeout=5)
+    await asyncio.sleep(0.2)
+    await routine.hangup()
+    await skilled.wait_event("CALL_CLOSED", timeout=5)
+    await ready(controller, "1001", "1003")
+    assert acd.agents["1001"].idle_since < acd.agents["1003"].idle_since
+    guided = await phone_factory("2004", answer="manual")
+    guidance_id = await choose(controller, guided, "3", asterisk)  # medical guidance: skill "guidance"
+    await eventually(lambda: acd.calls.get(guidance_id) and acd.calls[guidance_id].agent_id == "1003", timeout=10,
+                     message="guidance call to the skilled agent")
+    await guided.hangup()
+    await first.hangup()
