@@ -19,6 +19,7 @@ from callcenter.agi.server import AgiServer
 from callcenter.ami.client import AmiClient
 from callcenter.hotline import Hotline
 from callcenter.ivr import http as ivr_http
+from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.plugin import create_ivr
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
@@ -26,6 +27,7 @@ from callcenter.tickets.reconcile import QueueLogReconciler
 from callcenter.tickets.service import TicketService
 from callcenter.tickets.sweep import close_vanished_calls
 from callcenter.web.health import health
+from callcenter.web.plugin import setup_web
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_store, _ivr, _ami, _adapter, _agi, _reconciler])
     app.router.add_get("/health", health)
     ivr_http.add_routes(app)
+    setup_web(app)  # accounts, operator desktop, wallboard, reports
     return app
 
 
@@ -57,7 +60,10 @@ async def _ivr(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     app[keys.IVR] = None
     if settings.ivr.enabled:
-        app[keys.IVR] = await create_ivr(settings, session_factory(app[keys.ENGINE]), app[keys.TICKETS])
+        try:
+            app[keys.IVR] = await create_ivr(settings, session_factory(app[keys.ENGINE]), app[keys.TICKETS])
+        except IvrError as err:  # callers still reach operators, without greeting or menu
+            log.error("ivr.disabled", error=str(err), slug=err.slug)
     yield
 
 

@@ -1,0 +1,15 @@
+"""The web side on the controller's aiohttp server.
+
+| module | holds |
+|---|---|
+| `plugin.py` | `setup_web(app)`: middlewares, routes, the live hub's lifetime |
+| `security.py` | sessions (encrypted cookie), default-deny roles, CSRF, Origin checks, login throttle |
+| `auth.py` | login / logout / `GET /api/me` |
+| `live.py` | the live hub (adapter listener): screen-pop, agent state, wallboard over `/ws` |
+| `agent_http.py` | the operator desk: `/agent`, own state, caller history, call notes |
+| `supervisor_http.py` | `/wallboard`, agent control, `/schedule` (over the IVR's API) |
+| `admin_http.py` | account management |
+| `reports.py`, `reports_http.py`, `erlang.py`, `figures.py` | reports (HTML, CSV, PDF) and staffing advice |
+| `store.py` | read-only ticket queries of the web side |
+| `templates/`, `static/` | pages (zh-CN default, English switch), vanilla JS and CSS, nothing from the internet |
+"""

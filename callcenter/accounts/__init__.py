@@ -1,0 +1,1 @@
+"""Web accounts: users with roles (operator, supervisor, admin), hashed passwords, lock-out."""

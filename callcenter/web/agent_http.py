@@ -1,0 +1,203 @@
+"""The operator's desktop: the page, the operator's own state, a caller's history, call notes.
+
+  GET  /agent                          the desktop (screen-pop, state, knowledge base, ticket form)
+  GET  /api/agent/state                this operator's ACD state
+  POST /api/agent/state                {"op": "login"|"ready"|"pause"|"logout", "reason": ...}
+  GET  /api/agent/recent               this operator's latest tickets
+  GET  /api/callers/{number}/tickets   a caller's earlier tickets
+  POST /api/calls/{uniqueid}/notes     what was asked and answered (kept on the ticket's details
+                                       under "notes"; re-pointed to the ticket API when it lands)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from callcenter import keys
+from callcenter.acd import AgentState, WrapUpEnded
+from callcenter.store.models import utcnow
+from callcenter.web import keys as web_keys
+from callcenter.web.exceptions import error_response
+from callcenter.web.pages import page
+from callcenter.web.security import current_user, requires
+from callcenter.web.store import agent_recent, caller_history, find_ticket
+
+log = structlog.get_logger(__name__)
+
+PAUSE_REASONS = ("break", "meal", "training", "meeting", "admin")
+CATEGORIES = ("registration", "appointment", "medical", "report", "complaint", "billing", "other")
+NOTE_LIMIT = 4000
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the operator's routes."""
+    app.router.add_get("/agent", agent_page)
+    app.router.add_get("/api/agent/state", get_state)
+    app.router.add_post("/api/agent/state", set_state)
+    app.router.add_get("/api/agent/recent", recent)
+    app.router.add_get("/api/callers/{number}/tickets", history)
+    app.router.add_post("/api/calls/{uniqueid}/notes", save_notes)
+
+
+@requires("operator")
+async def agent_page(request: web.Request) -> web.Response:
+    """The operator's desktop."""
+    return page(request, "agent.html", "坐席工作台")
+
+
+def _agent_id(request: web.Request) -> str | web.Response:
+    user = current_user(request)
+    if not user.agent_id or user.agent_id not in request.app[keys.ADAPTER].skills:
+        return error_response(409, "agent.no_phone", "this account is not linked to an operator phone")
+    return user.agent_id
+
+
+@requires("operator")
+async def get_state(request: web.Request) -> web.Response:
+    """This operator's state as the ACD sees it."""
+    agent_id = _agent_id(request)
+    if isinstance(agent_id, web.Response):
+        return agent_id
+    return web.json_response(request.app[web_keys.HUB].agent_message(agent_id))
+
+
+@requires("operator")
+async def set_state(request: web.Request) -> web.Response:
+    """Log in to the rota, become ready (ends a pause or wrap-up), pause with a reason, or log out."""
+    agent_id = _agent_id(request)
+    if isinstance(agent_id, web.Response):
+        return agent_id
+    body = await _json(request)
+    if isinstance(body, web.Response):
+        return body
+    op, reason = str(body.get("op", "")), str(body.get("reason") or "break")
+    ok = change_state(request.app, agent_id, op, reason)
+    if ok is None:
+        return error_response(400, "agent.bad_op", "op must be login, ready, pause or logout (reason one of the list)")
+    hub = request.app[web_keys.HUB]
+    message = hub.agent_message(agent_id)
+    if not ok:
+        return web.json_response({"error": "agent.refused", "message": f"cannot {op} now", "agent": message}, status=409)
+    log.info("web.agent_state", user=current_user(request).username, agent=agent_id, op=op, reason=reason)
+    return web.json_response({"agent": message})
+
+
+def change_state(app: web.Application, agent_id: str, op: str, reason: str = "break") -> bool | None:
+    """Apply one state change from the web; None when the request is malformed, False when refused."""
+    adapter = app[keys.ADAPTER]
+    agent = adapter.acd.agents.get(agent_id)
+    state = agent.state if agent else AgentState.LOGGED_OUT
+    if op == "pause" and reason not in PAUSE_REASONS:
+        return None
+    if op == "ready":
+        if state == AgentState.LOGGED_OUT:
+            return adapter.agent_op(agent_id, "login")
+        if state == AgentState.PAUSED:
+            return adapter.agent_op(agent_id, "resume")
+        if state == AgentState.WRAP_UP:
+            # The adapter has no op for this yet; its public apply() runs the core's own event.
+            return adapter.apply(WrapUpEnded(agent_id, adapter.clock()))
+        return state == AgentState.AVAILABLE
+    if op in ("login", "logout", "pause"):
+        return adapter.agent_op(agent_id, op, reason)
+    if op == "resume":
+        return adapter.agent_op(agent_id, "resume")
+    return None
+
+
+@requires("operator")
+async def recent(request: web.Request) -> web.Response:
+    """This operator's latest tickets."""
+    agent_id = _agent_id(request)
+    if isinstance(agent_id, web.Response):
+        return agent_id
+    return web.json_response({"tickets": await agent_recent(request.app[web_keys.READS], agent_id)})
+
+
+@requires("operator")
+async def history(request: web.Request) -> web.Response:
+    """A caller's earlier tickets (newest first)."""
+    number = request.match_info["number"]
+    exclude = request.query.get("exclude", "")
+    return web.json_response({"tickets": await caller_history(request.app[web_keys.READS], number, exclude)})
+
+
+@requires("operator")
+async def save_notes(request: web.Request) -> web.Response:
+    """Keep the ticket form of a call; an operator may write only on calls that rang their phone."""
+    uniqueid = request.match_info["uniqueid"]
+    user = current_user(request)
+    body = await _json(request)
+    if isinstance(body, web.Response):
+        return body
+    notes = clean_notes(body)
+    if isinstance(notes, web.Response):
+        return notes
+    ticket = await find_ticket(request.app[web_keys.READS], uniqueid)
+    if ticket is None:
+        return error_response(404, "ticket.unknown", "no ticket for this call")
+    if user.role == "operator" and not _rang_at(request.app, ticket, uniqueid, user.agent_id):
+        return error_response(403, "ticket.not_yours", "this call did not ring your phone")
+    notes.update(by=user.username, agent_id=user.agent_id, saved_at=utcnow().isoformat())
+    await request.app[keys.TICKETS].record_details(uniqueid, "notes", notes)
+    log.info("web.notes_saved", uniqueid=uniqueid, user=user.username, category=notes.get("category"))
+    adapter = request.app[keys.ADAPTER]
+    agent = adapter.acd.agents.get(user.agent_id or "")
+    if body.get("end_wrap_up") and agent is not None and agent.state == AgentState.WRAP_UP:
+        change_state(request.app, agent.agent_id, "ready")
+    return web.json_response({"saved": True, "notes": notes})
+
+
+def _rang_at(app: web.Application, ticket: Any, uniqueid: str, agent_id: str | None) -> bool:
+    if not agent_id:
+        return False
+    if ticket.agent_id == agent_id or agent_id in ((ticket.details or {}).get("acd") or {}).get("offered_to", []):
+        return True
+    call = app[keys.ADAPTER].acd.calls.get(uniqueid)
+    return call is not None and (agent_id in call.offered_to or call.agent_id == agent_id)
+
+
+def clean_notes(body: dict[str, Any]) -> dict[str, Any] | web.Response:
+    """The ticket form's fields, checked and trimmed (text is kept verbatim: pages show it as text)."""
+    category = str(body.get("category") or "")
+    if category and category not in CATEGORIES:
+        return error_response(400, "ticket.bad_category", f"category must be one of {', '.join(CATEGORIES)}")
+    text = str(body.get("notes") or "")
+    if len(text) > NOTE_LIMIT:
+        return error_response(400, "ticket.notes_too_long", f"notes are limited to {NOTE_LIMIT} characters")
+    out: dict[str, Any] = {
+        "category": category,
+        "notes": text,
+        "answer": str(body.get("answer") or "")[:NOTE_LIMIT],
+        "solved": bool(body.get("solved")),
+        "escalate_to": str(body.get("escalate_to") or "")[:64],
+        "kb_ids": [str(k)[:32] for k in body.get("kb_ids") or []][:20] if isinstance(body.get("kb_ids"), list) else [],
+    }
+    for name in ("promised_reply_at", "callback_at"):
+        value = body.get(name)
+        if value:
+            try:
+                moment = dt.datetime.fromisoformat(str(value))
+            except ValueError:
+                return error_response(400, f"ticket.bad_{name}", f"{name} must be an ISO date and time")
+            out[name] = moment.isoformat()
+    score = body.get("satisfaction")
+    if score not in (None, ""):
+        if not isinstance(score, int) or not 1 <= score <= 5:
+            return error_response(400, "ticket.bad_satisfaction", "satisfaction is 1-5")
+        out["satisfaction"] = score
+    return out
+
+
+async def _json(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return error_response(400, "web.bad_json", "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return error_response(400, "web.bad_json", "the body must be a JSON object")
+    return body

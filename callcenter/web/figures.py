@@ -1,0 +1,138 @@
+"""The hotline's figures over a set of tickets: pure functions, shared by the wallboard and reports.
+
+Definitions (one place, so the wallboard and the reports always agree):
+- offered: every call that reached the hotline (every ticket);
+- answered: calls an operator answered; abandoned: calls that ended unanswered;
+- offered to an operator: calls that rang at least one operator (the ticket has an agent);
+- answered within two rings: the ACD's per-call measurement ``details.acd.within_two_rings``;
+- service level: answered within two rings / offered to an operator (a caller who hung up while
+  ringing counts against it, as does an answer after a missed ring);
+- waits: ``wait_seconds`` of ended calls (arrival to answer, or to hang-up when abandoned).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """The columns of one ticket that figures need."""
+
+    arrived_at: dt.datetime
+    call_status: str
+    agent_id: str | None = None
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    wait_seconds: float | None = None
+    talk_seconds: float | None = None
+    within_two_rings: bool | None = None
+    category: str | None = None
+    solved: bool | None = None
+    satisfaction: int | None = None
+
+
+@dataclass
+class _Tally:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    offered_to_agent: int = 0
+    within_two_rings: int = 0
+    waits: list[float] = field(default_factory=list)
+    talks: list[float] = field(default_factory=list)
+
+    def add(self, row: CallRow) -> None:
+        self.offered += 1
+        if row.answered_at is not None or row.call_status in ("answered", "completed"):
+            self.answered += 1
+        if row.call_status == "abandoned":
+            self.abandoned += 1
+        if row.agent_id:
+            self.offered_to_agent += 1
+        if row.within_two_rings:
+            self.within_two_rings += 1
+        if row.wait_seconds is not None and row.ended_at is not None:
+            self.waits.append(row.wait_seconds)
+        if row.talk_seconds is not None and row.answered_at is not None:
+            self.talks.append(row.talk_seconds)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "offered_to_agent": self.offered_to_agent,
+            "within_two_rings": self.within_two_rings,
+            "service_level": round(self.within_two_rings / self.offered_to_agent, 4) if self.offered_to_agent else None,
+            "abandon_rate": round(self.abandoned / self.offered, 4) if self.offered else None,
+            "avg_wait": round(statistics.fmean(self.waits), 1) if self.waits else None,
+            "max_wait": round(max(self.waits), 1) if self.waits else None,
+            "avg_talk": round(statistics.fmean(self.talks), 1) if self.talks else None,
+        }
+
+
+def summarise(rows: list[CallRow]) -> dict[str, Any]:
+    """Offered, answered, abandoned, service level and waits over ``rows``."""
+    tally = _Tally()
+    for row in rows:
+        tally.add(row)
+    return tally.summary()
+
+
+def by_hour(rows: list[CallRow], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """The summary of each local hour of day (0-23), every hour present."""
+    tallies = [_Tally() for _ in range(24)]
+    for row in rows:
+        tallies[row.arrived_at.astimezone(zone).hour].add(row)
+    return [{"hour": hour, **tally.summary()} for hour, tally in enumerate(tallies)]
+
+
+def by_day(rows: list[CallRow], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """The summary of each local day that has calls, in date order."""
+    tallies: dict[dt.date, _Tally] = {}
+    for row in rows:
+        tallies.setdefault(row.arrived_at.astimezone(zone).date(), _Tally()).add(row)
+    return [{"day": day.isoformat(), **tallies[day].summary()} for day in sorted(tallies)]
+
+
+def by_agent(rows: list[CallRow]) -> list[dict[str, Any]]:
+    """The summary of each operator, over the calls that rang them last (the ticket's agent)."""
+    tallies: dict[str, _Tally] = {}
+    for row in rows:
+        if row.agent_id:
+            tallies.setdefault(row.agent_id, _Tally()).add(row)
+    return [{"agent_id": agent, **tallies[agent].summary()} for agent in sorted(tallies)]
+
+
+def top_categories(rows: list[CallRow], limit: int = 10) -> list[dict[str, Any]]:
+    """The most frequent ticket categories, most frequent first."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.category:
+            counts[row.category] = counts.get(row.category, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [{"category": name, "calls": count} for name, count in ranked]
+
+
+def satisfaction(rows: list[CallRow]) -> dict[str, Any]:
+    """How many calls have a satisfaction score, and their average (1-5)."""
+    scores = [row.satisfaction for row in rows if row.satisfaction is not None]
+    solved = [row.solved for row in rows if row.solved is not None]
+    return {
+        "rated": len(scores),
+        "average": round(statistics.fmean(scores), 2) if scores else None,
+        "solved": sum(1 for s in solved if s),
+        "recorded": len(solved),
+    }
+
+
+def local_day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC start and end of a local calendar day."""
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)

@@ -1,0 +1,19 @@
+"""Typed keys for what the web side keeps on the application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from callcenter.accounts.service import AccountService
+    from callcenter.web.live import LiveHub
+    from callcenter.web.security import LoginThrottle
+
+ACCOUNTS: web.AppKey["AccountService"] = web.AppKey("accounts")
+HUB: web.AppKey["LiveHub"] = web.AppKey("live_hub")
+READS: web.AppKey["async_sessionmaker[AsyncSession]"] = web.AppKey("web_reads")  # read-only queries
+THROTTLE: web.AppKey["LoginThrottle"] = web.AppKey("login_throttle")

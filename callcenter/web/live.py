@@ -1,0 +1,372 @@
+"""Live pushes over websockets: the operator's screen-pop and state, the supervisor's wallboard.
+
+Theory of operation
+-------------------
+The hub is one of the ACD adapter's listeners: it receives every command the core emits, in the
+core's own call stack, and must never block or raise there.  It decides *what* goes out:
+- ``Offer`` (an operator's phone starts ringing) -> a ``pop`` to that operator's sockets at once,
+  built from memory only (caller number, name, arrival and wait times); the slower facts from
+  the database (the caller's earlier tickets, the menu path) follow as ``pop_details``.
+- ``StopRinging`` -> ``ring_stopped`` to that operator; ``AgentStateChanged`` -> ``agent``.
+- Any of them marks the wallboard dirty; a loop sends supervisors a new ``wallboard`` when the
+  live picture changed (also checked every ``WALLBOARD_CHECK`` seconds, for arrivals and hang-ups
+  that emit no command), with today's figures from the tickets refreshed every ``TODAY_REFRESH``.
+Each socket has its own queue and sender task, so messages to one client keep their order and a
+slow client never delays another.  Times are sent as Unix seconds of the server's clock with the
+server's ``now`` beside them, so pages tick waits and countdowns themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import WSMsgType, web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.acd import AgentState, AgentStateChanged, CallState, Command, Offer, StopRinging
+from callcenter.adapter import Adapter
+from callcenter.settings import Settings
+from callcenter.tickets.service import TicketService
+from callcenter.web import figures
+from callcenter.web.store import call_rows, caller_history
+
+log = structlog.get_logger(__name__)
+
+WALLBOARD_CHECK = 0.5  # seconds between checks of the live picture when nothing was pushed
+TODAY_REFRESH = 2.0  # seconds today's figures are reused
+MAX_QUEUED = 500  # messages waiting for one socket before it is dropped as too slow
+MISSED_CALLS = "missed_calls"
+
+
+@dataclass(eq=False)
+class Client:
+    """One open websocket of a logged-in user."""
+
+    ws: web.WebSocketResponse
+    user_id: int
+    username: str
+    role: str
+    agent_id: str | None
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+    @property
+    def supervisor(self) -> bool:
+        return self.role in ("supervisor", "admin")
+
+    async def run_sender(self) -> None:
+        """Send queued messages in order until the socket closes."""
+        while True:
+            text = await self.queue.get()
+            if self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+
+class LiveHub:
+    """Pushes the ACD's live state to the pages that are open."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        adapter: Adapter,
+        tickets: TicketService,
+        reads: async_sessionmaker[AsyncSession],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.adapter = adapter
+        self.tickets = tickets
+        self.reads = reads
+        self.clock = clock
+        self.zone = ZoneInfo(settings.web.timezone)
+        self.names = {a.id: a.name for a in settings.agents}
+        self.clients: set[Client] = set()
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._today: dict[str, Any] = {}
+        self._today_at = 0.0
+        self._last_board = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen to the ACD and start the wallboard loop."""
+        self.adapter.listeners.append(self.on_command)
+        self._task = asyncio.create_task(self._wallboard_loop(), name="wallboard")
+
+    async def close(self) -> None:
+        """Stop listening and close every socket."""
+        if self.on_command in self.adapter.listeners:
+            self.adapter.listeners.remove(self.on_command)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for client in list(self.clients):
+            await client.ws.close(code=1001, message=b"server stopping")
+        self.clients.clear()
+
+    # -- sockets -------------------------------------------------------------------------------
+
+    def register(self, client: Client) -> None:
+        """A page connected: send it what it needs to draw itself now."""
+        self.clients.add(client)
+        log.info("web.socket_open", user=client.username, role=client.role, agent=client.agent_id, sockets=len(self.clients))
+        self._send(client, {"type": "hello", "now": self.clock(), "agent_id": client.agent_id})
+        if client.agent_id:
+            self._send(client, self.agent_message(client.agent_id))
+            agent = self.adapter.acd.agents.get(client.agent_id)
+            if agent is not None and agent.call_id and agent.state in (AgentState.RINGING, AgentState.ON_CALL):
+                self._pop(agent.call_id, client.agent_id, self.adapter.acd.ring_timeout, only=client)
+        if client.supervisor:
+            self._last_board = ""  # the newcomer needs a full board
+            self._dirty.set()
+
+    def unregister(self, client: Client) -> None:
+        """A page went away."""
+        self.clients.discard(client)
+        log.info("web.socket_closed", user=client.username, sockets=len(self.clients))
+
+    def disconnect_user(self, user_id: int) -> None:
+        """Close every socket of a user (logout, account changed)."""
+        for client in [c for c in self.clients if c.user_id == user_id]:
+            asyncio.create_task(client.ws.close(code=4401, message=b"logged out"))
+
+    def _send(self, client: Client, message: dict[str, Any]) -> None:
+        if client.queue.qsize() >= MAX_QUEUED:
+            log.warning("web.socket_too_slow", user=client.username)
+            self.clients.discard(client)
+            asyncio.create_task(client.ws.close(code=1008, message=b"too slow"))
+            return
+        client.queue.put_nowait(json.dumps(message, ensure_ascii=False, default=str))
+
+    def _to_agent(self, agent_id: str, message: dict[str, Any]) -> int:
+        sent = 0
+        for client in self.clients:
+            if client.agent_id == agent_id:
+                self._send(client, message)
+                sent += 1
+        return sent
+
+    # -- the ACD's commands ----------------------------------------------------------------------
+
+    def on_command(self, command: Command) -> None:
+        """Adapter listener: decide what goes out for one command (never raises)."""
+        try:
+            match command:
+                case Offer(call_id, agent_id, timeout, _guard):
+                    self._pop(call_id, agent_id, timeout)
+                case StopRinging(call_id, agent_id):
+                    self._to_agent(agent_id, {"type": "ring_stopped", "call_id": call_id, "now": self.clock()})
+                case AgentStateChanged(agent_id, _state, _reason):
+                    # The core has already moved the agent: read the full picture from it.
+                    self._to_agent(agent_id, self.agent_message(agent_id))
+                case _:
+                    return
+            self._dirty.set()
+        except Exception:  # a listener must never break the ACD
+            log.exception("web.listener_failed", command=type(command).__name__)
+
+    def _pop(self, call_id: str, agent_id: str, timeout: float, only: Client | None = None) -> None:
+        message = self.pop_message(call_id, agent_id, timeout)
+        if only is not None:
+            self._send(only, message)
+        elif not self._to_agent(agent_id, message):
+            return  # nobody has this operator's desk open
+        asyncio.create_task(self._pop_details(call_id, agent_id, message.get("caller_number", ""), only))
+
+    def pop_message(self, call_id: str, agent_id: str, timeout: float) -> dict[str, Any]:
+        """The screen-pop, from memory only: it must leave within milliseconds of the offer."""
+        now = self.clock()
+        live = self.adapter.calls.get(call_id)
+        call = self.adapter.acd.calls.get(call_id)
+        return {
+            "type": "pop",
+            "call_id": call_id,
+            "agent_id": agent_id,
+            "caller_number": live.caller_number if live else "",
+            "caller_name": live.caller_name if live else "",
+            "arrived_at": call.arrived_at if call else None,
+            "waiting_since": call.waiting_since if call else None,
+            "offered_at": call.ringing.get(agent_id, now) if call else now,
+            "answered_at": call.answered_at if call else None,
+            "ring_timeout": timeout,
+            "now": now,
+        }
+
+    async def _pop_details(self, call_id: str, agent_id: str, caller_number: str, only: Client | None) -> None:
+        """The database half of the pop: the caller's earlier tickets and what they did in the menu."""
+        try:
+            ticket = await self.tickets.get(call_id)
+            history = await caller_history(self.reads, caller_number, exclude_uniqueid=call_id)
+        except Exception:
+            log.exception("web.pop_details_failed", uniqueid=call_id)
+            return
+        details = (ticket.details or {}) if ticket else {}
+        message = {
+            "type": "pop_details",
+            "call_id": call_id,
+            "ivr": details.get("ivr"),
+            "notes": details.get("notes"),
+            "history": history,
+        }
+        if only is not None:
+            self._send(only, message)
+        else:
+            self._to_agent(agent_id, message)
+
+    # -- snapshots -----------------------------------------------------------------------------
+
+    def agent_message(self, agent_id: str) -> dict[str, Any]:
+        """One operator's state as their page shows it."""
+        agent = self.adapter.acd.agents.get(agent_id)
+        base = {"type": "agent", "agent_id": agent_id, "name": self.names.get(agent_id, ""), "now": self.clock()}
+        if agent is None:
+            return {**base, "state": AgentState.LOGGED_OUT.value, "since": None, "registered": agent_id in self.adapter.registered}
+        return {
+            **base,
+            "state": agent.state.value,
+            "since": agent.since,
+            "reason": agent.pause_reason,
+            "call_id": agent.call_id,
+            "wrap_up_until": agent.wrap_up_until if agent.state == AgentState.WRAP_UP else None,
+            "pending": agent.pending,
+            "phone_busy": agent.phone_busy,
+            "registered": agent_id in self.adapter.registered,
+            "calls_answered": agent.calls_answered,
+            "missed_in_row": agent.missed_in_row,
+        }
+
+    def live_board(self) -> dict[str, Any]:
+        """Calls in progress and every operator's state, from the ACD's memory."""
+        acd = self.adapter.acd
+        calls = []
+        for call in acd.calls.values():
+            if call.state in (CallState.ENDED,):
+                continue
+            live = self.adapter.calls.get(call.call_id)
+            calls.append(
+                {
+                    "call_id": call.call_id,
+                    "caller_number": live.caller_number if live else "",
+                    "state": call.state.value,
+                    "arrived_at": call.arrived_at,
+                    "waiting_since": call.waiting_since if call.waiting_since is not None else call.arrived_at,
+                    "answered_at": call.answered_at,
+                    "ringing": sorted(call.ringing),
+                    "agent_id": call.agent_id,
+                }
+            )
+        calls.sort(key=lambda c: c["waiting_since"])
+        agents = []
+        for agent_settings in self.settings.agents:
+            message = self.agent_message(agent_settings.id)
+            message.pop("type", None)
+            message.pop("now", None)
+            agents.append(message)
+        return {"calls": calls, "agents": agents}
+
+    async def today(self) -> dict[str, Any]:
+        """Today's figures (local day), recomputed at most every ``TODAY_REFRESH`` seconds."""
+        now = self.clock()
+        if now - self._today_at < TODAY_REFRESH and self._today:
+            return self._today
+        day = dt.datetime.fromtimestamp(now, self.zone).date()
+        start, end = figures.local_day_bounds(day, self.zone)
+        rows = await call_rows(self.reads, start, end)
+        self._today = {"day": day.isoformat(), **figures.summarise(rows)}
+        self._today_at = now
+        return self._today
+
+    def alerts(self, board: dict[str, Any], today: dict[str, Any]) -> list[dict[str, Any]]:
+        """What a supervisor must look at now."""
+        web_settings = self.settings.web
+        now = self.clock()
+        out: list[dict[str, Any]] = []
+        level = today.get("service_level")
+        if level is not None and level < web_settings.service_level_target:
+            out.append({"kind": "service_level", "value": level, "target": web_settings.service_level_target})
+        for call in board["calls"]:
+            waited = now - call["waiting_since"]
+            if call["state"] in ("waiting", "offered") and waited > web_settings.long_wait_alert:
+                out.append({"kind": "long_wait", "call_id": call["call_id"], "caller_number": call["caller_number"], "since": call["waiting_since"]})
+        for agent in board["agents"]:
+            if agent["state"] == "paused" and agent.get("reason") == MISSED_CALLS:
+                out.append({"kind": "auto_paused", "agent_id": agent["agent_id"], "name": agent["name"], "since": agent["since"]})
+        return out
+
+    async def wallboard(self) -> dict[str, Any]:
+        """The whole wallboard: live calls and agents, today's figures, alerts."""
+        board = self.live_board()
+        today = await self.today()
+        return {
+            "type": "wallboard",
+            **board,
+            "today": today,
+            "alerts": self.alerts(board, today),
+            "target": self.settings.web.service_level_target,
+            "long_wait_alert": self.settings.web.long_wait_alert,
+            "now": self.clock(),
+        }
+
+    async def _wallboard_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._dirty.wait(), timeout=WALLBOARD_CHECK)
+            except TimeoutError:
+                pass
+            self._dirty.clear()
+            supervisors = [c for c in self.clients if c.supervisor]
+            if not supervisors:
+                continue
+            try:
+                board = await self.wallboard()
+            except Exception:
+                log.exception("web.wallboard_failed")
+                await asyncio.sleep(1.0)
+                continue
+            key = json.dumps({k: v for k, v in board.items() if k != "now"}, sort_keys=True, default=str)
+            if key == self._last_board:
+                continue
+            self._last_board = key
+            for client in supervisors:
+                self._send(client, board)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """GET /ws: the page's live channel (the access middleware has checked session and Origin)."""
+    from callcenter.web import keys as web_keys
+    from callcenter.web.security import current_user
+
+    user = current_user(request)
+    hub = request.app[web_keys.HUB]
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    client = Client(ws, user.id, user.username, user.role, user.agent_id)
+    sender = asyncio.create_task(client.run_sender(), name=f"ws-{user.username}")
+    hub.register(client)
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(msg.data)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("type") == "ping":
+                hub._send(client, {"type": "pong", "now": hub.clock(), "echo": data.get("t")})
+    finally:
+        hub.unregister(client)
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+    return ws

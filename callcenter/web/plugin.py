@@ -1,0 +1,55 @@
+"""Wiring of the web side: security middlewares, routes, and the live hub's lifetime.
+
+``setup_web(app)`` is called once by ``create_app``; the accounts service and the live hub open
+after the store and the ACD adapter (``cleanup_ctx`` order) and close before them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from callcenter import keys
+from callcenter.accounts.service import AccountService
+from callcenter.store.db import session_factory
+from callcenter.web import admin_http, agent_http, auth, reports_http, supervisor_http
+from callcenter.web import keys as web_keys
+from callcenter.web.live import LiveHub, websocket
+from callcenter.web.pages import STATIC
+from callcenter.web.security import setup_security
+
+log = structlog.get_logger(__name__)
+
+
+def setup_web(app: web.Application) -> None:
+    """Install the web side on the controller's application."""
+    setup_security(app)
+    auth.add_routes(app)
+    agent_http.add_routes(app)
+    supervisor_http.add_routes(app)
+    admin_http.add_routes(app)
+    reports_http.add_routes(app)
+    app.router.add_get("/ws", websocket)
+    app.router.add_static("/static/", STATIC, follow_symlinks=False)
+    app.cleanup_ctx.append(_web)
+
+
+async def _web(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    reads = session_factory(app[keys.ENGINE])
+    app[web_keys.READS] = reads
+    app[web_keys.ACCOUNTS] = AccountService(
+        reads,
+        max_failed=settings.web.max_failed_logins,
+        lockout=dt.timedelta(minutes=settings.web.lockout_minutes),
+    )
+    if await app[web_keys.ACCOUNTS].count() == 0:
+        log.warning("web.no_accounts", hint="create the first admin: callcenter user add NAME --role admin")
+    hub = LiveHub(settings, app[keys.ADAPTER], app[keys.TICKETS], reads)
+    app[web_keys.HUB] = hub
+    hub.start()
+    yield
+    await hub.close()

@@ -1,0 +1,253 @@
+"""The hotline's reports over any date range: figures, staffing advice, and their HTML/CSV/PDF forms.
+
+The daily notice, weekly summary and monthly analysis are the same report over one, seven and
+thirty days.  The HTML body is built here with every value escaped and charts as inline SVG
+(numbers only), so the page and the PDF (printed by headless Chromium with the system's CJK
+fonts) show the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import html
+import io
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.settings import Settings
+from callcenter.web import figures
+from callcenter.web.erlang import agents_needed
+from callcenter.web.store import call_rows
+
+MAX_DAYS = 400
+DEFAULT_AHT = 180.0  # seconds of talk + wrap-up assumed for an hour with no answered calls
+
+LABELS = {  # the PDF is printed in Mandarin; the page translates the same keys in the browser
+    "reports.summary": "汇总", "wb.offered": "来电", "wb.answered": "已接听", "wb.abandoned": "放弃",
+    "reports.service_level": "两声内接听率", "reports.abandon_rate": "放弃率", "wb.avg_wait": "平均等待(秒)",
+    "wb.max_wait": "最长等待(秒)", "reports.by_hour": "各小时来电量", "reports.by_day": "每日来电",
+    "reports.by_agent": "坐席统计", "reports.categories": "问题类别", "reports.satisfaction": "满意度",
+    "reports.staffing": "排班建议（Erlang C）", "reports.hour": "时段", "reports.calls": "来电",
+    "reports.aht": "平均处理(秒)", "reports.agents_needed": "所需坐席", "reports.sl_expected": "预计两声接听率",
+    "col.agent": "坐席", "col.category": "类别", "reports.day": "日期", "reports.rated": "评价数",
+    "reports.average": "平均分", "reports.solved": "已解决", "reports.staffing_note":
+    "每小时需要的坐席数，按历史来电与处理时长计算，目标两声（10秒）内接听率",
+}
+
+
+def parse_range(query: dict[str, str], zone: ZoneInfo, today: dt.date) -> tuple[dt.date, dt.date]:
+    """``from``/``to`` (ISO dates, inclusive) or ``period`` = day|week|month ending today."""
+    period = query.get("period", "")
+    if period in ("day", "week", "month"):
+        days = {"day": 1, "week": 7, "month": 30}[period]
+        return today - dt.timedelta(days=days - 1), today
+    start = dt.date.fromisoformat(query["from"]) if query.get("from") else today
+    end = dt.date.fromisoformat(query["to"]) if query.get("to") else start
+    if end < start:
+        raise ValueError("the range ends before it starts")
+    if (end - start).days >= MAX_DAYS:
+        raise ValueError(f"a report covers at most {MAX_DAYS} days")
+    return start, end
+
+
+async def build_report(
+    reads: async_sessionmaker[AsyncSession], settings: Settings, start: dt.date, end: dt.date
+) -> dict[str, Any]:
+    """Every figure of the report for local days ``start``..``end`` (inclusive)."""
+    zone = ZoneInfo(settings.web.timezone)
+    begin_utc, _ = figures.local_day_bounds(start, zone)
+    _, end_utc = figures.local_day_bounds(end, zone)
+    rows = await call_rows(reads, begin_utc, end_utc)
+    days = (end - start).days + 1
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "days": days,
+        "timezone": settings.web.timezone,
+        "summary": figures.summarise(rows),
+        "by_hour": figures.by_hour(rows, zone),
+        "by_day": figures.by_day(rows, zone),
+        "by_agent": figures.by_agent(rows),
+        "categories": figures.top_categories(rows),
+        "satisfaction": figures.satisfaction(rows),
+        "staffing": staffing(rows, zone, days, settings),
+    }
+
+
+def staffing(rows: list[figures.CallRow], zone: ZoneInfo, days: int, settings: Settings) -> dict[str, Any]:
+    """Operators each hour of the day needs for the two-ring target, from the range's history."""
+    target = settings.acd.ring_timeout  # answered within two rings
+    level = settings.web.service_level_target
+    wrap = settings.acd.wrap_up
+    handled = [r.talk_seconds + wrap for r in rows if r.talk_seconds and r.answered_at]
+    overall = statistics.fmean(handled) if handled else DEFAULT_AHT
+    hours = []
+    for hour in range(24):
+        in_hour = [r for r in rows if r.arrived_at.astimezone(zone).hour == hour]
+        talks = [r.talk_seconds + wrap for r in in_hour if r.talk_seconds and r.answered_at]
+        aht = statistics.fmean(talks) if len(talks) >= 3 else overall
+        per_hour = len(in_hour) / max(1, days)
+        need = agents_needed(per_hour, aht, target, level)
+        hours.append({
+            "hour": hour,
+            "calls_per_hour": round(per_hour, 2),
+            "aht": round(aht, 1),
+            "agents": need.agents,
+            "service_level": round(need.service_level, 4),
+            "occupancy": round(need.occupancy, 3),
+        })
+    return {"target_seconds": target, "level": level, "aht_overall": round(overall, 1), "hours": hours}
+
+
+# -- presentations ---------------------------------------------------------------------------------
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    """The report as CSV: one section per table, a blank line between them (UTF-8 with BOM for Excel)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["report", report["from"], report["to"], report["timezone"]])
+    writer.writerow([])
+    writer.writerow(["summary", *report["summary"].keys()])
+    writer.writerow(["", *report["summary"].values()])
+    for name in ("by_day", "by_hour", "by_agent", "categories"):
+        rows = report[name]
+        writer.writerow([])
+        if rows:
+            writer.writerow([name, *rows[0].keys()])
+            for row in rows:
+                writer.writerow(["", *row.values()])
+    writer.writerow([])
+    hours = report["staffing"]["hours"]
+    writer.writerow(["staffing", *hours[0].keys()])
+    for row in hours:
+        writer.writerow(["", *row.values()])
+    return "\ufeff" + out.getvalue()
+
+
+def _e(value: object) -> str:
+    return html.escape("–" if value is None else str(value), quote=True)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _label(key: str) -> str:
+    return f'<span data-i18n="{_e(key)}">{_e(LABELS.get(key, key))}</span>'
+
+
+def bar_chart(values: list[tuple[str, float]], height: int = 140, width: int = 720) -> str:
+    """An inline SVG bar chart of (label, value) pairs."""
+    top = max((v for _, v in values), default=0) or 1
+    n = max(1, len(values))
+    slot = width / n
+    bars = []
+    for i, (label, value) in enumerate(values):
+        h = (height - 30) * value / top
+        x = i * slot + slot * 0.15
+        bars.append(
+            f'<rect class="bar" x="{x:.1f}" y="{height - 18 - h:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}"></rect>'
+            f'<text x="{i * slot + slot / 2:.1f}" y="{height - 5}" text-anchor="middle">{_e(label)}</text>'
+            + (f'<text x="{i * slot + slot / 2:.1f}" y="{height - 21 - h:.1f}" text-anchor="middle">{_e(round(value, 1))}</text>' if value else "")
+        )
+    return f'<svg class="chart" viewBox="0 0 {width} {height}" role="img">{"".join(bars)}</svg>'
+
+
+def _table(head: list[str], rows: list[list[object]]) -> str:
+    thead = "".join(f"<th>{_label(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='grid'><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def body_html(report: dict[str, Any]) -> str:
+    """The report's sections as HTML (escaped values, SVG charts)."""
+    s = report["summary"]
+    parts = [
+        f"<section><h2>{_label('reports.summary')} · {_e(report['from'])} – {_e(report['to'])}</h2>",
+        _table(
+            ["wb.offered", "wb.answered", "wb.abandoned", "reports.service_level", "reports.abandon_rate", "wb.avg_wait", "wb.max_wait"],
+            [[s["offered"], s["answered"], s["abandoned"], _pct(s["service_level"]), _pct(s["abandon_rate"]), s["avg_wait"], s["max_wait"]]],
+        ),
+        "</section>",
+        f"<section><h2>{_label('reports.by_hour')}</h2>",
+        bar_chart([(str(h["hour"]), h["offered"]) for h in report["by_hour"]]),
+        "</section>",
+    ]
+    if len(report["by_day"]) > 1:
+        parts += [
+            f"<section><h2>{_label('reports.by_day')}</h2>",
+            bar_chart([(d["day"][5:], d["offered"]) for d in report["by_day"]]),
+            _table(["reports.day", "wb.offered", "wb.answered", "reports.service_level", "wb.abandoned", "wb.avg_wait"],
+                   [[d["day"], d["offered"], d["answered"], _pct(d["service_level"]), d["abandoned"], d["avg_wait"]] for d in report["by_day"]]),
+            "</section>",
+        ]
+    parts += [
+        f"<section><h2>{_label('reports.by_agent')}</h2>",
+        _table(["col.agent", "wb.offered", "wb.answered", "reports.service_level", "wb.avg_wait", "reports.aht"],
+               [[a["agent_id"], a["offered"], a["answered"], _pct(a["service_level"]), a["avg_wait"], a["avg_talk"]] for a in report["by_agent"]]),
+        "</section>",
+        f"<section><h2>{_label('reports.categories')}</h2>",
+        _table(["col.category", "reports.calls"], [[c["category"], c["calls"]] for c in report["categories"]]),
+        f"<h2>{_label('reports.satisfaction')}</h2>",
+        _table(["reports.rated", "reports.average", "reports.solved"],
+               [[report["satisfaction"]["rated"], report["satisfaction"]["average"], report["satisfaction"]["solved"]]]),
+        "</section>",
+    ]
+    staff = report["staffing"]
+    parts += [
+        f"<section><h2>{_label('reports.staffing')}</h2><p class='muted'>{_label('reports.staffing_note')}</p>",
+        bar_chart([(str(h["hour"]), h["agents"]) for h in staff["hours"]]),
+        _table(["reports.hour", "reports.calls", "reports.aht", "reports.agents_needed", "reports.sl_expected"],
+               [[f"{h['hour']:02d}:00", h["calls_per_hour"], h["aht"], h["agents"], _pct(h["service_level"])] for h in staff["hours"] if h["calls_per_hour"]]),
+        "</section>",
+    ]
+    return "".join(parts)
+
+
+PRINT_CSS = Path(__file__).with_name("static") / "app.css"
+
+
+def print_html(report: dict[str, Any], title: str) -> str:
+    """A standalone page for printing to PDF (styles inlined, no scripts)."""
+    css = PRINT_CSS.read_text(encoding="utf-8")
+    return (
+        f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{_e(title)}</title>"
+        f"<style>{css} body{{background:#fff}} section{{break-inside:avoid}}</style></head>"
+        f"<body><main><h1>{_e(title)}</h1>{body_html(report)}</main></body></html>"
+    )
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                  "--no-pdf-header-footer", "--run-all-compositor-stages-before-draw"]
+
+
+async def to_pdf(page: str, timeout: float = 60.0) -> bytes:
+    """Print an HTML page to PDF with headless Chromium (Debian's; CJK from fonts-noto-cjk)."""
+    if not Path(CHROMIUM).exists():
+        raise FileNotFoundError(f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk")
+    with tempfile.TemporaryDirectory(prefix="report-") as tmp:
+        source, target = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
+        source.write_text(page, encoding="utf-8")
+        process = await asyncio.create_subprocess_exec(
+            CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile", f"--print-to-pdf={target}", source.as_uri(),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, err = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+        if not target.exists():
+            raise RuntimeError(f"chromium printed no PDF: {err.decode(errors='replace')[-300:]}")
+        return target.read_bytes()

@@ -1,0 +1,108 @@
+"""Reports for supervisors: the page, and the same report as JSON, CSV and PDF.
+
+  GET /reports?period=day|week|month  or  ?from=YYYY-MM-DD&to=YYYY-MM-DD
+  GET /api/reports          the figures as JSON (same parameters)
+  GET /api/reports.csv      CSV download
+  GET /api/reports.pdf      PDF download (printed by headless Chromium)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import web
+
+from callcenter import keys
+from callcenter.web import keys as web_keys
+from callcenter.web.exceptions import error_response
+from callcenter.web.pages import render
+from callcenter.web.reports import body_html, build_report, parse_range, print_html, to_csv, to_pdf
+from callcenter.web.security import csrf_token, current_user, requires, session_of
+
+log = structlog.get_logger(__name__)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the report routes."""
+    app.router.add_get("/reports", reports_page)
+    app.router.add_get("/api/reports", report_json)
+    app.router.add_get("/api/reports.csv", report_csv)
+    app.router.add_get("/api/reports.pdf", report_pdf)
+
+
+async def _report(request: web.Request) -> dict | web.Response:
+    settings = request.app[keys.SETTINGS]
+    zone = ZoneInfo(settings.web.timezone)
+    today = dt.datetime.now(zone).date()
+    try:
+        start, end = parse_range(dict(request.query), zone, today)
+    except (ValueError, KeyError) as err:
+        return error_response(400, "report.bad_range", str(err))
+    return await build_report(request.app[web_keys.READS], settings, start, end)
+
+
+@requires("supervisor")
+async def reports_page(request: web.Request) -> web.Response:
+    """The report page: range controls, figures and charts, download links."""
+    report = await _report(request)
+    if isinstance(report, web.Response):
+        return report
+    user = current_user(request)
+    query = f"from={report['from']}&to={report['to']}"
+    page = render(
+        "reports.html",
+        title="报表",
+        csrf=csrf_token(session_of(request)),
+        username=user.username,
+        display_name=user.display_name or user.username,
+        role=user.role,
+        agent_id=user.agent_id or "",
+        start=report["from"],
+        end=report["to"],
+        csv_url=f"/api/reports.csv?{query}",
+        pdf_url=f"/api/reports.pdf?{query}",
+    )
+    # The body is built from escaped values by body_html(): placed after the template was filled.
+    page.text = page.text.replace("<!--report-body-->", body_html(report))
+    return page
+
+
+@requires("supervisor")
+async def report_json(request: web.Request) -> web.Response:
+    """The report's figures."""
+    report = await _report(request)
+    if isinstance(report, web.Response):
+        return report
+    return web.json_response(report)
+
+
+@requires("supervisor")
+async def report_csv(request: web.Request) -> web.Response:
+    """The report as a CSV download."""
+    report = await _report(request)
+    if isinstance(report, web.Response):
+        return report
+    name = f"hotline-report-{report['from']}-{report['to']}.csv"
+    return web.Response(
+        text=to_csv(report), content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@requires("supervisor")
+async def report_pdf(request: web.Request) -> web.Response:
+    """The report as a PDF download."""
+    report = await _report(request)
+    if isinstance(report, web.Response):
+        return report
+    title = f"患者服务热线 报表 {report['from']} – {report['to']}"
+    try:
+        pdf = await to_pdf(print_html(report, title))
+    except (OSError, RuntimeError, TimeoutError) as err:
+        log.error("report.pdf_failed", error=str(err))
+        return error_response(503, "report.pdf_unavailable", str(err))
+    name = f"hotline-report-{report['from']}-{report['to']}.pdf"
+    return web.Response(body=pdf, content_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})

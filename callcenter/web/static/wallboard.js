@@ -1,0 +1,95 @@
+// The supervisor's wallboard: live queue and agents over the websocket, waits ticking locally.
+"use strict";
+
+(() => {
+  const { t, api, connect, now, el, duration, percent, replace } = Hotline;
+  const $ = (id) => document.getElementById(id);
+  let board = null;
+
+  function draw() {
+    if (!board) return;
+    const today = board.today || {};
+    const waiting = board.calls.filter((c) => c.state === "waiting" || c.state === "offered");
+    $("t-waiting").textContent = String(waiting.length);
+    $("t-offered").textContent = String(today.offered ?? 0);
+    $("t-answered").textContent = String(today.answered ?? 0);
+    $("t-sl").textContent = percent(today.service_level);
+    $("t-sl").dataset.low = today.service_level !== null && today.service_level !== undefined && today.service_level < board.target ? "1" : "0";
+    $("t-sl-detail").textContent = today.offered_to_agent ? `${today.within_two_rings}/${today.offered_to_agent}` : "";
+    $("t-avg-wait").textContent = today.avg_wait === null || today.avg_wait === undefined ? "–" : `${today.avg_wait}s`;
+    $("t-max-wait").textContent = today.max_wait === null || today.max_wait === undefined ? "–" : `${today.max_wait}s`;
+    $("t-abandoned").textContent = String(today.abandoned ?? 0);
+
+    replace($("queue").tBodies[0], board.calls.map((c) => el("tr", { dataset: { callId: c.call_id, state: c.state } },
+      el("td", {}, c.caller_number || t("pop.anonymous")),
+      el("td", {}, t(`call.${c.state}`)),
+      el("td", { class: "ticker wait", dataset: { since: c.waiting_since, until: c.answered_at ?? "" } }, "–"),
+      el("td", {}, c.state === "connected" ? c.agent_id : c.ringing.join(", ") || "–"))));
+    $("queue-empty").hidden = board.calls.length > 0;
+
+    replace($("agents").tBodies[0], board.agents.map((a) => el("tr", { dataset: { agent: a.agent_id, state: a.state } },
+      el("td", {}, `${a.agent_id} ${a.name || ""}`),
+      el("td", {}, el("span", { class: "badge", dataset: { state: a.state } },
+        t(`state.${a.state}`) + (a.reason ? ` · ${t(`reason.${a.reason}`)}` : "") + (a.registered ? "" : ` · ${t("wb.no_phone")}`))),
+      el("td", { class: "ticker", dataset: { since: a.since ?? "" } }, "–"),
+      el("td", {}, String(a.calls_answered ?? 0)),
+      el("td", { class: "actions" }, actions(a)))));
+
+    replace($("alerts"), board.alerts.map((alert) => el("li", { class: `alert ${alert.kind}`, dataset: { kind: alert.kind } }, alertText(alert))));
+    $("no-alerts").hidden = board.alerts.length > 0;
+    tick();
+  }
+
+  function actions(agent) {
+    const button = (op, label) => el("button", { type: "button", class: "small", dataset: { op }, onclick: () => control(agent.agent_id, op) }, t(label));
+    const out = [];
+    if (agent.state === "logged_out") out.push(button("login", "op.login"));
+    if (["paused", "wrap_up"].includes(agent.state)) out.push(button("ready", "op.ready"));
+    if (["available", "wrap_up", "ringing", "on_call"].includes(agent.state)) out.push(button("pause", "op.pause"));
+    if (agent.state !== "logged_out") out.push(button("logout", "op.logout"));
+    return out;
+  }
+
+  async function control(agentId, op) {
+    $("wb-error").textContent = "";
+    try {
+      await api("POST", `/api/supervisor/agents/${encodeURIComponent(agentId)}`, { op, reason: "admin" });
+    } catch (error) {
+      $("wb-error").textContent = `${agentId}: ${t("agent.refused", { op: t(`op.${op}`) })}`;
+    }
+  }
+
+  function alertText(alert) {
+    switch (alert.kind) {
+      case "service_level": return t("alert.service_level", { value: percent(alert.value), target: percent(alert.target) });
+      case "long_wait": return t("alert.long_wait", { caller: alert.caller_number || t("pop.anonymous"), wait: duration(now() - alert.since) });
+      case "auto_paused": return t("alert.auto_paused", { agent: `${alert.agent_id} ${alert.name || ""}` });
+      default: return alert.kind;
+    }
+  }
+
+  function tick() {
+    if (!board) return;
+    const at = now();
+    for (const cell of document.querySelectorAll("td.ticker[data-since]")) {
+      const since = parseFloat(cell.dataset.since);
+      const until = parseFloat(cell.dataset.until);
+      cell.textContent = Number.isNaN(since) ? "–" : duration((Number.isNaN(until) ? at : until) - since);
+    }
+    const waiting = board.calls.filter((c) => c.state === "waiting" || c.state === "offered");
+    const longest = waiting.length ? Math.max(...waiting.map((c) => at - c.waiting_since)) : 0;
+    $("t-longest-now").textContent = duration(longest);
+    $("t-longest-now").dataset.alert = longest > board.long_wait_alert ? "1" : "0";
+  }
+  setInterval(tick, 250);
+  document.addEventListener("hotline:lang", draw);
+
+  connect((message) => {
+    if (message.type === "wallboard") { board = message; draw(); }
+  }, (up) => {
+    const node = $("live-status");
+    node.dataset.i18n = up ? "live.on" : "live.off";
+    node.textContent = t(node.dataset.i18n);
+    node.dataset.up = up ? "1" : "0";
+  });
+})();

@@ -1,0 +1,73 @@
+"""The supervisor's wallboard and agent control.
+
+  GET  /wallboard                          the live wallboard page
+  GET  /schedule                           the seasonal-message schedule editor (over /api/ivr/rules)
+  GET  /api/supervisor/wallboard           the wallboard as JSON (the page gets it over /ws)
+  POST /api/supervisor/agents/{agent_id}   {"op": "login"|"ready"|"pause"|"logout", "reason": ...}
+"""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from callcenter import keys
+from callcenter.web import keys as web_keys
+from callcenter.web.agent_http import _json, change_state
+from callcenter.web.exceptions import error_response
+from callcenter.web.pages import page
+from callcenter.web.security import current_user, requires
+
+log = structlog.get_logger(__name__)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the supervisor's routes."""
+    app.router.add_get("/wallboard", wallboard_page)
+    app.router.add_get("/schedule", schedule_page)
+    app.router.add_get("/api/supervisor/wallboard", wallboard)
+    app.router.add_post("/api/supervisor/agents/{agent_id}", control_agent)
+
+
+@requires("supervisor")
+async def wallboard_page(request: web.Request) -> web.Response:
+    """The live wallboard."""
+    return page(request, "wallboard.html", "班长监控")
+
+
+@requires("supervisor")
+async def schedule_page(request: web.Request) -> web.Response:
+    """The seasonal-message schedule editor."""
+    return page(request, "schedule.html", "季节提示")
+
+
+@requires("supervisor")
+async def wallboard(request: web.Request) -> web.Response:
+    """The wallboard as JSON."""
+    return web.json_response(await request.app[web_keys.HUB].wallboard(), dumps=_dumps)
+
+
+@requires("supervisor")
+async def control_agent(request: web.Request) -> web.Response:
+    """Pause, log out, log in or ready an operator."""
+    agent_id = request.match_info["agent_id"]
+    if agent_id not in request.app[keys.ADAPTER].skills:
+        return error_response(404, "agent.unknown", f"no operator {agent_id}")
+    body = await _json(request)
+    if isinstance(body, web.Response):
+        return body
+    op, reason = str(body.get("op", "")), str(body.get("reason") or "break")
+    ok = change_state(request.app, agent_id, op, reason)
+    if ok is None:
+        return error_response(400, "agent.bad_op", "op must be login, ready, pause or logout")
+    message = request.app[web_keys.HUB].agent_message(agent_id)
+    log.info("web.supervisor_agent_op", user=current_user(request).username, agent=agent_id, op=op, ok=ok)
+    if not ok:
+        return web.json_response({"error": "agent.refused", "message": f"cannot {op} now", "agent": message}, status=409)
+    return web.json_response({"agent": message})
+
+
+def _dumps(obj: object) -> str:
+    import json
+
+    return json.dumps(obj, ensure_ascii=False, default=str)
