@@ -28,6 +28,7 @@ from callcenter.tickets.service import TicketService
 from callcenter.tickets.sweep import close_vanished_calls
 from callcenter.web.health import health
 from callcenter.web.plugin import setup_web
+from callcenter.workorders.plugin import setup_workorders
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     ivr_http.add_routes(app)
     setup_web(app)  # accounts, operator desktop, wallboard, reports
+    setup_workorders(app)  # work orders, callbacks, departments, knowledge base (/api)
     return app
 
 

@@ -16,6 +16,7 @@ from callcenter.settings import Settings, caller_password
 
 # Our dialplan, shipped in the repository beside the package.
 HOTLINE_DIALPLAN = Path(__file__).resolve().parents[2] / "dialplans" / "hotline.conf"
+OUTBOUND_DIALPLAN = HOTLINE_DIALPLAN.with_name("outbound.conf")  # escalations, callbacks, survey
 
 # RTP ports Asterisk uses; the softphones use a different range (see callcenter.softphone).
 RTP_START, RTP_END = 10000, 10999
@@ -123,6 +124,7 @@ def render_config(settings: Settings) -> dict[str, str]:
         "pjsip.conf": _pjsip_conf(settings),
         "extensions.conf": _extensions_conf(settings),
         "hotline.conf": HOTLINE_DIALPLAN.read_text(encoding="utf-8"),
+        "outbound.conf": OUTBOUND_DIALPLAN.read_text(encoding="utf-8"),
         "queues.conf": _queues_conf(settings),
         "indications.conf": _indications_conf(settings),
         "musiconhold.conf": _musiconhold_conf(lay),
@@ -288,10 +290,12 @@ writeprotect = yes
 [globals]
 HOTLINE_AGI = agi://{settings.agi.host}:{settings.agi.port}/hotline
 HOTLINE_AGENT_AGI = agi://{settings.agi.host}:{settings.agi.port}/agent
+HOTLINE_OUTBOUND_AGI = agi://{settings.agi.host}:{settings.agi.port}/outbound
 HOTLINE_FALLBACK_QUEUE = {ast.fallback_queue}
 HOTLINE_NODE = {settings.node}
 
 #include hotline.conf
+#include outbound.conf
 
 ; Demo and test callers: the hotline number only.
 [callers]

@@ -17,6 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from structlog.testing import capture_logs
 
+import callcenter.accounts.models  # noqa: F401  (every model module: the schema check covers all tables)
+import callcenter.workorders.models  # noqa: F401
+from callcenter.kb import models as kb_models
 from callcenter.store import Base, database_state, head_revision, open_database, session_factory
 from callcenter.tickets import TicketService
 
@@ -88,7 +91,11 @@ async def test_open_database_creates_folder_schema_and_pragmas(db_path: Path) ->
                 name: (await conn.execute(text(f"PRAGMA {name}"))).scalar()
                 for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
             }
-            diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": kb_models.include_name}), Base.metadata
+                )
+            )
         assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "foreign_keys": 1, "synchronous": 1}
         assert diff == []  # the migration builds exactly what the models describe
     finally:

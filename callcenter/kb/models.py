@@ -1,0 +1,58 @@
+"""ORM models of the knowledge base: entries, and every edit kept with who, when, before and after.
+
+Search indexes are not models: SQLite has an external-content FTS5 table ``kb_fts`` (trigram
+tokenizer) kept in step with ``kb_entries`` by triggers; PostgreSQL has pg_trgm GIN indexes.
+Both are created by migration 0004.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.store.models import Base, utcnow
+
+
+class KbEntry(Base):
+    """One question and its answer, as operators read it out."""
+
+    __tablename__ = "kb_entries"
+    __table_args__ = (Index("ix_kb_entries_category", "category"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(Text, default="")  # space-separated
+    category: Mapped[str] = mapped_column(String(32), default="")
+    department: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class KbRevision(Base):
+    """One edit of an entry: created, updated or deleted, with the fields before and after."""
+
+    __tablename__ = "kb_revisions"
+    __table_args__ = (Index("ix_kb_revisions_entry_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("kb_entries.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(8))  # create, update, delete, import
+    by: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    before: Mapped[dict[str, Any] | None] = mapped_column()
+    after: Mapped[dict[str, Any] | None] = mapped_column()
+
+
+def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+    """For schema comparisons (alembic ``include_name``): skip the SQLite FTS5 table and its shadows.
+
+    ``kb_fts`` is a virtual table (and ``kb_fts_data``, ``_idx``, ``_docsize``, ``_config`` are
+    FTS5's own storage); SQLAlchemy cannot model them, the migration creates them by hand.
+    """
+    return not (type_ == "table" and (name or "").startswith("kb_fts"))

@@ -1,0 +1,465 @@
+"""The knowledge base: entries, search, CSV import/export and the history of every edit.
+
+Search (see ``callcenter.kb.search`` for the terms): on SQLite, terms of 3+ characters are found
+through the FTS5 trigram table ``kb_fts``; a 2-character term becomes an OR of the indexed
+trigrams that start with it (each column is indexed with a newline appended, so a word at the
+very end still starts a trigram); 1-character terms are matched with ``LIKE`` on ``kb_entries``.
+Ranking is by tier, cheap enough to stop early: entries with every term in the question, then in
+question or keywords, then anywhere; within a tier, lower ids (the curated entries) first.
+On PostgreSQL every term is an ``ILIKE`` (served by the pg_trgm GIN index for 3+ characters),
+in the same tiers.  Only active entries are found; deleting an entry deactivates it, so its history stays.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.kb.models import KbEntry, KbRevision
+from callcenter.kb.search import TRIGRAM_MIN, Query, fts_match, highlight, like_pattern, parse_query, snippet
+from callcenter.store.models import clean_text, utcnow
+from callcenter.workorders.exceptions import InvalidData, NotFound
+
+log = structlog.get_logger(__name__)
+
+FIELDS = ("question", "answer", "keywords", "category", "department")
+LIMITS = {"question": 500, "answer": 5000, "keywords": 500, "category": 32, "department": 64}
+REQUIRED = ("question", "answer")
+CSV_COLUMNS = ("id", "question", "answer", "keywords", "category", "department", "updated_by", "updated_at")
+MAX_LIMIT = 50
+MAX_EXPANSION = 300  # a 2-character word found in more trigrams than this is matched with LIKE
+
+# The IVR's menu choice -> knowledge-base categories worth suggesting first.
+MENU_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "registration": ("registration", "guidance"),
+    "reports": ("reports",),
+    "guidance": ("guidance", "medical", "inpatient", "vaccination"),
+    "urgent": ("urgent", "medical"),
+    "complaints": ("service", "billing"),
+    "operator": (),
+}
+# A ticket's category -> knowledge-base categories.
+TICKET_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "registration": ("registration",),
+    "reports": ("reports",),
+    "guidance": ("guidance", "inpatient"),
+    "medical": ("medical", "vaccination"),
+    "urgent": ("urgent", "medical"),
+    "complaint": ("service",),
+    "suggestion": ("service",),
+    "lost_property": ("service",),
+    "billing": ("billing",),
+    "hotline_12345": ("service", "billing", "registration"),
+}
+
+
+def entry_dict(entry: KbEntry) -> dict[str, Any]:
+    """An entry as the API returns it."""
+    return {
+        "id": entry.id,
+        "question": entry.question,
+        "answer": entry.answer,
+        "keywords": entry.keywords,
+        "category": entry.category,
+        "department": entry.department,
+        "active": entry.active,
+        "updated_by": entry.updated_by,
+        "updated_at": entry.updated_at.isoformat(),
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+def _fields(entry: KbEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in (*FIELDS, "active")}
+
+
+def clean_fields(values: dict[str, Any], *, partial: bool) -> dict[str, str]:
+    """Validated, trimmed entry fields; raises InvalidData listing every problem."""
+    problems: list[dict[str, str]] = []
+    out: dict[str, str] = {}
+    for name in FIELDS:
+        if name not in values or values[name] is None:
+            if not partial and name in REQUIRED:
+                problems.append({"field": name, "problem": "is required"})
+            continue
+        value = values[name]
+        if not isinstance(value, str):
+            problems.append({"field": name, "problem": "must be a string"})
+            continue
+        value = " ".join(clean_text(value).split()) if name != "answer" else clean_text(value.replace("\r\n", "\n")).strip()
+        if name in REQUIRED and not value:
+            problems.append({"field": name, "problem": "must not be empty"})
+        elif len(value) > LIMITS[name]:
+            problems.append({"field": name, "problem": f"is {len(value)} characters, at most {LIMITS[name]}"})
+        out[name] = value
+    if problems:
+        raise InvalidData("kb.invalid_entry", "the entry is not valid", problems)
+    return out
+
+
+class KbService:
+    """Read, search and edit the knowledge base."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
+        self._sessions = sessions
+        self.dialect = dialect
+
+    # -- search -----------------------------------------------------------------------------------
+
+    async def search(
+        self, q: str, *, limit: int = 10, category: str | None = None, department: str | None = None
+    ) -> dict[str, Any]:
+        """Entries containing every term of ``q``, best first, with highlighted question and snippet."""
+        started = time.perf_counter()
+        query = parse_query(q)
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        rows: list[Any] = []
+        if query:
+            async with self._sessions() as session:
+                if self.dialect == "sqlite":
+                    ids = await self._sqlite_ids(session, query, limit, category, department)
+                else:
+                    ids = await self._ilike_ids(session, query, limit, category, department)
+                if ids:
+                    table = KbEntry.__table__
+                    cols = [table.c[n] for n in ("id", "question", "answer", "keywords", "category", "department", "updated_at")]
+                    found = {r.id: r for r in (await session.execute(select(*cols).where(table.c.id.in_(ids)))).all()}
+                    rows = [found[i] for i in ids if i in found]
+        results = [
+            {
+                "id": e.id,
+                "question": e.question,
+                "question_html": highlight(e.question, query.terms),
+                "snippet_html": snippet(e.answer, query.terms),
+                "keywords_html": highlight(e.keywords, query.terms),
+                "answer": e.answer,
+                "category": e.category,
+                "department": e.department,
+                "updated_at": e.updated_at.isoformat(),
+            }
+            for e in rows
+        ]
+        return {
+            "query": q,
+            "terms": list(query.terms),
+            "results": results,
+            "took_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+
+    async def _sqlite_ids(
+        self, session: AsyncSession, query: Query, limit: int, category: str | None, department: str | None
+    ) -> list[int]:
+        """Ids through the trigram index, in tiers: all terms in the question, then in question or
+        keywords, then anywhere; within a tier in id order (curated entries first), so SQLite stops
+        reading as soon as ``limit`` rows are found."""
+        groups: list[str] = []
+        like_terms: list[str] = []
+        for term in query.terms:
+            if len(term) >= TRIGRAM_MIN:
+                groups.append(fts_match((term,)))
+            elif len(term) == 2:
+                trigrams = await self._trigrams_starting(session, term)
+                if not trigrams:
+                    return []  # the word occurs in no entry
+                if len(trigrams) > MAX_EXPANSION:
+                    like_terms.append(term)
+                else:
+                    groups.append("(" + " OR ".join(fts_match((t,)) for t in trigrams) + ")")
+            else:
+                like_terms.append(term)
+        params: dict[str, Any] = {}
+        where = ["e.active = 1"]
+        for n, term in enumerate(like_terms):
+            params[f"s{n}"] = like_pattern(term)
+            where.append(
+                f"(e.question LIKE :s{n} ESCAPE '\\' OR e.keywords LIKE :s{n} ESCAPE '\\' OR e.answer LIKE :s{n} ESCAPE '\\')"
+            )
+        if category:
+            params["category"] = category
+            where.append("e.category = :category")
+        if department:
+            params["department"] = department
+            where.append("e.department = :department")
+        if not groups:
+            params["limit"] = limit
+            sql = (
+                f"SELECT e.id FROM kb_entries e WHERE {' AND '.join(where)} "
+                f"ORDER BY {self._like_rank(tuple(like_terms))}, length(e.question), e.id LIMIT :limit"
+            )
+            return list((await session.execute(text(sql), params)).scalars().all())
+        expression = " AND ".join(groups)
+        found: list[int] = []
+        for columns in ("{question}", "{question keywords}", ""):
+            params["match"] = f"{columns} : ({expression})" if columns else expression
+            params["limit"] = limit - len(found)
+            exclude = f" AND e.id NOT IN ({','.join(str(i) for i in found)})" if found else ""
+            sql = (
+                "SELECT e.id FROM kb_fts JOIN kb_entries e ON e.id = kb_fts.rowid "
+                f"WHERE kb_fts MATCH :match AND {' AND '.join(where)}{exclude} "
+                "ORDER BY kb_fts.rowid LIMIT :limit"
+            )
+            found += (await session.execute(text(sql), params)).scalars().all()
+            if len(found) >= limit:
+                break
+        return found
+
+    @staticmethod
+    async def _trigrams_starting(session: AsyncSession, term: str) -> list[str]:
+        """Indexed trigrams that begin with a two-character ``term`` (at most MAX_EXPANSION + 1)."""
+        low = term.lower()  # the trigram tokenizer folds case
+        rows = await session.execute(
+            text("SELECT term FROM kb_fts_terms WHERE term >= :low AND term < :high LIMIT :n"),
+            {"low": low, "high": low + "\U0010ffff", "n": MAX_EXPANSION + 1},
+        )
+        return [t for t in rows.scalars().all() if t.startswith(low)]
+
+    @staticmethod
+    def _like_rank(terms: tuple[str, ...]) -> str:
+        """Lower is better: a term in the question beats one in the keywords, beats the answer."""
+        parts = [
+            f"(CASE WHEN e.question LIKE :s{n} ESCAPE '\\' THEN 0 WHEN e.keywords LIKE :s{n} ESCAPE '\\' THEN 1 ELSE 2 END)"
+            for n in range(len(terms))
+        ]
+        return " + ".join(parts) or "0"
+
+    async def _ilike_ids(
+        self, session: AsyncSession, query: Query, limit: int, category: str | None, department: str | None
+    ) -> list[int]:
+        """PostgreSQL: every term an ILIKE on the trigram-indexed text, in the same tiers as SQLite."""
+        params: dict[str, Any] = {}
+        base = ["e.active"]
+        if category:
+            params["category"] = category
+            base.append("e.category = :category")
+        if department:
+            params["department"] = department
+            base.append("e.department = :department")
+        for n, term in enumerate(query.terms):
+            params[f"s{n}"] = like_pattern(term)
+        tiers = ("e.question", "(e.question || ' ' || e.keywords)", "(e.question || ' ' || e.keywords || ' ' || e.answer)")
+        found: list[int] = []
+        for column in tiers:
+            where = base + [f"{column} ILIKE :s{n}" for n in range(len(query.terms))]
+            if found:
+                where.append(f"e.id NOT IN ({','.join(str(i) for i in found)})")
+            params["limit"] = limit - len(found)
+            sql = f"SELECT e.id FROM kb_entries e WHERE {' AND '.join(where)} ORDER BY e.id LIMIT :limit"
+            found += (await session.execute(text(sql), params)).scalars().all()
+            if len(found) >= limit:
+                break
+        return found
+
+    async def suggest(
+        self, *, choice: str | None = None, category: str | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """Entries worth showing before the operator types: from the menu choice and the ticket's category."""
+        wanted: list[str] = []
+        for cat in (*TICKET_CATEGORIES.get(category or "", ()), *MENU_CATEGORIES.get(choice or "", ())):
+            if cat not in wanted:
+                wanted.append(cat)
+        if not wanted:
+            return []
+        order = {c: n for n, c in enumerate(wanted)}
+        query = select(KbEntry).where(KbEntry.active.is_(True), KbEntry.category.in_(wanted))
+        async with self._sessions() as session:
+            rows = (await session.scalars(query.order_by(KbEntry.id).limit(limit * 4))).all()
+        rows = sorted(rows, key=lambda e: (order[e.category], e.id))[: max(1, min(limit, MAX_LIMIT))]
+        return [{"id": e.id, "question": e.question, "category": e.category, "department": e.department} for e in rows]
+
+    # -- entries and their history -----------------------------------------------------------------
+
+    async def get(self, entry_id: int) -> dict[str, Any]:
+        async with self._sessions() as session:
+            entry = await session.get(KbEntry, entry_id)
+            if entry is None:
+                raise NotFound("kb_entry", entry_id)
+            return entry_dict(entry)
+
+    async def list(self, *, category: str | None = None, offset: int = 0, limit: int = 50) -> dict[str, Any]:
+        query = select(KbEntry).where(KbEntry.active.is_(True))
+        count = select(func.count()).select_from(KbEntry).where(KbEntry.active.is_(True))
+        if category:
+            query = query.where(KbEntry.category == category)
+            count = count.where(KbEntry.category == category)
+        async with self._sessions() as session:
+            total = int(await session.scalar(count) or 0)
+            rows = (await session.scalars(query.order_by(KbEntry.id).offset(offset).limit(min(limit, 500)))).all()
+        return {"total": total, "entries": [entry_dict(e) for e in rows]}
+
+    async def count(self) -> int:
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(KbEntry)) or 0)
+
+    async def create(self, values: dict[str, Any], by: str) -> dict[str, Any]:
+        fields = clean_fields(values, partial=False)
+        async with self._sessions() as session, session.begin():
+            entry = self._new(fields, by)
+            session.add(entry)
+            await session.flush()
+            session.add(KbRevision(entry_id=entry.id, action="create", by=by, before=None, after=_fields(entry)))
+        log.info("kb.entry_created", entry_id=entry.id, by=by)
+        return entry_dict(entry)
+
+    async def update(self, entry_id: int, values: dict[str, Any], by: str) -> dict[str, Any]:
+        fields = clean_fields(values, partial=True)
+        async with self._sessions() as session, session.begin():
+            entry = await session.get(KbEntry, entry_id)
+            if entry is None:
+                raise NotFound("kb_entry", entry_id)
+            self._apply(session, entry, {**fields, "active": True} if not entry.active and fields else fields, by, "update")
+        return entry_dict(entry)
+
+    async def delete(self, entry_id: int, by: str) -> dict[str, Any]:
+        """Deactivate an entry (its history stays); it no longer shows in search."""
+        async with self._sessions() as session, session.begin():
+            entry = await session.get(KbEntry, entry_id)
+            if entry is None:
+                raise NotFound("kb_entry", entry_id)
+            self._apply(session, entry, {"active": False}, by, "delete")
+        return entry_dict(entry)
+
+    async def history(self, entry_id: int) -> list[dict[str, Any]]:
+        """Every edit of an entry, oldest first."""
+        async with self._sessions() as session:
+            if await session.get(KbEntry, entry_id) is None:
+                raise NotFound("kb_entry", entry_id)
+            rows = (
+                await session.scalars(select(KbRevision).where(KbRevision.entry_id == entry_id).order_by(KbRevision.id))
+            ).all()
+        return [
+            {"id": r.id, "action": r.action, "by": r.by, "at": r.at.isoformat(), "before": r.before, "after": r.after}
+            for r in rows
+        ]
+
+    @staticmethod
+    def _new(fields: dict[str, str], by: str) -> KbEntry:
+        now = utcnow()
+        return KbEntry(
+            question=fields["question"],
+            answer=fields["answer"],
+            keywords=fields.get("keywords", ""),
+            category=fields.get("category", ""),
+            department=fields.get("department", ""),
+            active=True,
+            updated_by=by,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @staticmethod
+    def _apply(session: AsyncSession, entry: KbEntry, changes: dict[str, Any], by: str, action: str) -> bool:
+        """Apply changed fields and keep a revision; False when nothing changed."""
+        before = _fields(entry)
+        changed = {k: v for k, v in changes.items() if before.get(k) != v}
+        if not changed:
+            return False
+        for name, value in changed.items():
+            setattr(entry, name, value)
+        entry.updated_by = by
+        entry.updated_at = utcnow()
+        session.add(
+            KbRevision(
+                entry_id=entry.id,
+                action=action,
+                by=by,
+                before={k: before[k] for k in changed},
+                after={k: changed[k] for k in changed},
+            )
+        )
+        log.info("kb.entry_changed", entry_id=entry.id, by=by, action=action, fields=sorted(changed))
+        return True
+
+    # -- CSV --------------------------------------------------------------------------------------
+
+    async def import_csv(self, data: str | bytes, by: str) -> dict[str, Any]:
+        """Create or update entries from CSV (columns as ``CSV_COLUMNS``; id empty = new entry).
+
+        All or nothing: when any row is invalid nothing is written and every problem is reported
+        with its line number.  Rows equal to the stored entry change nothing (no revision).
+        """
+        rows = list(_read_csv(data))
+        problems: list[dict[str, str]] = []
+        parsed: list[tuple[int | None, dict[str, str]]] = []
+        for line, row in rows:
+            raw_id = (row.get("id") or "").strip()
+            entry_id: int | None = None
+            if raw_id:
+                if not raw_id.isdigit():
+                    problems.append({"field": f"line {line}: id", "problem": f"{raw_id!r} is not a number"})
+                    continue
+                entry_id = int(raw_id)
+            try:
+                parsed.append((entry_id, clean_fields(row, partial=False)))
+            except InvalidData as err:
+                problems += [{"field": f"line {line}: {p['field']}", "problem": p["problem"]} for p in err.problems]
+        if problems:
+            raise InvalidData("kb.invalid_csv", f"{len(problems)} problem(s) in the CSV; nothing was imported", problems)
+        report = {"created": 0, "updated": 0, "unchanged": 0}
+        async with self._sessions() as session, session.begin():
+            for entry_id, fields in parsed:
+                entry = await session.get(KbEntry, entry_id) if entry_id is not None else None
+                if entry is None:
+                    entry = self._new(fields, by)
+                    if entry_id is not None:
+                        entry.id = entry_id
+                    session.add(entry)
+                    await session.flush()
+                    session.add(KbRevision(entry_id=entry.id, action="import", by=by, before=None, after=_fields(entry)))
+                    report["created"] += 1
+                elif self._apply(session, entry, {**fields, "active": True}, by, "import"):
+                    report["updated"] += 1
+                else:
+                    report["unchanged"] += 1
+        if self.dialect == "postgresql" and report["created"]:
+            await self._fix_pg_sequence()
+        log.info("kb.imported", by=by, **report)
+        return report
+
+    async def export_csv(self, *, include_inactive: bool = False) -> str:
+        """Every (active) entry as CSV with a header, in id order."""
+        query = select(KbEntry).order_by(KbEntry.id)
+        if not include_inactive:
+            query = query.where(KbEntry.active.is_(True))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        async with self._sessions() as session:
+            for e in (await session.scalars(query)).all():
+                writer.writerow([e.id, e.question, e.answer, e.keywords, e.category, e.department, e.updated_by,
+                                 e.updated_at.isoformat()])
+        return out.getvalue()
+
+    async def _fix_pg_sequence(self) -> None:
+        """Rows imported with explicit ids leave PostgreSQL's sequence behind: move it past them."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                text("SELECT setval(pg_get_serial_sequence('kb_entries', 'id'), (SELECT max(id) FROM kb_entries))")
+            )
+
+
+def _read_csv(data: str | bytes) -> Iterable[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; a UTF-8 BOM (Excel) is accepted; unknown columns are an error."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise InvalidData("kb.invalid_csv", f"the CSV is not UTF-8 ({err.reason} at byte {err.start})") from None
+    data = data.lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(data))
+    header = [h.strip() for h in reader.fieldnames or []]
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    missing = [h for h in REQUIRED if h not in header]
+    if unknown or missing:
+        problems = [{"field": h, "problem": "is not a known column"} for h in unknown]
+        problems += [{"field": h, "problem": "column is missing"} for h in missing]
+        raise InvalidData("kb.invalid_csv", f"CSV columns must be among {', '.join(CSV_COLUMNS)}", problems)
+    reader.fieldnames = header
+    for row in reader:
+        yield reader.line_num, {k: v for k, v in row.items() if k is not None}

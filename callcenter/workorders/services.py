@@ -1,0 +1,793 @@
+"""Work orders in the store: the lifecycle of each ticket, its contact history and callback tasks.
+
+Theory of operation: the call side (``TicketService``) writes tickets; ``on_ticket_write`` runs
+inside each of its write transactions and keeps the work-order side in step, idempotently:
+- a new call gets its work order and an ``inbound`` contact; a repeat caller's new call is
+  *merged* into their open ticket (its revisit count goes up, the contact lands there);
+- a call that ends updates its inbound contact; an abandoned call gets a promised reply time and
+  a callback task (one per abandoned call; a later answered call of the same caller cancels it).
+Operators change tickets through ``update`` (one lifecycle move at most, plus fields); every
+change of status is a ``status`` contact, so the history tells the whole story.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zoneinfo
+from dataclasses import dataclass, replace
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.settings import Settings
+from callcenter.store.models import Ticket, clean_text, normalise_name, normalise_number, utcnow
+from callcenter.tickets.service import TicketWrite
+from callcenter.workorders import lifecycle as lc
+from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
+from callcenter.workorders.models import CallbackTask, Contact, Department, Specialist, WorkOrder
+
+log = structlog.get_logger(__name__)
+
+EDITABLE = ("category", "priority", "notes", "promised_reply_at", "assigned_agent", "department_id")
+MAX_NOTES = 4000
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an operator asks of a ticket (PATCH): fields, and at most one status move."""
+
+    fields: dict[str, Any]
+    status: str | None = None
+    close_reason: str | None = None
+
+
+class WorkOrderService:
+    """Tickets as work orders: read, change, history, tasks, imports, overdue."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, listeners: list | None = None) -> None:
+        self._sessions = sessions
+        self.settings = settings
+        self.node = settings.node
+        self.tz = zoneinfo.ZoneInfo(settings.workorders.timezone)
+        self.callback_within = dt.timedelta(hours=settings.workorders.callback_within_hours)
+        self.abandoned_reply = dt.timedelta(hours=settings.workorders.abandoned_reply_hours)
+        self.link_window = dt.timedelta(days=settings.workorders.link_window_days)
+        # Called with (event name, dict) for things the web pages show live: overdue, survey...
+        self.listeners: list = listeners if listeners is not None else []
+
+    def notify(self, event: str, data: dict[str, Any]) -> None:
+        """Tell listeners (websockets of the web pages); a failing listener is logged, never raised."""
+        for listener in list(self.listeners):
+            try:
+                listener(event, data)
+            except Exception:
+                log.exception("workorder.listener_failed", workorder_event=event)
+
+    # -- the call side's hook ------------------------------------------------------------------------
+
+    async def on_ticket_write(self, session: AsyncSession, node: str, write: TicketWrite) -> None:
+        """Keep work orders in step with a call's ticket (runs inside the ticket write's transaction)."""
+        if write.kind not in ("open", "fallback", "ended", "answered"):
+            return
+        ticket = await session.scalar(select(Ticket).where(Ticket.node == node, Ticket.uniqueid == write.uniqueid))
+        if ticket is None:
+            return
+        order = await session.get(WorkOrder, ticket.id)
+        if order is None:
+            order = await self._open_work(session, ticket)
+        if ticket.ended_at is not None and write.kind in ("ended", "fallback"):
+            await self._call_ended(session, ticket, order)
+
+    async def _open_work(self, session: AsyncSession, ticket: Ticket) -> WorkOrder:
+        """The work order of a new call: merged into the caller's open ticket, or a new one."""
+        parent = await self._open_ticket_of(session, ticket)
+        now = utcnow()
+        order = WorkOrder(ticket_id=ticket.id, status=lc.Status.NEW.value, priority="normal", notes="", revisits=0,
+                          created_at=now, updated_at=now)
+        work_id = ticket.id
+        if parent is not None:
+            order.status = lc.Status.MERGED.value
+            order.parent_id = parent.ticket_id
+            parent.revisits += 1
+            parent.updated_at = now
+            work_id = parent.ticket_id
+            log.info("ticket.merged", ticket_id=ticket.id, into=parent.ticket_id, revisits=parent.revisits)
+        session.add(order)
+        session.add(Contact(ticket_id=work_id, kind="inbound", at=ticket.arrived_at, number=ticket.caller_number,
+                            outcome="in_call", call_ticket_id=ticket.id, text="", details={}))
+        await session.flush()
+        return order
+
+    async def _open_ticket_of(self, session: AsyncSession, ticket: Ticket) -> WorkOrder | None:
+        """The caller's most recent open ticket within the link window, if any."""
+        if not ticket.caller_number or self.link_window <= dt.timedelta(0):
+            return None
+        query = (
+            select(WorkOrder)
+            .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+            .where(
+                Ticket.caller_number == ticket.caller_number,
+                Ticket.id != ticket.id,
+                Ticket.arrived_at >= ticket.arrived_at - self.link_window,
+                WorkOrder.status.in_([s.value for s in lc.OPEN]),
+            )
+            .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
+            .limit(1)
+        )
+        return await session.scalar(query)
+
+    async def _call_ended(self, session: AsyncSession, ticket: Ticket, order: WorkOrder) -> None:
+        """Update the inbound contact; an abandoned call gets a promise and a callback task."""
+        work = await session.get(WorkOrder, order.parent_id) if order.parent_id else order
+        work = work or order
+        contact = await session.scalar(
+            select(Contact).where(Contact.call_ticket_id == ticket.id, Contact.kind == "inbound")
+        )
+        if contact is not None and contact.outcome == "in_call":
+            contact.outcome = ticket.call_status
+            contact.agent_id = ticket.agent_id
+            contact.details = {"wait_seconds": ticket.wait_seconds, "talk_seconds": ticket.talk_seconds}
+        if ticket.call_status == "abandoned":
+            await self._abandoned(session, ticket, work)
+        elif ticket.call_status == "completed" and work.ticket_id != ticket.id:
+            # The caller got through: an earlier abandoned call's callback is no longer needed.
+            pending = await session.scalars(
+                select(CallbackTask).where(CallbackTask.ticket_id == work.ticket_id, CallbackTask.kind == "abandoned",
+                                           CallbackTask.state == "pending")
+            )
+            for task in pending:
+                task.state, task.result = "cancelled", "caller_got_through"
+
+    async def _abandoned(self, session: AsyncSession, ticket: Ticket, work: WorkOrder) -> None:
+        if work.promised_reply_at is None and work.status in (s.value for s in lc.UNSOLVED):
+            work.promised_reply_at = (ticket.ended_at or utcnow()) + self.abandoned_reply
+        if not ticket.caller_number:
+            log.info("ticket.abandoned_anonymous", ticket_id=ticket.id)
+            return
+        pending = await session.scalar(
+            select(CallbackTask.id).where(CallbackTask.ticket_id == work.ticket_id, CallbackTask.kind == "abandoned",
+                                          CallbackTask.state.in_(("pending", "dialing")))
+        )
+        exists = await session.scalar(
+            select(CallbackTask.id).where(CallbackTask.ticket_id == work.ticket_id, CallbackTask.kind == "abandoned",
+                                          CallbackTask.dedupe_key == str(ticket.id))
+        )
+        if pending is not None or exists is not None:
+            return
+        task = CallbackTask(
+            ticket_id=work.ticket_id, kind="abandoned", dedupe_key=str(ticket.id), number=ticket.caller_number,
+            name=ticket.caller_name, state="pending", attempts=0,
+            max_attempts=self.settings.outbound.max_attempts, not_before=ticket.ended_at or utcnow(),
+            details={"call_ticket_id": ticket.id, "wait_seconds": ticket.wait_seconds}, created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        session.add(task)
+        await session.flush()
+        log.info("callback.task_created", ticket_id=work.ticket_id, task_id=task.id, kind="abandoned",
+                 number=ticket.caller_number)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    async def list(
+        self,
+        *,
+        caller: str | None = None,
+        status: list[str] | None = None,
+        overdue_only: bool = False,
+        open_only: bool = False,
+        limit: int = 50,
+        now: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Tickets newest first, filtered by caller number, statuses, open or overdue."""
+        now = now or utcnow()
+        query = select(Ticket, WorkOrder).outerjoin(WorkOrder, WorkOrder.ticket_id == Ticket.id)
+        if caller is not None:
+            number = normalise_number(caller)
+            if not number:
+                raise InvalidData("ticket.invalid_query", "caller must be a phone number",
+                                  [{"field": "caller", "problem": f"{caller!r} has no digits to look up"}])
+            query = query.where(Ticket.caller_number == number)
+        wanted = set(status or [])
+        if open_only:
+            wanted |= {s.value for s in lc.OPEN}
+        if overdue_only:
+            wanted = (wanted or {s.value for s in lc.OPEN}) & {s.value for s in lc.OPEN}
+            query = query.where(
+                or_(
+                    and_(WorkOrder.status.in_([s.value for s in lc.UNSOLVED]), WorkOrder.promised_reply_at < now),
+                    and_(WorkOrder.status.in_([s.value for s in lc.AWAITING_CALLBACK]), WorkOrder.callback_by < now),
+                )
+            )
+        if wanted:
+            conditions = [WorkOrder.status.in_(sorted(wanted))]
+            if "new" in wanted:
+                conditions.append(WorkOrder.ticket_id.is_(None))  # no work order yet: new
+            query = query.where(or_(*conditions))
+        query = query.order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(max(1, min(limit, 500)))
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [self._summary(t, o, now) for t, o in rows]
+
+    async def get(self, ticket_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+        """One ticket with its contact history, tasks, linked calls and the ticket it was merged into."""
+        now = now or utcnow()
+        async with self._sessions() as session:
+            ticket = await session.get(Ticket, ticket_id)
+            if ticket is None:
+                raise NotFound("ticket", ticket_id)
+            order = await session.get(WorkOrder, ticket_id)
+            out = self._summary(ticket, order, now)
+            contacts = (await session.scalars(
+                select(Contact).where(Contact.ticket_id == ticket_id).order_by(Contact.at, Contact.id)
+            )).all()
+            tasks = (await session.scalars(
+                select(CallbackTask).where(CallbackTask.ticket_id == ticket_id).order_by(CallbackTask.id)
+            )).all()
+            linked = (await session.scalars(
+                select(WorkOrder.ticket_id).where(WorkOrder.parent_id == ticket_id).order_by(WorkOrder.ticket_id)
+            )).all()
+            parent = None
+            if order is not None and order.parent_id:
+                p_ticket = await session.get(Ticket, order.parent_id)
+                p_order = await session.get(WorkOrder, order.parent_id)
+                if p_ticket is not None:
+                    parent = self._summary(p_ticket, p_order, now)
+            department = await session.get(Department, order.department_id) if order and order.department_id else None
+        out["contacts"] = [contact_dict(c) for c in contacts]
+        out["tasks"] = [task_dict(t) for t in tasks]
+        out["linked_calls"] = list(linked)
+        out["parent"] = parent
+        out["department"] = {"id": department.id, "name": department.name} if department else None
+        out["ivr"] = ticket.details.get("ivr")
+        return out
+
+    def _summary(self, ticket: Ticket, order: WorkOrder | None, now: dt.datetime) -> dict[str, Any]:
+        state = self._state(ticket, order)
+        late = lc.overdue(state, now, self.tz)
+        menu = (ticket.details.get("ivr") or {}).get("menu") or {}
+        return {
+            "id": ticket.id,
+            "work_ticket_id": order.parent_id if order is not None and order.parent_id else ticket.id,
+            "node": ticket.node,
+            "uniqueid": ticket.uniqueid,
+            "source": ticket.source,
+            "caller_number": ticket.caller_number,
+            "caller_name": ticket.caller_name,
+            "call_status": ticket.call_status,
+            "arrived_at": _iso(ticket.arrived_at),
+            "answered_at": _iso(ticket.answered_at),
+            "ended_at": _iso(ticket.ended_at),
+            "agent_id": ticket.agent_id,
+            "wait_seconds": ticket.wait_seconds,
+            "talk_seconds": ticket.talk_seconds,
+            "menu_choice": menu.get("choice"),
+            "status": state.status.value,
+            "allowed_status": list(lc.allowed_targets(state.status)),
+            "category": order.category if order else None,
+            "priority": order.priority if order else "normal",
+            "notes": order.notes if order else "",
+            "promised_reply_at": _iso(state.promised_reply_at),
+            "callback_by": _iso(state.callback_by),
+            "satisfaction": state.satisfaction,
+            "close_reason": state.close_reason,
+            "parent_id": state.parent_id,
+            "revisits": order.revisits if order else 0,
+            "department_id": order.department_id if order else None,
+            "external_ref": order.external_ref if order else None,
+            "assigned_agent": order.assigned_agent if order else None,
+            "needs_promise": state.call_ended and state.status in lc.UNSOLVED and state.promised_reply_at is None,
+            "overdue": {"deadline": _iso(late.deadline), "late_seconds": int(late.late.total_seconds()), "days": late.days}
+            if late
+            else None,
+            "solved_at": _iso(order.solved_at) if order else None,
+            "closed_at": _iso(order.closed_at) if order else None,
+            "updated_at": _iso(order.updated_at if order else ticket.updated_at),
+            "updated_by": order.updated_by if order else None,
+        }
+
+    @staticmethod
+    def _state(ticket: Ticket, order: WorkOrder | None, exhausted: bool = False) -> lc.WorkState:
+        if order is None:
+            return lc.WorkState(call_ended=ticket.ended_at is not None)
+        return lc.WorkState(
+            status=lc.Status(order.status),
+            promised_reply_at=order.promised_reply_at,
+            call_ended=ticket.ended_at is not None,
+            satisfaction=order.satisfaction,
+            callback_by=order.callback_by,
+            close_reason=order.close_reason,
+            parent_id=order.parent_id,
+            callback_attempts_exhausted=exhausted,
+        )
+
+    # -- changes ----------------------------------------------------------------------------------
+
+    async def update(self, ticket_id: int, change: Change, by: str | None, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Apply fields and at most one status move; refused moves and missing promises raise."""
+        now = now or utcnow()
+        async with self._sessions() as session, session.begin():
+            ticket, order = await self._load_for_update(session, ticket_id)
+            if order.status == lc.Status.MERGED.value and (change.fields or change.status not in (None, "new")):
+                raise Conflict(
+                    "ticket.merged",
+                    f"ticket {ticket_id} is a repeat call merged into ticket {order.parent_id}: change ticket "
+                    f"{order.parent_id}, or unmerge this one first (status \"new\")",
+                )
+            fields = dict(change.fields)
+            if "department_id" in fields and fields["department_id"] is not None:
+                if await session.get(Department, fields["department_id"]) is None:
+                    raise NotFound("department", fields["department_id"])
+            before = self._state(ticket, order, await self._exhausted(session, ticket_id))
+            state = before
+            promise = fields.get("promised_reply_at", state.promised_reply_at)
+            if "promised_reply_at" in fields:
+                state = replace(state, promised_reply_at=promise)
+            if change.status is not None:
+                state = lc.move(state, change.status, now, reason=change.close_reason,
+                                callback_within=self.callback_within)
+            if before.status != lc.Status.MERGED:  # unmerging is bookkeeping; the ticket then shows needs_promise
+                lc.check_promise(state)
+            for name, value in fields.items():
+                setattr(order, name, value)
+            self._store_state(order, state, now)
+            order.updated_at, order.updated_by = now, by
+            if state.status != before.status:
+                session.add(Contact(ticket_id=ticket_id, kind="status", at=now, agent_id=by,
+                                    outcome=state.status.value, text=f"{before.status.value} -> {state.status.value}",
+                                    details={"from": before.status.value, "to": state.status.value,
+                                             "reason": change.close_reason}))
+                log.info("ticket.status_changed", ticket_id=ticket_id, status=state.status.value,
+                         previous=before.status.value, by=by)
+        return await self.get(ticket_id, now)
+
+    async def add_note(self, ticket_id: int, text: str, by: str | None) -> dict[str, Any]:
+        text = clean_text(text).strip()
+        if not text or len(text) > MAX_NOTES:
+            raise InvalidData("ticket.invalid_note", "the note is not valid",
+                              [{"field": "text", "problem": f"must be 1-{MAX_NOTES} characters"}])
+        async with self._sessions() as session, session.begin():
+            await self._load_for_update(session, ticket_id)
+            contact = Contact(ticket_id=ticket_id, kind="note", at=utcnow(), agent_id=by, text=text, details={})
+            session.add(contact)
+            await session.flush()
+        return contact_dict(contact)
+
+    async def record_contact(self, ticket_id: int, kind: str, **values: Any) -> int:
+        """Append a contact (callback, escalation, outbound...) and return its id."""
+        async with self._sessions() as session, session.begin():
+            contact = Contact(ticket_id=ticket_id, kind=kind, at=values.pop("at", utcnow()), text=values.pop("text", ""),
+                              details=values.pop("details", {}), **values)
+            session.add(contact)
+            await session.flush()
+            return contact.id
+
+    async def update_contact(self, contact_id: int, **values: Any) -> None:
+        async with self._sessions() as session, session.begin():
+            contact = await session.get(Contact, contact_id)
+            if contact is None:
+                return
+            details = values.pop("details", None)
+            for name, value in values.items():
+                setattr(contact, name, value)
+            if details:
+                contact.details = {**contact.details, **details}
+
+    async def escalated(self, ticket_id: int, department_id: int, promised_reply_at: dt.datetime | None,
+                        by: str | None, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Move the ticket to escalated (if it is not already) towards ``department_id``."""
+        now = now or utcnow()
+        async with self._sessions() as session, session.begin():
+            ticket, order = await self._load_for_update(session, ticket_id)
+            if await session.get(Department, department_id) is None:
+                raise NotFound("department", department_id)
+            state = self._state(ticket, order)
+            if promised_reply_at is not None:
+                state = replace(state, promised_reply_at=promised_reply_at)
+            if state.status != lc.Status.ESCALATED:
+                previous = state.status
+                state = lc.move(state, lc.Status.ESCALATED, now)
+                session.add(Contact(ticket_id=ticket_id, kind="status", at=now, agent_id=by, outcome="escalated",
+                                    text=f"{previous.value} -> escalated",
+                                    details={"from": previous.value, "to": "escalated"}))
+            self._store_state(order, state, now)
+            order.department_id, order.updated_at, order.updated_by = department_id, now, by
+        return await self.get(ticket_id, now)
+
+    async def record_survey(self, ticket_id: int, score: int, *, agent_id: str | None = None,
+                            via: str = "ivr", now: dt.datetime | None = None) -> dict[str, Any]:
+        """A satisfaction score (1-5): kept on the ticket; closes or reopens a ticket awaiting its callback."""
+        now = now or utcnow()
+        async with self._sessions() as session, session.begin():
+            ticket, order = await self._load_for_update(session, ticket_id)
+            if order.parent_id:  # a survey on a merged call counts for the ticket it belongs to
+                ticket, order = await self._load_for_update(session, order.parent_id)
+            before = self._state(ticket, order)
+            state = lc.after_survey(before, score, now)
+            self._store_state(order, state, now)
+            order.updated_at = now
+            session.add(Contact(ticket_id=ticket.id, kind="survey", at=now, agent_id=agent_id, outcome=str(score),
+                                text="", details={"score": score, "via": via, "from": before.status.value,
+                                                  "to": state.status.value}))
+            if state.status != before.status:
+                session.add(Contact(ticket_id=ticket.id, kind="status", at=now, agent_id=agent_id,
+                                    outcome=state.status.value, text=f"{before.status.value} -> {state.status.value}",
+                                    details={"from": before.status.value, "to": state.status.value,
+                                             "reason": state.close_reason or f"survey {score}"}))
+        log.info("ticket.survey", ticket_id=ticket.id, score=score, status=state.status.value)
+        self.notify("ticket.survey", {"ticket_id": ticket.id, "score": score, "status": state.status.value})
+        return await self.get(ticket.id, now)
+
+    async def _load_for_update(self, session: AsyncSession, ticket_id: int) -> tuple[Ticket, WorkOrder]:
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound("ticket", ticket_id)
+        order = await session.get(WorkOrder, ticket_id)
+        if order is None:  # a ticket written before work orders existed: it starts as new
+            now = utcnow()
+            order = WorkOrder(ticket_id=ticket_id, status="new", priority="normal", notes="", revisits=0,
+                              created_at=now, updated_at=now)
+            session.add(order)
+            await session.flush()
+        return ticket, order
+
+    @staticmethod
+    def _store_state(order: WorkOrder, state: lc.WorkState, now: dt.datetime) -> None:
+        if state.status.value != order.status:
+            if state.status == lc.Status.SOLVED:
+                order.solved_at = now
+            if state.status == lc.Status.CLOSED:
+                order.closed_at = now
+            if state.status in lc.UNSOLVED:
+                order.overdue_alerted_at = None
+        order.status = state.status.value
+        order.promised_reply_at = state.promised_reply_at
+        order.callback_by = state.callback_by
+        order.satisfaction = state.satisfaction
+        order.close_reason = state.close_reason
+        order.parent_id = state.parent_id
+
+    @staticmethod
+    async def _exhausted(session: AsyncSession, ticket_id: int) -> bool:
+        """Every callback task of this ticket failed after its attempts (closing as unreachable)."""
+        rows = (await session.execute(
+            select(CallbackTask.state).where(CallbackTask.ticket_id == ticket_id, CallbackTask.kind == "callback")
+        )).scalars().all()
+        return bool(rows) and all(state == "failed" for state in rows)
+
+    # -- callback tasks ---------------------------------------------------------------------------
+
+    async def tasks(self, *, state: str | None = "pending", kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(CallbackTask)
+        if state:
+            query = query.where(CallbackTask.state == state)
+        if kind:
+            query = query.where(CallbackTask.kind == kind)
+        async with self._sessions() as session:
+            rows = (await session.scalars(query.order_by(CallbackTask.not_before, CallbackTask.id).limit(limit))).all()
+        return [task_dict(t) for t in rows]
+
+    async def create_task(self, ticket_id: int | None, kind: str, number: str, *, agent_id: str | None = None,
+                          name: str = "", not_before: dt.datetime | None = None, dedupe_key: str = "",
+                          details: dict[str, Any] | None = None) -> dict[str, Any]:
+        digits = normalise_number(number)
+        if not digits:
+            raise InvalidData("callback.invalid_number", "the number to call is not valid",
+                              [{"field": "number", "problem": f"{number!r} is not a phone number"}])
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            task = CallbackTask(ticket_id=ticket_id, kind=kind, dedupe_key=dedupe_key, number=digits,
+                                name=normalise_name(name), state="pending", attempts=0,
+                                max_attempts=self.settings.outbound.max_attempts, not_before=not_before or now,
+                                agent_id=agent_id, details=details or {}, created_at=now, updated_at=now)
+            session.add(task)
+            await session.flush()
+        return task_dict(task)
+
+    async def task_attempt(self, task_id: int, *, result: str, done: bool, agent_id: str | None = None,
+                           retry_in: dt.timedelta = dt.timedelta(minutes=30)) -> dict[str, Any]:
+        """Log one attempt of a task: done, or retried later until its attempts run out."""
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            task = await session.get(CallbackTask, task_id)
+            if task is None:
+                raise NotFound("callback_task", task_id)
+            task.attempts += 1
+            task.last_attempt_at, task.result, task.updated_at = now, result, now
+            task.agent_id = agent_id or task.agent_id
+            attempts = list(task.details.get("attempts", []))
+            task.details = {**task.details, "attempts": [*attempts, {"at": now.isoformat(), "result": result,
+                                                                     "agent_id": agent_id}]}
+            if done:
+                task.state = "done"
+            elif task.attempts >= task.max_attempts:
+                task.state = "failed"
+            else:
+                task.state, task.not_before = "pending", now + retry_in
+        return task_dict(task)
+
+    # -- overdue ----------------------------------------------------------------------------------
+
+    async def sweep_overdue(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Tickets that became overdue since the last sweep: marked alerted, returned and announced."""
+        now = now or utcnow()
+        query = (
+            select(Ticket, WorkOrder)
+            .join(WorkOrder, WorkOrder.ticket_id == Ticket.id)
+            .where(
+                WorkOrder.overdue_alerted_at.is_(None),
+                or_(
+                    and_(WorkOrder.status.in_([s.value for s in lc.UNSOLVED]), WorkOrder.promised_reply_at < now),
+                    and_(WorkOrder.status.in_([s.value for s in lc.AWAITING_CALLBACK]), WorkOrder.callback_by < now),
+                ),
+            )
+            .limit(500)
+        )
+        alerts = []
+        async with self._sessions() as session, session.begin():
+            for ticket, order in (await session.execute(query)).all():
+                order.overdue_alerted_at = now
+                alerts.append(self._summary(ticket, order, now))
+        for alert in alerts:
+            log.warning("ticket.overdue", ticket_id=alert["id"], status=alert["status"],
+                        deadline=alert["overdue"]["deadline"] if alert["overdue"] else None)
+            self.notify("ticket.overdue", alert)
+        return alerts
+
+    # -- 12345 transferred orders -------------------------------------------------------------------
+
+    async def import_12345(self, data: str | bytes, fmt: str, by: str | None) -> dict[str, Any]:
+        """Import orders transferred from the city's 12345 hotline as tickets with their deadline.
+
+        Fields: ``order_no`` (required, unique: re-importing an order changes nothing),
+        ``caller_number``, ``caller_name``, ``received_at`` and ``deadline`` (ISO datetimes; a time
+        without offset is the hospital's local time), ``content`` (the complaint or request).
+        All or nothing: any invalid record is reported with its position and nothing is written.
+        """
+        records = _read_records(data, fmt)
+        problems: list[dict[str, str]] = []
+        clean: list[dict[str, Any]] = []
+        for where, rec in records:
+            try:
+                clean.append(self._order_record(rec))
+            except InvalidData as err:
+                problems += [{"field": f"{where}: {p['field']}", "problem": p["problem"]} for p in err.problems]
+        if problems:
+            raise InvalidData("ticket.invalid_import", f"{len(problems)} problem(s); nothing was imported", problems)
+        created, skipped = [], 0
+        async with self._sessions() as session, session.begin():
+            for rec in clean:
+                uniqueid = f"12345-{rec['order_no']}"[:64]
+                if await session.scalar(select(Ticket.id).where(Ticket.node == self.node, Ticket.uniqueid == uniqueid)):
+                    skipped += 1
+                    continue
+                ticket = Ticket(node=self.node, uniqueid=uniqueid, linkedid=None,
+                                caller_number=normalise_number(rec["caller_number"]),
+                                caller_number_raw=rec["caller_number"][:255], caller_name=normalise_name(rec["caller_name"]),
+                                caller_name_raw=rec["caller_name"][:255], channel="", source="12345",
+                                call_status="completed", arrived_at=rec["received_at"], ended_at=rec["received_at"],
+                                details={"hotline_12345": {"order_no": rec["order_no"], "content": rec["content"]}})
+                session.add(ticket)
+                await session.flush()
+                now = utcnow()
+                session.add(WorkOrder(ticket_id=ticket.id, status="new", category="hotline_12345", priority="high",
+                                      notes=rec["content"], promised_reply_at=rec["deadline"], revisits=0,
+                                      external_ref=rec["order_no"], created_at=now, updated_at=now, updated_by=by))
+                session.add(Contact(ticket_id=ticket.id, kind="inbound", at=rec["received_at"],
+                                    number=ticket.caller_number, outcome="transferred_12345", text=rec["content"],
+                                    details={"order_no": rec["order_no"]}))
+                created.append(ticket.id)
+        log.info("ticket.imported_12345", created=len(created), skipped=skipped, by=by)
+        return {"created": len(created), "skipped": skipped, "ticket_ids": created}
+
+    def _order_record(self, rec: dict[str, Any]) -> dict[str, Any]:
+        problems = []
+        order_no = str(rec.get("order_no") or "").strip()
+        if not order_no or len(order_no) > 50:
+            problems.append({"field": "order_no", "problem": "is required (1-50 characters)"})
+        out: dict[str, Any] = {"order_no": order_no}
+        for name in ("received_at", "deadline"):
+            raw = str(rec.get(name) or "").strip()
+            if not raw:
+                if name == "deadline":
+                    problems.append({"field": name, "problem": "is required (ISO datetime)"})
+                out[name] = utcnow()
+                continue
+            try:
+                moment = dt.datetime.fromisoformat(raw)
+            except ValueError:
+                problems.append({"field": name, "problem": f"{raw!r} is not an ISO datetime (2025-03-10T17:00:00+08:00)"})
+                continue
+            out[name] = (moment if moment.tzinfo else moment.replace(tzinfo=self.tz)).astimezone(dt.UTC)
+        out["caller_number"] = clean_text(rec.get("caller_number") or "").strip()
+        out["caller_name"] = clean_text(rec.get("caller_name") or "").strip()
+        out["content"] = clean_text(rec.get("content") or "").strip()[:MAX_NOTES]
+        if not out["content"]:
+            problems.append({"field": "content", "problem": "is required"})
+        if problems:
+            raise InvalidData("ticket.invalid_import", "invalid record", problems)
+        return out
+
+
+class DirectoryService:
+    """Departments and their specialists; who to call, in order, for an escalation."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def departments(self) -> list[dict[str, Any]]:
+        async with self._sessions() as session:
+            deps = (await session.scalars(select(Department).order_by(Department.name))).all()
+            specs = (await session.scalars(select(Specialist).order_by(Specialist.rank, Specialist.id))).all()
+        by_dep: dict[int, list[dict[str, Any]]] = {}
+        for s in specs:
+            by_dep.setdefault(s.department_id, []).append(specialist_dict(s))
+        return [department_dict(d, by_dep.get(d.id, [])) for d in deps]
+
+    async def department(self, department_id: int) -> dict[str, Any]:
+        async with self._sessions() as session:
+            dep = await session.get(Department, department_id)
+            if dep is None:
+                raise NotFound("department", department_id)
+            specs = (await session.scalars(
+                select(Specialist).where(Specialist.department_id == department_id).order_by(Specialist.rank, Specialist.id)
+            )).all()
+        return department_dict(dep, [specialist_dict(s) for s in specs])
+
+    async def save_department(self, values: dict[str, Any], department_id: int | None = None) -> dict[str, Any]:
+        async with self._sessions() as session, session.begin():
+            if department_id is None:
+                dep = Department(name="", office_phone="", notes="", active=True)
+                session.add(dep)
+            else:
+                dep = await session.get(Department, department_id)
+                if dep is None:
+                    raise NotFound("department", department_id)
+            if "name" in values:
+                clash = await session.scalar(select(Department.id).where(Department.name == values["name"]))
+                if clash is not None and clash != dep.id:
+                    raise Conflict("department.duplicate", f"a department named {values['name']!r} exists (id {clash})")
+            for name in ("name", "office_phone", "notes", "active"):
+                if name in values:
+                    setattr(dep, name, values[name])
+            dep.updated_at = utcnow()
+            await session.flush()
+            dep_id = dep.id
+        return await self.department(dep_id)
+
+    async def save_specialist(self, values: dict[str, Any], *, department_id: int | None = None,
+                              specialist_id: int | None = None) -> dict[str, Any]:
+        async with self._sessions() as session, session.begin():
+            if specialist_id is None:
+                if await session.get(Department, department_id) is None:
+                    raise NotFound("department", department_id)
+                spec = Specialist(department_id=department_id, name="", title="", mobile="", duty={}, rank=0, active=True)
+                session.add(spec)
+            else:
+                spec = await session.get(Specialist, specialist_id)
+                if spec is None:
+                    raise NotFound("specialist", specialist_id)
+            for name in ("name", "title", "mobile", "duty", "rank", "active"):
+                if name in values:
+                    setattr(spec, name, values[name])
+            await session.flush()
+        return specialist_dict(spec)
+
+    async def delete_specialist(self, specialist_id: int) -> None:
+        async with self._sessions() as session, session.begin():
+            spec = await session.get(Specialist, specialist_id)
+            if spec is None:
+                raise NotFound("specialist", specialist_id)
+            await session.delete(spec)
+
+    async def escalation_targets(self, department_id: int, now: dt.datetime, tz: dt.tzinfo) -> list[dict[str, str]]:
+        """Who to call, in order: the office phone, then each specialist on duty now, by rank."""
+        dep = await self.department(department_id)
+        targets = []
+        if dep["office_phone"] and dep["active"]:
+            targets.append({"role": "office", "name": f"{dep['name']}办公室", "number": dep["office_phone"]})
+        for spec in dep["specialists"]:
+            if spec["active"] and spec["mobile"] and on_duty(spec["duty"], now, tz):
+                targets.append({"role": "specialist", "name": spec["name"], "number": spec["mobile"],
+                                "specialist_id": str(spec["id"])})
+        return targets
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def on_duty(duty: dict[str, Any], now: dt.datetime, tz: dt.tzinfo) -> bool:
+    """Whether ``duty`` ({"weekdays": [...], "times": "HH:MM-HH:MM"}) covers ``now``; empty: always."""
+    local = now.astimezone(tz)
+    days = duty.get("weekdays")
+    if days and WEEKDAYS[local.weekday()] not in days:
+        return False
+    times = duty.get("times")
+    if not times:
+        return True
+    start_s, end_s = times.split("-")
+    start, end = dt.time.fromisoformat(start_s.strip()), dt.time.fromisoformat(end_s.strip())
+    t = local.time()
+    return start <= t < end if start <= end else (t >= start or t < end)  # across midnight
+
+
+def validate_duty(duty: Any) -> list[dict[str, str]]:
+    """Problems with a duty table (for the API)."""
+    if not isinstance(duty, dict):
+        return [{"field": "duty", "problem": "must be an object like {\"weekdays\": [\"mon\"], \"times\": \"08:00-17:30\"}"}]
+    problems = []
+    unknown = set(duty) - {"weekdays", "times"}
+    if unknown:
+        problems.append({"field": "duty", "problem": f"unknown key(s): {', '.join(sorted(unknown))}"})
+    days = duty.get("weekdays")
+    if days is not None and (not isinstance(days, list) or any(d not in WEEKDAYS for d in days)):
+        problems.append({"field": "duty.weekdays", "problem": f"must be a list of {', '.join(WEEKDAYS)}"})
+    times = duty.get("times")
+    if times is not None:
+        try:
+            a, b = str(times).split("-")
+            dt.time.fromisoformat(a.strip())
+            dt.time.fromisoformat(b.strip())
+        except ValueError:
+            problems.append({"field": "duty.times", "problem": f"{times!r} is not HH:MM-HH:MM"})
+    return problems
+
+
+def department_dict(dep: Department, specialists: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": dep.id, "name": dep.name, "office_phone": dep.office_phone, "notes": dep.notes,
+            "active": dep.active, "specialists": specialists}
+
+
+def specialist_dict(s: Specialist) -> dict[str, Any]:
+    return {"id": s.id, "department_id": s.department_id, "name": s.name, "title": s.title, "mobile": s.mobile,
+            "duty": s.duty, "rank": s.rank, "active": s.active}
+
+
+def contact_dict(c: Contact) -> dict[str, Any]:
+    return {"id": c.id, "kind": c.kind, "at": _iso(c.at), "agent_id": c.agent_id, "number": c.number,
+            "outcome": c.outcome, "reached": c.reached, "call_ticket_id": c.call_ticket_id, "text": c.text,
+            "details": c.details}
+
+
+def task_dict(t: CallbackTask) -> dict[str, Any]:
+    return {"id": t.id, "ticket_id": t.ticket_id, "kind": t.kind, "number": t.number, "name": t.name,
+            "state": t.state, "attempts": t.attempts, "max_attempts": t.max_attempts,
+            "not_before": _iso(t.not_before), "last_attempt_at": _iso(t.last_attempt_at), "result": t.result,
+            "agent_id": t.agent_id, "details": t.details}
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _read_records(data: str | bytes, fmt: str) -> list[tuple[str, dict[str, Any]]]:
+    """(position, record) pairs from CSV (header row) or JSON (a list of objects)."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidData("ticket.invalid_import", "the data is not UTF-8") from None
+    data = data.lstrip("\ufeff")
+    if fmt == "json":
+        try:
+            parsed = json.loads(data)
+        except ValueError as err:
+            raise InvalidData("ticket.invalid_import", f"not JSON: {err}") from None
+        if isinstance(parsed, dict) and isinstance(parsed.get("orders"), list):
+            parsed = parsed["orders"]
+        if not isinstance(parsed, list) or not all(isinstance(r, dict) for r in parsed):
+            raise InvalidData("ticket.invalid_import", "JSON must be a list of order objects (or {\"orders\": [...]})")
+        return [(f"record {n}", r) for n, r in enumerate(parsed, 1)]
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(data))
+        return [(f"line {reader.line_num}", row) for row in reader]
+    raise InvalidData("ticket.invalid_import", f"format must be csv or json, not {fmt!r}")
+
+
+def count_query(model: Any) -> Any:
+    """``SELECT count(*)`` of a model (helper for tests and health)."""
+    return select(func.count()).select_from(model)
