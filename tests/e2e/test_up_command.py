@@ -24,14 +24,14 @@ CONFIG = """
 node = "pbx-up"
 state_dir = "{state}"
 [ami]
-port = 5041
+port = 5043
 [agi]
-port = 4575
+port = 4577
 [web]
-port = 8091
+port = 8093
 [asterisk]
 instance = "callcenter-uptest"
-sip_port = 5080
+sip_port = 5084
 queue_log = "{root}/var/log/callcenter-uptest-asterisk/queue_log"
 caller_endpoints = ["2901"]
 [[agents]]
@@ -62,7 +62,7 @@ async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_pa
         async def healthy():
             try:
                 async with aiohttp.ClientSession() as http:
-                    async with http.get("http://127.0.0.1:8091/health") as response:
+                    async with http.get("http://127.0.0.1:8093/health") as response:
                         body = await response.json()
                         return body if response.status == 200 and body["ami"]["connected"] else None
             except aiohttp.ClientError:
@@ -70,7 +70,7 @@ async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_pa
 
         body = await eventually(healthy, timeout=60, interval=0.5, message="health OK")
         assert body["database"]["ok"] is True
-        assert b"http://127.0.0.1:8091/health" in output  # it prints where to look
+        assert b"http://127.0.0.1:8093/health" in output  # it prints where to look
 
         db = tmp_path / "state" / "callcenter.db"
 
