@@ -21,6 +21,7 @@ from callcenter import asterisk as embedded
 from callcenter.exceptions import AsteriskError
 from callcenter.settings import Settings, caller_password
 from callcenter.softphone import Softphone
+from harness.controller import Controller
 from harness.env import make_test_settings
 
 PhoneFactory = Callable[..., Awaitable[Softphone]]
@@ -102,41 +103,6 @@ async def phone_factory(asterisk: Settings) -> AsyncIterator[PhoneFactory]:
 def db_url(tmp_path: Path) -> str:
     """A throw-away SQLite database URL (the file does not exist yet)."""
     return f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
-
-
-class Controller:
-    """The controller's aiohttp application running in the test's event loop."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.app = None
-        self.runner = None
-
-    async def start(self) -> "Controller":
-        from aiohttp import web
-
-        from callcenter import keys
-        from callcenter.app import create_app
-
-        self.app = create_app(self.settings)
-        self.runner = web.AppRunner(self.app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.settings.web.host, self.settings.web.port).start()
-        ami = self.app[keys.AMI]
-        assert await ami.wait_connected(10), f"controller could not log in to AMI: {ami.last_error}"
-        return self
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.web.host}:{self.settings.web.port}"
-
-    def __getitem__(self, key):
-        return self.app[key]
 
 
 @pytest.fixture

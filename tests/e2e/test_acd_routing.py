@@ -144,7 +144,7 @@ async def menu_controller(asterisk, db_url):
     import dataclasses
 
     from callcenter.settings import DatabaseSettings
-    from conftest import Controller
+    from harness.controller import Controller
 
     agents = tuple(dataclasses.replace(a, skills=("guidance",)) if a.id == "1003" else a for a in asterisk.agents)
     settings = dataclasses.replace(

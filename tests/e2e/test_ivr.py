@@ -21,7 +21,7 @@ import pytest
 from callcenter import keys
 from callcenter.ivr.prompts import sound_path
 from callcenter.settings import DatabaseSettings
-from conftest import Controller
+from harness.controller import Controller
 from harness import eventually
 
 pytestmark = pytest.mark.e2e

@@ -68,7 +68,10 @@ async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_pa
             except aiohttp.ClientError:
                 return None
 
-        body = await eventually(healthy, timeout=60, interval=0.5, message="health OK")
+        try:
+            body = await eventually(healthy, timeout=60, interval=0.5, message="health OK")
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n--- callcenter up said:\n{output.decode(errors='replace')[-3000:]}") from None
         assert body["database"]["ok"] is True
         assert b"http://127.0.0.1:8093/health" in output  # it prints where to look
 
