@@ -115,9 +115,16 @@ def _up(settings: Settings) -> int:
             from callcenter.demo import start_demo_phones
 
             phones = await start_demo_phones(settings)
+        from callcenter.demo import ensure_demo_accounts
+
+        created = await ensure_demo_accounts(settings)
+        accounts = settings.state_path / "demo-accounts.txt"
         base = f"http://{settings.web.host}:{settings.web.port}"
         print(
             f"\n  Hotline controller is up.\n"
+            f"    web:           {base}/  (operator desk /agent, wallboard /wallboard, reports /reports)\n"
+            f"    logins:        {accounts if created or accounts.exists() else 'callcenter user add NAME --role admin'}"
+            f"{'  (just created)' if created else ''}\n"
             f"    health:        {base}/health\n"
             f"    hotline:       dial {settings.asterisk.hotline_number} on SIP {settings.asterisk.sip_host}:{settings.asterisk.sip_port}\n"
             f"    agents:        {', '.join(a.id for a in settings.agents)} (SIP passwords in {settings.state_path / 'secrets.toml'})\n"

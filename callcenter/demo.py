@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import structlog
 
@@ -80,3 +81,37 @@ async def _call_loop(caller: Softphone, number: str) -> None:
             with contextlib.suppress(Exception):
                 await caller.hangup()
         await asyncio.sleep(DEMO_CALL_EVERY)
+
+
+DEMO_ACCOUNTS = (("admin", "admin", None), ("supervisor", "supervisor", None), ("operator", "operator", "1001"))
+
+
+async def ensure_demo_accounts(settings: Settings) -> Path | None:
+    """On a database with no web accounts, create admin, supervisor and operator (agent 1001).
+
+    Their generated passwords go to ``<state_dir>/demo-accounts.txt`` (mode 600), which is
+    returned; None when accounts already exist (nothing is changed then).
+    """
+    import secrets
+
+    from callcenter.accounts.service import AccountService
+    from callcenter.store.db import open_database, session_factory
+
+    engine = await open_database(settings.database_url)
+    try:
+        accounts = AccountService(session_factory(engine))
+        if await accounts.count():
+            return None
+        agent = settings.agents[0].id if settings.agents else None
+        lines = []
+        for name, role, agent_id in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(12)
+            await accounts.create(name, password, role, agent_id=agent if agent_id else None)
+            lines.append(f"{name}\t{role}\t{password}\n")
+    finally:
+        await engine.dispose()
+    path = settings.state_path / "demo-accounts.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+    path.chmod(0o600)
+    return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -83,8 +84,27 @@ async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_pa
                     "select caller_number, agent_id, call_status from tickets where ended_at is not null"
                 ).fetchall()
 
-        rows = await eventually(demo_ticket, timeout=30, interval=0.5, message="demo call ticket")
+        rows = await eventually(demo_ticket, timeout=60, interval=0.5, message="demo call ticket")
         assert rows[0][0] == "2901" and rows[0][1] in ("1901", "1902") and rows[0][2] == "completed"
+
+        # The demo accounts it created let a supervisor into the wallboard.
+        accounts = {
+            name: password
+            for name, _role, password in (line.split("\t") for line in (tmp_path / "state" / "demo-accounts.txt").read_text().splitlines())
+        }
+        assert set(accounts) == {"admin", "supervisor", "operator"}
+        assert str(tmp_path / "state" / "demo-accounts.txt") in output.decode()
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for an IP host
+            form = await (await http.get("http://127.0.0.1:8093/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            response = await http.post(
+                "http://127.0.0.1:8093/login",
+                data={"username": "supervisor", "password": accounts["supervisor"], "csrf_token": token},
+                allow_redirects=False,
+            )
+            assert response.status == 302
+            wallboard = await http.get("http://127.0.0.1:8093/wallboard")
+            assert wallboard.status == 200
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
