@@ -371,6 +371,15 @@ class Acd:
                 self._set(agent, "ring_failed", at, out)
                 if call.state == C.WAITING:
                     self._enqueue(call)
+                elif self.sla_guard_after is not None:
+                    # One of two rings failed: the call has rung since its first offer, so the
+                    # guard applies again to the ring that is left (at once if past its point).
+                    due = (call.first_offered_at or at) + self.sla_guard_after
+                    if due <= at + 1e-9:
+                        self._guard_due[call_id] = None
+                    else:
+                        heapq.heappush(self._guards, (due, call_id))
+                        self._wake(due, out)
             case AgentAnswered(call_id, agent_id, at):
                 call, agent = self._ringing_pair(call_id, agent_id)
                 call.state = _next(CALL_TRANSITIONS, call.state, "answer", call_id)

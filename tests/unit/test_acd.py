@@ -205,6 +205,17 @@ def test_sla_guard_uses_an_agent_freed_after_the_guard_point_but_waiting_calls_c
     assert acd.agents["c"].state == AgentState.RINGING and "c" in acd.calls["x"].ringing  # then the guard
 
 
+def test_sla_guard_keeps_two_rings_going_when_the_first_ring_fails():
+    acd = acd_with("a", "b", "c", sla_guard_after=6)
+    acd.handle(CallWaiting("busy", 0.5))  # c is on a call
+    acd.handle(AgentAnswered("busy", "a", 0.6))
+    acd.handle(CallWaiting("x", 1))  # rings b
+    assert routing(acd.handle(Tick(7))) == [Offer("x", "c", RING, guard=True)]
+    acd.handle(CallEnded("busy", 8))  # a is free
+    # b's ring fails at 11; c still rings (since 7): a free agent is rung at once, not at 17
+    assert routing(acd.handle(RingFailed("x", "b", 11))) == [Offer("x", "a", RING, guard=True)]
+
+
 def test_skills_route_to_skilled_agents_then_overflow_to_anyone():
     acd = Acd(ring_timeout=RING, overflow_after=20)
     acd.handle(AgentLoggedIn("general", 0))
