@@ -1,6 +1,6 @@
 """The store under test: a SQLite file always, and a real PostgreSQL server when one is configured.
 
-``CALLCENTER_TEST_PG_URL`` (set by ``.ci/run`` after it starts Debian's PostgreSQL) names a
+``HOTLINE_TEST_PG_URL`` (set by ``./hotline test``, which starts a throw-away PostgreSQL cluster) names a
 database a test may use to create and drop throw-away databases, e.g.
 ``postgresql+asyncpg://callcenter@127.0.0.1:5432/postgres``.  Without it, store tests run on
 SQLite only.  The ``store_url`` fixture is imported by the conftests of the store test folders.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-PG_ENV = "CALLCENTER_TEST_PG_URL"
+PG_ENV = "HOTLINE_TEST_PG_URL"
 
 
 def backends() -> list[str]:
