@@ -96,6 +96,15 @@ class AgentResumed:
 
 
 @dataclass(frozen=True)
+class AgentSkillsChanged:
+    """A supervisor changed the agent's skills: they apply at once (and at the next login)."""
+
+    agent_id: str
+    at: float
+    skills: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class WrapUpEnded:
     agent_id: str
     at: float
@@ -158,7 +167,7 @@ class Tick:
 
 
 Event = (
-    AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentResumed | WrapUpEnded | AgentPhoneBusy
+    AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentResumed | AgentSkillsChanged | WrapUpEnded | AgentPhoneBusy
     | CallArrived | CallWaiting | RingFailed | AgentAnswered | CallEnded | Tick
 )
 
@@ -342,6 +351,15 @@ class Acd:
                 else:
                     self._set(agent, "resume", at, out)
                     agent.missed_in_row = 0
+            case AgentSkillsChanged(agent_id, at, skills):
+                agent = self.agents.get(agent_id)
+                if agent is not None:
+                    if agent.state != S.LOGGED_OUT:  # keep the count of logged-in holders of each skill
+                        for skill in agent.skills:
+                            self._skilled[skill] = self._skilled.get(skill, 0) - 1
+                        for skill in skills:
+                            self._skilled[skill] = self._skilled.get(skill, 0) + 1
+                    agent.skills = frozenset(skills)
             case WrapUpEnded(agent_id, at):
                 self._set(self._agent(agent_id), "wrap_up_ended", at, out)
             case AgentPhoneBusy(agent_id, at, busy):

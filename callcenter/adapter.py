@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from panoramisk.message import Message
@@ -39,6 +40,7 @@ from callcenter.acd import (
     AgentPaused,
     AgentPhoneBusy,
     AgentResumed,
+    AgentSkillsChanged,
     AgentStateChanged,
     Call,
     CallEnded,
@@ -109,6 +111,7 @@ class Adapter:
         self.legs: dict[str, Leg] = {}
         self.registered: set[str] = set()
         self.listeners: list[Callable[[Command], None]] = []  # e.g. the wallboard
+        self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
         ami.on("DeviceStateChange", self.on_device_state)
         ami.on("Newchannel", self.on_new_channel)
         ami.on("UserEvent", self.on_user_event)
@@ -168,8 +171,11 @@ class Adapter:
         }
         reason = "failed"
         try:
+            # Ring first, write the ticket while it rings: the database never delays a phone.
+            originate = asyncio.create_task(self.ami.action(action, timeout=offer.timeout + 10))
+            await asyncio.sleep(0)  # let the Originate go out now
             await self.tickets.mark_ringing(offer.call_id, offer.agent_id, _utc(self.clock()))
-            replies = await self.ami.action(action, timeout=offer.timeout + 10)
+            replies = await originate
             final = replies[-1] if isinstance(replies, list) else replies
             if final.get("Response") == "Success":
                 return  # the agent answered: serve_agent has the leg
@@ -235,6 +241,14 @@ class Adapter:
         if event.get("UserEvent") != "HotlineAgent":
             return
         self.agent_op(event.get("Agent", ""), event.get("Op", ""))
+
+    def set_skills(self, agent_id: str, skills: frozenset[str]) -> bool:
+        """Give an agent new skills: at once if logged in, and at every later login; False if unknown."""
+        if agent_id not in self.skills:
+            return False
+        self.skills[agent_id] = frozenset(skills)
+        log.info("agent.skills", agent=agent_id, skills=sorted(skills))
+        return self.apply(AgentSkillsChanged(agent_id, self.clock(), frozenset(skills)))
 
     def agent_op(self, agent_id: str, op: str, reason: str = "break") -> bool:
         """Log in, log out, pause or resume an agent (feature code or web); False if refused."""
@@ -311,6 +325,8 @@ class Adapter:
             # the dialplan must not send them to the fallback queue afterwards.
             await agi.set_variable("HOTLINE_DONE", "1")
             await agi.music_off()
+            if self.recorder is not None:  # MixMonitor on the caller's channel: both sides, while bridged
+                await self.recorder.start_inbound(agi, call_id, leg.agent_id)
             await agi.exec("Bridge", leg.channel or "")
             result = await agi.get_variable("BRIDGERESULT")
             if result != "SUCCESS":
@@ -329,6 +345,8 @@ class Adapter:
             raise
         finally:
             self.calls.pop(call_id, None)
+            if self.recorder is not None:
+                self.recorder.ended(call_id)  # measures the file once Asterisk has closed it
             if leg is not None and not leg.released.done():
                 leg.released.set_result(None)
             answered = self.acd.calls.get(call_id) is not None and self.acd.calls[call_id].state == CallState.CONNECTED

@@ -21,6 +21,7 @@ from callcenter.hotline import Hotline
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.plugin import create_ivr
+from callcenter.recording.plugin import setup_recording
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
 from callcenter.tickets.reconcile import QueueLogReconciler
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
     ivr_http.add_routes(app)
     setup_web(app)  # accounts, operator desktop, wallboard, reports
     setup_workorders(app)  # work orders, callbacks, departments, knowledge base (/api)
+    setup_recording(app)  # MixMonitor on answered calls, playback, retention (after work orders: outbound hook)
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -23,3 +23,6 @@ AMI: web.AppKey["AmiClient"] = web.AppKey("ami")
 AGI: web.AppKey["AgiServer"] = web.AppKey("agi")
 ADAPTER: web.AppKey["Adapter"] = web.AppKey("adapter")
 IVR: web.AppKey["IvrFlow | None"] = web.AppKey("ivr")
+# The logged-in user of a request (callcenter.accounts.models.User), set by the web side's access
+# middleware; other areas' handlers (the work-order API) read who is acting from it.
+USER: web.RequestKey[Any] = web.RequestKey("user")

@@ -153,6 +153,45 @@ class OutboundSettings:
 
 
 @dataclass(frozen=True)
+class OutboundListSettings:
+    """Scheduled outbound lists (day-7 follow-ups, appointment reminders) and automatic callbacks."""
+
+    enabled: bool = True  # dial imported lists in the windows below; false: import and list only
+    # Off-peak windows, hospital time (workorders.timezone), "HH:MM-HH:MM" within one day.
+    windows: tuple[str, ...] = ("09:30-11:30", "14:30-16:30", "19:00-20:00")
+    per_hour: int = 60  # list calls started per hour at most, paced evenly (one every 3600/per_hour s)
+    concurrent: int = 2  # list calls ringing or playing at once
+    max_attempts: int = 3  # attempts per patient before the task fails
+    retry_no_answer_minutes: float = 60.0  # next attempt after no answer (still inside a window)
+    retry_busy_minutes: float = 15.0
+    retry_failed_minutes: float = 30.0  # trunk or network trouble
+    ring_seconds: float = 30.0  # the patient's phone rings this long
+    key_timeout: float = 5.0  # seconds to wait for "1" (operator) after the message
+    followup_day: int = 7  # a discharged patient is called on this day after discharge...
+    followup_grace_days: int = 2  # ...or the next days when unreachable; then the task expires
+    auto_callback: bool = True  # offer abandoned calls' callbacks to a free operator (nobody waiting)
+    callback_windows: tuple[str, ...] = ("08:00-21:00",)  # when those callbacks are dialled
+    check_seconds: float = 15.0  # the runner looks at least this often (an import wakes it at once)
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    enabled: bool = True  # record every answered call (MixMonitor), callbacks and escalations too
+    # Where recordings are kept, as this host sees it; files go to <directory>/<YYYY>/<MM>/<DD>/.
+    # Empty: <asterisk.root>/var/spool/<instance>-asterisk/recordings (embedded mode).
+    directory: str = ""
+    # The same directory as Asterisk sees it.  Empty: derived (inside the chroot when embedded; the
+    # same path in external mode, i.e. a shared disk mounted at the same place).
+    asterisk_directory: str = ""
+    mixmonitor_options: str = "b"  # b: only while bridged (caller and operator, both directions)
+    min_free_mb: float = 500.0  # below this much free disk, calls go on unrecorded and supervisors are alerted
+    check_seconds: float = 60.0  # how often the directory is checked between calls (alert early); 0: never
+    retention_days: float = 180.0  # recordings older than this are deleted, unless flagged; 0: keep all
+    retention_interval_hours: float = 24.0  # how often the retention job runs (first run at start)
+    finish_timeout: float = 5.0  # seconds after hang-up for Asterisk to close the file before it is repaired
+
+
+@dataclass(frozen=True)
 class Settings:
     node: str = "pbx1"  # this Asterisk node's name, kept on every ticket
     state_dir: str = "var"  # database, secrets, logs and generated Asterisk config
@@ -168,6 +207,8 @@ class Settings:
     ivr: IvrSettings = field(default_factory=IvrSettings)
     workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    lists: OutboundListSettings = field(default_factory=OutboundListSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
     agents: tuple[AgentSettings, ...] = tuple(
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
     )
@@ -213,6 +254,29 @@ class Settings:
         if self.asterisk.mode == "embedded" and not self.ivr.sounds_dir:
             return "/usr/share/asterisk/sounds"
         return str(self.sounds_path or "/usr/share/asterisk/sounds")
+
+    @property
+    def recording_path(self) -> Path:
+        """The recordings directory as this host sees it."""
+        if self.recording.directory:
+            return Path(self.recording.directory).resolve()
+        return Path(self.asterisk.root).resolve() / f"var/spool/{self.asterisk.instance}-asterisk/recordings"
+
+    @property
+    def recording_asterisk_dir(self) -> str:
+        """The same directory as Asterisk sees it (inside its chroot when embedded)."""
+        if self.recording.asterisk_directory:
+            return self.recording.asterisk_directory
+        if self.asterisk.mode == "embedded":
+            root = Path(self.asterisk.root).resolve()
+            try:
+                return "/" + str(self.recording_path.relative_to(root))
+            except ValueError:
+                raise ConfigError(
+                    "config.value",
+                    f"recording.directory ({self.recording_path}) must lie inside asterisk.root ({root}) in embedded mode",
+                ) from None
+        return str(self.recording_path)
 
     def agent(self, agent_id: str) -> AgentSettings | None:
         return next((a for a in self.agents if a.id == agent_id), None)
@@ -314,6 +378,13 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config.value", "acd.strategy must be longest_idle, fewest_calls or round_robin")
     _validate_ivr(settings.ivr)
     _validate_workorders(settings)
+    rec = settings.recording
+    if min(rec.min_free_mb, rec.check_seconds, rec.retention_days) < 0 or rec.retention_interval_hours <= 0 or rec.finish_timeout <= 0:
+        raise ConfigError("config.value", "recording: sizes and days must be >= 0, intervals and timeouts > 0")
+    if any(ch in rec.mixmonitor_options for ch in ',"\\\n'):
+        raise ConfigError("config.value", "recording.mixmonitor_options: option letters only (no commas or quotes)")
+    if rec.enabled:
+        settings.recording_asterisk_dir  # embedded: the directory must lie inside the root
     if settings.log_format not in ("console", "json"):
         raise ConfigError("config.value", "log_format must be 'console' or 'json'")
 
@@ -336,6 +407,39 @@ def _validate_workorders(settings: Settings) -> None:
     rings = (out.office_ring_seconds, out.mobile_ring_seconds, out.agent_ring_seconds, out.caller_ring_seconds)
     if min(rings) <= 0 or out.max_attempts < 1:
         raise ConfigError("config.value", "outbound: ring seconds must be > 0 and max_attempts >= 1")
+    _validate_lists(settings.lists)
+
+
+def _validate_lists(lists: OutboundListSettings) -> None:
+    from callcenter.outbound.planner import parse_windows
+
+    for key in ("windows", "callback_windows"):
+        try:
+            parse_windows(getattr(lists, key))
+        except ValueError as err:
+            raise ConfigError("config.value", f"lists.{key}: {err}") from None
+    if min(lists.per_hour, lists.concurrent, lists.max_attempts, lists.followup_day) < 1:
+        raise ConfigError("config.value", "lists: per_hour, concurrent, max_attempts and followup_day must be >= 1")
+    delays = (lists.retry_no_answer_minutes, lists.retry_busy_minutes, lists.retry_failed_minutes)
+    if min(*delays, lists.ring_seconds, lists.key_timeout) <= 0 or lists.followup_grace_days < 0:
+        raise ConfigError("config.value", "lists: retry minutes, ring_seconds and key_timeout must be > 0, "
+                                          "followup_grace_days >= 0")
+    _validate_lists(settings.lists)
+
+
+def _validate_lists(lists: OutboundListSettings) -> None:
+    from callcenter.outbound.planner import parse_windows
+
+    for key in ("windows", "callback_windows"):
+        try:
+            parse_windows(getattr(lists, key))
+        except ValueError as err:
+            raise ConfigError("config.value", f"lists.{key}: {err}") from None
+    if lists.per_hour < 1 or lists.concurrent < 1 or lists.max_attempts < 1 or lists.followup_day < 1:
+        raise ConfigError("config.value", "lists: per_hour, concurrent, max_attempts and followup_day must be >= 1")
+    delays = (lists.retry_no_answer_minutes, lists.retry_busy_minutes, lists.retry_failed_minutes)
+    if min(delays) <= 0 or lists.ring_seconds <= 0 or lists.key_timeout <= 0 or lists.followup_grace_days < 0:
+        raise ConfigError("config.value", "lists: retry minutes, ring_seconds and key_timeout must be > 0")
 
 
 def _validate_ivr(ivr: IvrSettings) -> None:

@@ -77,6 +77,7 @@ class OutboundService:
         self.live: dict[str, Live] = {}
         self.surveys: dict[str, Live] = {}  # callback id -> its Live, for the caller's survey leg
         self._tasks: set[asyncio.Task] = set()
+        self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
         ami.on("DialEnd", self.on_dial_end)
 
     async def close(self) -> None:
@@ -190,6 +191,8 @@ class OutboundService:
         if outcome != "answered":
             await self.work.update_contact(live.contact_id, outcome=f"operator_{outcome}")
             self._forget(live)
+            self.work.notify("callback.finished", {"ticket_id": live.ticket_id, "outcome": f"operator_{outcome}",
+                                                   "agent_id": live.agent_id, "task_id": live.task_id})
             log.info("callback.operator_missed", ticket_id=live.ticket_id, agent=live.agent_id, outcome=outcome)
             return
         try:
@@ -213,7 +216,8 @@ class OutboundService:
             except NotFound:
                 log.warning("callback.task_missing", task_id=live.task_id)
         log.info("callback.finished", ticket_id=live.ticket_id, agent=live.agent_id, outcome=outcome)
-        self.work.notify("callback.finished", {"ticket_id": live.ticket_id, "outcome": outcome, "agent_id": live.agent_id})
+        self.work.notify("callback.finished", {"ticket_id": live.ticket_id, "outcome": outcome, "agent_id": live.agent_id,
+                                               "task_id": live.task_id})
 
     def on_dial_end(self, event: Message) -> None:
         """The caller's leg of a callback was answered, or not (DialEnd on the operator's channel)."""
@@ -279,6 +283,8 @@ class OutboundService:
     async def _serve_escalation(self, agi: AgiSession, live: Live) -> None:
         """The department answered: the ticket number twice, then 1 acknowledges."""
         try:
+            if self.recorder is not None:  # the whole answered leg: the ticket read out and the key
+                await self.recorder.start_outbound(agi, "escalation", live.ticket_id, None)
             for _ in range(2):
                 await agi.exec("Playback", "beep")
                 await agi.run(f'SAY DIGITS {live.ticket_id} ""')
@@ -289,6 +295,9 @@ class OutboundService:
                 await agi.exec("Playback", "auth-thankyou")
         except AgiHangup:
             live.acknowledged = bool(live.acknowledged)
+        finally:
+            if self.recorder is not None:
+                self.recorder.ended(agi.env("uniqueid"))
         log.info("escalation.answered", ticket_id=live.ticket_id, number=live.number, acknowledged=live.acknowledged)
 
     async def _serve_callback(self, agi: AgiSession, live: Live) -> None:
@@ -303,12 +312,16 @@ class OutboundService:
             await agi.set_variable("__HOTLINE_CALLBACK", callback_id)
             options = "g" + ("F(hotline-outbound^survey^1)" if live.survey else "")
             dial = getattr(live, "dial")
+            if self.recorder is not None:  # on the operator's leg: operator and caller, while bridged
+                await self.recorder.start_outbound(agi, "callback", live.ticket_id, live.agent_id)
             await agi.exec("Dial", f"{dial},{int(self.out.caller_ring_seconds)},{options}")
             status = await agi.get_variable("DIALSTATUS")
             live.caller_outcome = live.caller_outcome or DIALSTATUS.get(status, status.lower() or None)
         except AgiHangup:
             pass  # the operator hung up: DialEnd told us whether the caller had answered
         finally:
+            if self.recorder is not None:
+                self.recorder.ended(callback_id)
             await self._finish_callback(live)
             if not live.survey or live.caller_outcome != "answered":
                 self.surveys.pop(callback_id, None)

@@ -59,6 +59,11 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reading only: on SQLite they never wait for a writer's lock."""
+    return async_sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+
+
 async def database_state(engine: AsyncEngine) -> dict[str, Any]:
     """``{"ok": True, "revision": ...}`` when reachable and at head, else ``{"ok": False, "error": ...}``."""
     try:
@@ -118,4 +123,9 @@ def _use_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE by default: take the write lock at the start.  A deferred transaction that
+        # reads, then writes after another connection committed, fails with "database is locked"
+        # at once (the busy timeout does not apply to that upgrade); an immediate one waits its
+        # turn.  Pure readers (``read_session_factory``) stay DEFERRED: in WAL mode they read
+        # even while a writer holds the lock.
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")

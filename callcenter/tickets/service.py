@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.store.db import read_session_factory
 from callcenter.store.models import (
     HANGUP_BY,
     SOURCES,
@@ -99,6 +100,7 @@ class TicketService:
         retry_max: float = 30.0,
     ) -> None:
         self._sessions = sessions
+        self._readers = read_session_factory(sessions.kw["bind"])  # reads never wait for a writer
         self.node = node
         self.wait_limit = wait_limit
         self._retry_initial = retry_initial
@@ -231,19 +233,19 @@ class TicketService:
 
     async def get(self, uniqueid: str) -> Ticket | None:
         """The committed ticket of ``uniqueid`` on this node."""
-        async with self._sessions() as session:
+        async with self._readers() as session:
             return await _find(session, self.node, uniqueid)
 
     async def list_recent(self, limit: int = 50) -> list[Ticket]:
         """The newest tickets of this node, newest first."""
         query = select(Ticket).where(Ticket.node == self.node).order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
-        async with self._sessions() as session:
+        async with self._readers() as session:
             return list((await session.scalars(query.limit(limit))).all())
 
     async def list_unended(self) -> list[Ticket]:
         """This node's tickets whose call has no end yet (live calls, or ended while we were away)."""
         query = select(Ticket).where(Ticket.node == self.node, Ticket.ended_at.is_(None)).order_by(Ticket.id)
-        async with self._sessions() as session:
+        async with self._readers() as session:
             return list((await session.scalars(query)).all())
 
     async def called_since(self, caller_number: str | None, since: dt.datetime, exclude_uniqueid: str = "") -> bool:
@@ -254,12 +256,12 @@ class TicketService:
         query = select(Ticket.id).where(
             Ticket.caller_number == number, Ticket.arrived_at >= since, Ticket.uniqueid != exclude_uniqueid
         )
-        async with self._sessions() as session:
+        async with self._readers() as session:
             return await session.scalar(query.limit(1)) is not None
 
     async def count(self) -> int:
         """How many tickets this node has."""
-        async with self._sessions() as session:
+        async with self._readers() as session:
             return int(await session.scalar(select(func.count()).select_from(Ticket).where(Ticket.node == self.node)) or 0)
 
     # -- the writer ----------------------------------------------------------------------------

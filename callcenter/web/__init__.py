@@ -6,10 +6,12 @@
 | `security.py` | sessions (encrypted cookie), default-deny roles, CSRF, Origin checks, login throttle |
 | `auth.py` | login / logout / `GET /api/me` |
 | `live.py` | the live hub (adapter listener): screen-pop, agent state, wallboard over `/ws` |
-| `agent_http.py` | the operator desk: `/agent`, own state, caller history, call notes |
-| `supervisor_http.py` | `/wallboard`, agent control, `/schedule` (over the IVR's API) |
+| `agent_http.py` | the operator desk: `/agent`, own state, caller history (its ticket form uses the work-order API) |
+| `guard.py` | operators change only tickets of calls that rang their phone (work-order API) |
+| `supervisor_http.py` | `/wallboard`, agent control, `/schedule` (over the IVR's API), `/kb` (over the work-order API) |
+| `rota_http.py` | `/rota` and `/api/rota`: shifts and skills (``callcenter.agents.store``), effective at once |
 | `admin_http.py` | account management |
 | `reports.py`, `reports_http.py`, `erlang.py`, `figures.py` | reports (HTML, CSV, PDF) and staffing advice |
 | `store.py` | read-only ticket queries of the web side |
-| `templates/`, `static/` | pages (zh-CN default, English switch), vanilla JS and CSS, nothing from the internet |
+| `templates/`, `static/` | pages on one layout (`_base.html`, `_head.html`, `_header.html`), zh-CN default, English switch, vanilla JS and CSS, nothing from the internet |
 """

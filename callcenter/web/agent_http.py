@@ -5,13 +5,14 @@
   POST /api/agent/state                {"op": "login"|"ready"|"pause"|"logout", "reason": ...}
   GET  /api/agent/recent               this operator's latest tickets
   GET  /api/callers/{number}/tickets   a caller's earlier tickets
-  POST /api/calls/{uniqueid}/notes     what was asked and answered (kept on the ticket's details
-                                       under "notes"; re-pointed to the ticket API when it lands)
+
+The desk's ticket form works through the work-order API (``/api/tickets/{id}``: category, notes,
+status, promised reply time; ``/notes``, ``/escalate``, ``/callback``); ``callcenter.web.guard``
+keeps an operator to the tickets of calls that rang their phone.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import structlog
@@ -19,18 +20,15 @@ from aiohttp import web
 
 from callcenter import keys
 from callcenter.acd import AgentState, WrapUpEnded
-from callcenter.store.models import utcnow
 from callcenter.web import keys as web_keys
 from callcenter.web.exceptions import error_response
 from callcenter.web.pages import page
 from callcenter.web.security import current_user, requires
-from callcenter.web.store import agent_recent, caller_history, find_ticket
+from callcenter.web.store import agent_recent, caller_history
 
 log = structlog.get_logger(__name__)
 
 PAUSE_REASONS = ("break", "meal", "training", "meeting", "admin")
-CATEGORIES = ("registration", "appointment", "medical", "report", "complaint", "billing", "other")
-NOTE_LIMIT = 4000
 
 
 def add_routes(app: web.Application) -> None:
@@ -40,7 +38,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/agent/state", set_state)
     app.router.add_get("/api/agent/recent", recent)
     app.router.add_get("/api/callers/{number}/tickets", history)
-    app.router.add_post("/api/calls/{uniqueid}/notes", save_notes)
 
 
 @requires("operator")
@@ -124,73 +121,6 @@ async def history(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     exclude = request.query.get("exclude", "")
     return web.json_response({"tickets": await caller_history(request.app[web_keys.READS], number, exclude)})
-
-
-@requires("operator")
-async def save_notes(request: web.Request) -> web.Response:
-    """Keep the ticket form of a call; an operator may write only on calls that rang their phone."""
-    uniqueid = request.match_info["uniqueid"]
-    user = current_user(request)
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
-    notes = clean_notes(body)
-    if isinstance(notes, web.Response):
-        return notes
-    ticket = await find_ticket(request.app[web_keys.READS], uniqueid)
-    if ticket is None:
-        return error_response(404, "ticket.unknown", "no ticket for this call")
-    if user.role == "operator" and not _rang_at(request.app, ticket, uniqueid, user.agent_id):
-        return error_response(403, "ticket.not_yours", "this call did not ring your phone")
-    notes.update(by=user.username, agent_id=user.agent_id, saved_at=utcnow().isoformat())
-    await request.app[keys.TICKETS].record_details(uniqueid, "notes", notes)
-    log.info("web.notes_saved", uniqueid=uniqueid, user=user.username, category=notes.get("category"))
-    adapter = request.app[keys.ADAPTER]
-    agent = adapter.acd.agents.get(user.agent_id or "")
-    if body.get("end_wrap_up") and agent is not None and agent.state == AgentState.WRAP_UP:
-        change_state(request.app, agent.agent_id, "ready")
-    return web.json_response({"saved": True, "notes": notes})
-
-
-def _rang_at(app: web.Application, ticket: Any, uniqueid: str, agent_id: str | None) -> bool:
-    if not agent_id:
-        return False
-    if ticket.agent_id == agent_id or agent_id in ((ticket.details or {}).get("acd") or {}).get("offered_to", []):
-        return True
-    call = app[keys.ADAPTER].acd.calls.get(uniqueid)
-    return call is not None and (agent_id in call.offered_to or call.agent_id == agent_id)
-
-
-def clean_notes(body: dict[str, Any]) -> dict[str, Any] | web.Response:
-    """The ticket form's fields, checked and trimmed (text is kept verbatim: pages show it as text)."""
-    category = str(body.get("category") or "")
-    if category and category not in CATEGORIES:
-        return error_response(400, "ticket.bad_category", f"category must be one of {', '.join(CATEGORIES)}")
-    text = str(body.get("notes") or "")
-    if len(text) > NOTE_LIMIT:
-        return error_response(400, "ticket.notes_too_long", f"notes are limited to {NOTE_LIMIT} characters")
-    out: dict[str, Any] = {
-        "category": category,
-        "notes": text,
-        "answer": str(body.get("answer") or "")[:NOTE_LIMIT],
-        "solved": bool(body.get("solved")),
-        "escalate_to": str(body.get("escalate_to") or "")[:64],
-        "kb_ids": [str(k)[:32] for k in body.get("kb_ids") or []][:20] if isinstance(body.get("kb_ids"), list) else [],
-    }
-    for name in ("promised_reply_at", "callback_at"):
-        value = body.get(name)
-        if value:
-            try:
-                moment = dt.datetime.fromisoformat(str(value))
-            except ValueError:
-                return error_response(400, f"ticket.bad_{name}", f"{name} must be an ISO date and time")
-            out[name] = moment.isoformat()
-    score = body.get("satisfaction")
-    if score not in (None, ""):
-        if not isinstance(score, int) or not 1 <= score <= 5:
-            return error_response(400, "ticket.bad_satisfaction", "satisfaction is 1-5")
-        out["satisfaction"] = score
-    return out
 
 
 async def _json(request: web.Request) -> dict[str, Any] | web.Response:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
 
 from callcenter import keys
 from callcenter.agents.rota import on_duty
 from callcenter.store.db import database_state
+from callcenter.web import keys as web_keys
 
 
 async def health(request: web.Request) -> web.Response:
@@ -17,6 +19,9 @@ async def health(request: web.Request) -> web.Response:
     ami = app[keys.AMI]
     database = await database_state(app[keys.ENGINE])
     acd = app[keys.ADAPTER].acd
+    now = datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))  # the rota's times are the hospital's
+    rota = app.get(web_keys.ROTA)  # the rota as supervisors edited it; the settings' before the web starts
+    duty = rota.on_duty(now) if rota is not None else on_duty(app[keys.SETTINGS].shifts, now)
     body = {
         "ami": {
             "connected": ami.connected,
@@ -29,7 +34,7 @@ async def health(request: web.Request) -> web.Response:
         "acd": {
             "agents": {a.agent_id: a.state.value for a in acd.agents.values()},
             "waiting": len(acd.waiting()),
-            "on_duty": on_duty(app[keys.SETTINGS].shifts, datetime.now()),
+            "on_duty": duty,
         },
         "node": app[keys.SETTINGS].node,
     }

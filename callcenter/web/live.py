@@ -10,7 +10,11 @@ core's own call stack, and must never block or raise there.  It decides *what* g
 - ``StopRinging`` -> ``ring_stopped`` to that operator; ``AgentStateChanged`` -> ``agent``.
 - Any of them marks the wallboard dirty; a loop sends supervisors a new ``wallboard`` when the
   live picture changed (also checked every ``WALLBOARD_CHECK`` seconds, for arrivals and hang-ups
-  that emit no command), with today's figures from the tickets refreshed every ``TODAY_REFRESH``.
+  that emit no command), with today's figures from the tickets refreshed every ``TODAY_REFRESH``
+  and the overdue tickets (the work-order side's overdue detection) every ``OVERDUE_REFRESH`` or at
+  once when its sweep announces a newly overdue ticket (``WorkOrderService.listeners``).
+- Each operator on the wallboard carries the shift that has them scheduled now (the rota store,
+  edited by supervisors); one scheduled but logged out is an alert.
 Each socket has its own queue and sender task, so messages to one client keep their order and a
 slow client never delays another.  Times are sent as Unix seconds of the server's clock with the
 server's ``now`` beside them, so pages tick waits and countdowns themselves.
@@ -24,7 +28,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -38,10 +42,16 @@ from callcenter.tickets.service import TicketService
 from callcenter.web import figures
 from callcenter.web.store import call_rows, caller_history
 
+if TYPE_CHECKING:
+    from callcenter.agents.store import RotaStore
+    from callcenter.workorders.services import WorkOrderService
+
 log = structlog.get_logger(__name__)
 
 WALLBOARD_CHECK = 0.5  # seconds between checks of the live picture when nothing was pushed
 TODAY_REFRESH = 2.0  # seconds today's figures are reused
+OVERDUE_REFRESH = 10.0  # seconds the list of overdue tickets is reused (a sweep's alert refreshes it at once)
+OVERDUE_SHOWN = 10  # overdue tickets listed one by one; more are one "overdue_more" alert
 MAX_QUEUED = 500  # messages waiting for one socket before it is dropped as too slow
 MISSED_CALLS = "missed_calls"
 
@@ -83,8 +93,15 @@ class LiveHub:
         tickets: TicketService,
         reads: async_sessionmaker[AsyncSession],
         clock: Callable[[], float] = time.time,
+        *,
+        rota: RotaStore | None = None,
+        work: WorkOrderService | None = None,
     ) -> None:
         self.settings = settings
+        self.rota = rota
+        self.work = work
+        self._overdue: list[dict[str, Any]] = []
+        self._overdue_at = 0.0
         self.adapter = adapter
         self.tickets = tickets
         self.reads = reads
@@ -103,12 +120,16 @@ class LiveHub:
     def start(self) -> None:
         """Listen to the ACD and start the wallboard loop."""
         self.adapter.listeners.append(self.on_command)
+        if self.work is not None:
+            self.work.listeners.append(self.on_work_event)
         self._task = asyncio.create_task(self._wallboard_loop(), name="wallboard")
 
     async def close(self) -> None:
         """Stop listening and close every socket."""
         if self.on_command in self.adapter.listeners:
             self.adapter.listeners.remove(self.on_command)
+        if self.work is not None and self.on_work_event in self.work.listeners:
+            self.work.listeners.remove(self.on_work_event)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -177,6 +198,16 @@ class LiveHub:
         except Exception:  # a listener must never break the ACD
             log.exception("web.listener_failed", command=type(command).__name__)
 
+    def on_work_event(self, event: str, data: dict[str, Any]) -> None:
+        """Work-order listener: a ticket went overdue (the sweep) -> the wallboard's alerts now."""
+        if event == "ticket.overdue":
+            self._overdue_at = 0.0
+            self._dirty.set()
+
+    def touch(self) -> None:
+        """Something the wallboard shows changed outside the ACD (the rota): send it again."""
+        self._dirty.set()
+
     def _pop(self, call_id: str, agent_id: str, timeout: float, only: Client | None = None) -> None:
         message = self.pop_message(call_id, agent_id, timeout)
         if only is not None:
@@ -216,6 +247,7 @@ class LiveHub:
         message = {
             "type": "pop_details",
             "call_id": call_id,
+            "ticket_id": ticket.id if ticket else None,  # the desk's form works on it over /api/tickets
             "ivr": details.get("ivr"),
             "notes": details.get("notes"),
             "history": history,
@@ -268,11 +300,13 @@ class LiveHub:
                 }
             )
         calls.sort(key=lambda c: c["waiting_since"])
+        duty = self.rota.on_duty(dt.datetime.fromtimestamp(self.clock(), self.zone)) if self.rota is not None else {}
         agents = []
         for agent_settings in self.settings.agents:
             message = self.agent_message(agent_settings.id)
             message.pop("type", None)
             message.pop("now", None)
+            message["shift"] = duty.get(agent_settings.id)  # scheduled now: the shift's name
             agents.append(message)
         return {"calls": calls, "agents": agents}
 
@@ -288,7 +322,24 @@ class LiveHub:
         self._today_at = now
         return self._today
 
-    def alerts(self, board: dict[str, Any], today: dict[str, Any]) -> list[dict[str, Any]]:
+    async def overdue(self) -> list[dict[str, Any]]:
+        """Tickets past their promised reply or callback deadline, most late first (cached)."""
+        now = self.clock()
+        if self.work is None or now - self._overdue_at < OVERDUE_REFRESH:
+            return self._overdue
+        rows = [r for r in await self.work.list(overdue_only=True, limit=500) if r.get("overdue")]
+        rows.sort(key=lambda r: r["overdue"]["deadline"])
+        self._overdue = [
+            {"ticket_id": r["id"], "caller_number": r["caller_number"], "status": r["status"],
+             "category": r["category"], "deadline": r["overdue"]["deadline"], "days": r["overdue"]["days"]}
+            for r in rows
+        ]
+        self._overdue_at = now
+        return self._overdue
+
+    def alerts(
+        self, board: dict[str, Any], today: dict[str, Any], overdue: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
         """What a supervisor must look at now."""
         web_settings = self.settings.web
         now = self.clock()
@@ -303,17 +354,33 @@ class LiveHub:
         for agent in board["agents"]:
             if agent["state"] == "paused" and agent.get("reason") == MISSED_CALLS:
                 out.append({"kind": "auto_paused", "agent_id": agent["agent_id"], "name": agent["name"], "since": agent["since"]})
+            if agent.get("shift") and agent["state"] == "logged_out":
+                out.append({"kind": "absent", "agent_id": agent["agent_id"], "name": agent["name"], "shift": agent["shift"]})
+        overdue = overdue or []
+        for ticket in overdue[:OVERDUE_SHOWN]:
+            out.append({"kind": "overdue", **ticket})
+        if len(overdue) > OVERDUE_SHOWN:
+            out.append({"kind": "overdue_more", "count": len(overdue) - OVERDUE_SHOWN})
+        recorder = self.adapter.recorder  # callcenter.recording: calls go on unrecorded while this lasts
+        if recorder is not None and recorder.fault is not None:
+            out.append(dict(recorder.fault))  # kind "recording_failed": reason, detail, since, calls
         return out
 
     async def wallboard(self) -> dict[str, Any]:
         """The whole wallboard: live calls and agents, today's figures, alerts."""
         board = self.live_board()
         today = await self.today()
+        try:
+            overdue = await self.overdue()
+        except Exception:  # the figures and the live picture matter more than this list
+            log.exception("web.overdue_failed")
+            overdue = self._overdue
         return {
             "type": "wallboard",
             **board,
             "today": today,
-            "alerts": self.alerts(board, today),
+            "overdue": len(overdue),
+            "alerts": self.alerts(board, today, overdue),
             "target": self.settings.web.service_level_target,
             "long_wait_alert": self.settings.web.long_wait_alert,
             "now": self.clock(),

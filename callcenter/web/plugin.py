@@ -14,12 +14,15 @@ from aiohttp import web
 
 from callcenter import keys
 from callcenter.accounts.service import AccountService
+from callcenter.agents.store import RotaStore
 from callcenter.store.db import session_factory
-from callcenter.web import admin_http, agent_http, auth, reports_http, supervisor_http
+from callcenter.web import admin_http, agent_http, auth, reports_http, rota_http, supervisor_http
 from callcenter.web import keys as web_keys
+from callcenter.web.guard import ticket_guard
 from callcenter.web.live import LiveHub, websocket
 from callcenter.web.pages import STATIC
 from callcenter.web.security import setup_security
+from callcenter.workorders import keys as wo_keys
 
 log = structlog.get_logger(__name__)
 
@@ -27,10 +30,12 @@ log = structlog.get_logger(__name__)
 def setup_web(app: web.Application) -> None:
     """Install the web side on the controller's application."""
     setup_security(app)
+    app.middlewares.append(ticket_guard)  # after the access check: operators work their own tickets
     auth.add_routes(app)
     agent_http.add_routes(app)
     supervisor_http.add_routes(app)
     admin_http.add_routes(app)
+    rota_http.add_routes(app)
     reports_http.add_routes(app)
     app.router.add_get("/ws", websocket)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
@@ -48,7 +53,12 @@ async def _web(app: web.Application) -> AsyncIterator[None]:
     )
     if await app[web_keys.ACCOUNTS].count() == 0:
         log.warning("web.no_accounts", hint="create the first admin: callcenter user add NAME --role admin")
-    hub = LiveHub(settings, app[keys.ADAPTER], app[keys.TICKETS], reads)
+    rota = RotaStore(reads, settings.agents)
+    await rota.import_settings(settings.shifts)
+    for agent_id, skills in rota.skill_overrides().items():
+        app[keys.ADAPTER].set_skills(agent_id, frozenset(skills))
+    app[web_keys.ROTA] = rota
+    hub = LiveHub(settings, app[keys.ADAPTER], app[keys.TICKETS], reads, rota=rota, work=app.get(wo_keys.WORKORDERS))
     app[web_keys.HUB] = hub
     hub.start()
     yield

@@ -17,9 +17,9 @@ from aiohttp import web
 from callcenter import keys
 from callcenter.web import keys as web_keys
 from callcenter.web.exceptions import error_response
-from callcenter.web.pages import render
+from callcenter.web.pages import page
 from callcenter.web.reports import body_html, build_report, parse_range, print_html, to_csv, to_pdf
-from callcenter.web.security import csrf_token, current_user, requires, session_of
+from callcenter.web.security import requires
 
 log = structlog.get_logger(__name__)
 
@@ -49,24 +49,19 @@ async def reports_page(request: web.Request) -> web.Response:
     report = await _report(request)
     if isinstance(report, web.Response):
         return report
-    user = current_user(request)
     query = f"from={report['from']}&to={report['to']}"
-    page = render(
+    response = page(
+        request,
         "reports.html",
-        title="报表",
-        csrf=csrf_token(session_of(request)),
-        username=user.username,
-        display_name=user.display_name or user.username,
-        role=user.role,
-        agent_id=user.agent_id or "",
+        "报表",
         start=report["from"],
         end=report["to"],
         csv_url=f"/api/reports.csv?{query}",
         pdf_url=f"/api/reports.pdf?{query}",
     )
     # The body is built from escaped values by body_html(): placed after the template was filled.
-    page.text = page.text.replace("<!--report-body-->", body_html(report))
-    return page
+    response.text = response.text.replace("<!--report-body-->", body_html(report))
+    return response
 
 
 @requires("supervisor")

@@ -9,7 +9,8 @@ Theory of operation
   ``SameSite=Strict``; ``Secure`` when ``web.cookie_secure``.
 - **Default deny**: every route needs a logged-in user except those in ``PUBLIC``.  A handler
   marked with ``@requires(role)`` needs that role or a higher one; routes of other areas that are
-  not marked get the role of their path prefix (``PREFIX_ROLES``), else any logged-in user.
+  not marked get the role of their method and path prefix (``PREFIX_ROLES``), else any logged-in
+  user.  Operators change only tickets of calls that rang their phone (``callcenter.web.guard``).
 - **CSRF**: every request that is not GET/HEAD/OPTIONS must carry the session's token, in the
   ``X-CSRF-Token`` header (scripts) or a ``csrf_token`` form field (forms), and, when the browser
   sends an ``Origin``, come from this site.  Websockets are GETs: their upgrade must come from this
@@ -47,14 +48,23 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC = frozenset({"/login", "/health", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
-# Routes of other areas (not marked with @requires) get the role of their prefix.
+# Routes of other areas (not marked with @requires) get the role of the first rule that matches
+# their method ("*": any, "write": any but GET/HEAD/OPTIONS) and path prefix, else "operator".
 PREFIX_ROLES = (
-    ("/api/admin", "admin"),
-    ("/api/ivr", "supervisor"),
-    ("/api/supervisor", "supervisor"),
-    ("/api/reports", "supervisor"),
+    ("*", "/api/admin", "admin"),
+    ("*", "/api/ivr", "supervisor"),
+    ("*", "/api/supervisor", "supervisor"),
+    ("*", "/api/reports", "supervisor"),
+    ("*", "/api/rota", "supervisor"),
+    # The work-order API: operators read tickets and the knowledge base and work their own tickets
+    # (``ticket_guard``); supervisors import orders and change the knowledge base and the directory.
+    ("*", "/api/tickets/import", "supervisor"),
+    ("*", "/api/kb/export.csv", "supervisor"),
+    ("write", "/api/kb/", "supervisor"),
+    ("write", "/api/departments", "supervisor"),
+    ("write", "/api/specialists", "supervisor"),
 )
-USER_KEY: web.RequestKey[User | None] = web.RequestKey("hotline_user")
+USER_KEY: web.RequestKey[User | None] = keys.USER  # read by other areas' handlers too (work orders)
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("hotline_session", Session)
 SEEN_GRANULARITY = 60.0  # seconds: "last used" is rewritten at most this often (fewer Set-Cookies)
 
@@ -235,7 +245,9 @@ def _route_role(request: web.Request) -> str:
     role = getattr(handler, "min_role", None)
     if role is not None:
         return role
-    for prefix, prefix_role in PREFIX_ROLES:
+    for methods, prefix, prefix_role in PREFIX_ROLES:
+        if methods == "write" and request.method in SAFE_METHODS:
+            continue
         if request.path.startswith(prefix):
             return prefix_role
     return "operator"

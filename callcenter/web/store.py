@@ -6,18 +6,36 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.store.models import Ticket, normalise_number
+from callcenter.workorders.models import WorkOrder
 from callcenter.web.figures import CallRow
 
 MAX_ROWS = 200_000  # a report over more calls than this is cut (a year of a busy hotline is ~360k)
 
 
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    """What the pages show of one ticket (the notes as stored: pages render them as text)."""
+_PARENT = aliased(WorkOrder)  # the open ticket a repeat call was merged into
+
+
+def _with_work(query: Any) -> Any:
+    """``query`` over tickets joined with their work order and, for a merged call, the one it joined."""
+    return query.outerjoin(WorkOrder, WorkOrder.ticket_id == Ticket.id).outerjoin(
+        _PARENT, _PARENT.ticket_id == WorkOrder.parent_id
+    )
+
+
+def ticket_json(ticket: Ticket, order: WorkOrder | None = None) -> dict[str, Any]:
+    """What the pages show of one ticket (the notes as stored: pages render them as text).
+
+    ``work`` is the ticket's work order (status, category, notes: what the desk's form saves over
+    the work-order API), for a merged repeat call the one it joined; ``notes`` is what the desk
+    kept on the call before work orders existed.
+    """
     details = ticket.details or {}
     return {
+        "id": ticket.id,
         "uniqueid": ticket.uniqueid,
         "caller_number": ticket.caller_number_raw or ticket.caller_number,
         "caller_name": ticket.caller_name,
@@ -31,6 +49,15 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "notes": details.get("notes"),
         "ivr": details.get("ivr"),
         "within_two_rings": (details.get("acd") or {}).get("within_two_rings"),
+        "work": {
+            "id": order.ticket_id,
+            "status": order.status,
+            "category": order.category,
+            "notes": order.notes,
+            "promised_reply_at": _iso(order.promised_reply_at),
+        }
+        if order is not None
+        else None,
     }
 
 
@@ -42,20 +69,24 @@ async def caller_history(
     if not number:
         return []
     query = (
-        select(Ticket)
+        _with_work(select(Ticket, WorkOrder, _PARENT))
         .where(Ticket.caller_number == number, Ticket.uniqueid != exclude_uniqueid)
         .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
         .limit(limit)
     )
     async with reads() as session:
-        return [ticket_json(t) for t in (await session.scalars(query)).all()]
+        return [ticket_json(t, p or o) for t, o, p in (await session.execute(query)).all()]
 
 
 async def agent_recent(reads: async_sessionmaker[AsyncSession], agent_id: str, limit: int = 10) -> list[dict[str, Any]]:
     """The newest tickets answered or rung at this agent."""
-    query = select(Ticket).where(Ticket.agent_id == agent_id).order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
+    query = (
+        _with_work(select(Ticket, WorkOrder, _PARENT))
+        .where(Ticket.agent_id == agent_id)
+        .order_by(Ticket.arrived_at.desc(), Ticket.id.desc())
+    )
     async with reads() as session:
-        return [ticket_json(t) for t in (await session.scalars(query.limit(limit))).all()]
+        return [ticket_json(t, p or o) for t, o, p in (await session.execute(query.limit(limit))).all()]
 
 
 async def find_ticket(reads: async_sessionmaker[AsyncSession], uniqueid: str) -> Ticket | None:
@@ -63,6 +94,14 @@ async def find_ticket(reads: async_sessionmaker[AsyncSession], uniqueid: str) ->
     query = select(Ticket).where(Ticket.uniqueid == uniqueid).order_by(Ticket.id.desc()).limit(1)
     async with reads() as session:
         return await session.scalar(query)
+
+
+async def tickets_of_work(reads: async_sessionmaker[AsyncSession], ticket_id: int) -> list[Ticket]:
+    """The ticket ``ticket_id`` and the repeat calls merged into it (empty when there is no such ticket)."""
+    merged = select(WorkOrder.ticket_id).where(WorkOrder.parent_id == ticket_id)
+    query = select(Ticket).where((Ticket.id == ticket_id) | Ticket.id.in_(merged)).order_by(Ticket.id)
+    async with reads() as session:
+        return list((await session.scalars(query)).all())
 
 
 async def call_rows(reads: async_sessionmaker[AsyncSession], start: dt.datetime, end: dt.datetime) -> list[CallRow]:
@@ -77,7 +116,11 @@ async def call_rows(reads: async_sessionmaker[AsyncSession], start: dt.datetime,
             Ticket.wait_seconds,
             Ticket.talk_seconds,
             Ticket.details,
+            WorkOrder.category,
+            WorkOrder.solved_at,
+            WorkOrder.satisfaction,
         )
+        .outerjoin(WorkOrder, WorkOrder.ticket_id == Ticket.id)
         .where(Ticket.arrived_at >= start, Ticket.arrived_at < end)
         .order_by(Ticket.arrived_at)
         .limit(MAX_ROWS)
@@ -87,10 +130,15 @@ async def call_rows(reads: async_sessionmaker[AsyncSession], start: dt.datetime,
         return [_row(*values) for values in result.all()]
 
 
-def _row(arrived_at, call_status, agent_id, answered_at, ended_at, wait_seconds, talk_seconds, details) -> CallRow:  # noqa: ANN001
+def _row(arrived_at, call_status, agent_id, answered_at, ended_at, wait_seconds, talk_seconds, details,  # noqa: ANN001
+         category=None, solved_at=None, satisfaction=None) -> CallRow:
+    """One call's figures: category, solved and satisfaction from its work order (the desk's form),
+    else from the notes the desk kept on the call before work orders."""
     details = details or {}
     notes = details.get("notes") or {}
     acd = details.get("acd") or {}
+    if category or solved_at is not None or satisfaction is not None:
+        notes = {"category": category, "solved": True if solved_at is not None else None, "satisfaction": satisfaction}
     score = notes.get("satisfaction")
     return CallRow(
         arrived_at=arrived_at,

@@ -2,6 +2,7 @@
 
   GET  /wallboard                          the live wallboard page
   GET  /schedule                           the seasonal-message schedule editor (over /api/ivr/rules)
+  GET  /kb                                 the knowledge-base editor (over the work-order API's /api/kb)
   GET  /api/supervisor/wallboard           the wallboard as JSON (the page gets it over /ws)
   POST /api/supervisor/agents/{agent_id}   {"op": "login"|"ready"|"pause"|"logout", "reason": ...}
 """
@@ -25,6 +26,7 @@ def add_routes(app: web.Application) -> None:
     """Register the supervisor's routes."""
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/schedule", schedule_page)
+    app.router.add_get("/kb", kb_page)
     app.router.add_get("/api/supervisor/wallboard", wallboard)
     app.router.add_post("/api/supervisor/agents/{agent_id}", control_agent)
 
@@ -39,6 +41,12 @@ async def wallboard_page(request: web.Request) -> web.Response:
 async def schedule_page(request: web.Request) -> web.Response:
     """The seasonal-message schedule editor."""
     return page(request, "schedule.html", "季节提示")
+
+
+@requires("supervisor")
+async def kb_page(request: web.Request) -> web.Response:
+    """The knowledge-base editor: search, add, edit with history, CSV import and export."""
+    return page(request, "kb.html", "知识库维护")
 
 
 @requires("supervisor")

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from callcenter import keys as app_keys
 from callcenter.exceptions import AmiError
 from callcenter.workorders import keys, schemas
 from callcenter.workorders.exceptions import Conflict, IllegalMove, InvalidData, NotFound, PromiseRequired, WorkOrderError
@@ -53,9 +54,15 @@ def error(http_status: int, slug: str, message: str, **extra: Any) -> web.Respon
     return web.json_response({"error": slug, "message": message, **extra}, status=http_status)
 
 
+def _user(request: web.Request) -> object:
+    """The logged-in user the web pages' access middleware put on the request (or a plain "user")."""
+    user = request.get(app_keys.USER)
+    return user if user is not None else request.get("user")
+
+
 def who(request: web.Request) -> str | None:
     """The logged-in user's name (None without the web pages' auth)."""
-    user = request.get("user")
+    user = _user(request)
     if user is None:
         return None
     if isinstance(user, dict):
@@ -65,7 +72,7 @@ def who(request: web.Request) -> str | None:
 
 def agent_of(request: web.Request) -> str | None:
     """The logged-in operator's agent id (their phone), if any."""
-    user = request.get("user")
+    user = _user(request)
     if isinstance(user, dict):
         return user.get("agent_id")
     return getattr(user, "agent_id", None)
@@ -221,6 +228,8 @@ async def escalate(request: web.Request) -> web.Response:
 async def callback(request: web.Request) -> web.Response:
     """Call the caller back: the operator's phone rings first, then the caller's."""
     body = await body_of(request, schemas.CALLBACK)
+    if "at" in body:
+        return await _schedule_callback(request, body)
     outbound = request.app[keys.OUTBOUND]
     if outbound is None:
         raise AmiError("ami.down", "outbound calls are not available in this process")
@@ -231,6 +240,25 @@ async def callback(request: web.Request) -> web.Response:
     result = await outbound.callback(int_id(request), agent, number=body.get("number"), survey=body.get("survey"),
                                      task_id=body.get("task_id"), by=who(request))
     return web.json_response(result, status=202)
+
+
+async def _schedule_callback(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """A pending callback task due at ``at`` (the callback list shows it; calling it uses ``task_id``)."""
+    ticket_id = int_id(request)
+    work = request.app[keys.WORKORDERS]
+    ticket = await work.get(ticket_id)
+    number = body.get("number") or ticket["caller_number"]
+    if not number:
+        raise InvalidData("callback.no_number", "the ticket has no caller number to call back",
+                          [{"field": "number", "problem": "give the number to call"}])
+    at = schemas.parse_datetime(body["at"])
+    agent = body.get("agent_id") or agent_of(request)
+    task = await work.create_task(ticket_id, "callback", number, agent_id=agent, name=ticket["caller_name"] or "",
+                                  not_before=at, details={"by": who(request), "survey": body.get("survey")})
+    await work.record_contact(ticket_id, "callback", agent_id=agent, number=task["number"], outcome="scheduled",
+                              details={"task_id": task["id"], "at": task["not_before"], "by": who(request)})
+    log.info("callback.scheduled", ticket_id=ticket_id, task_id=task["id"], at=task["not_before"], agent=agent)
+    return web.json_response({"task": task}, status=201)
 
 
 async def survey(request: web.Request) -> web.Response:
@@ -399,7 +427,8 @@ ROUTES: tuple[Route, ...] = (
           status=201, response=schemas.CONTACT),
     Route("POST", "/api/tickets/{id}/escalate", escalate, "Escalate to a department and ring it", T,
           body=schemas.ESCALATE, status=202),
-    Route("POST", "/api/tickets/{id}/callback", callback, "Call back: operator's phone first, then the caller", C,
+    Route("POST", "/api/tickets/{id}/callback", callback,
+          "Call back: operator's phone first, then the caller (202); with `at`, schedule a callback task (201)", C,
           body=schemas.CALLBACK, status=202),
     Route("POST", "/api/tickets/{id}/survey", survey, "Record a satisfaction score (1-5) given on the phone", T,
           body=schemas.SURVEY, response=schemas.TICKET_DETAIL),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import Base, utcnow
@@ -83,6 +83,9 @@ class CallbackTask(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind", "dedupe_key"),
         Index("ix_callback_tasks_state_not_before", "state", "not_before"),
+        # list tasks (callcenter.outbound.lists): one per patient and date, however often imported
+        Index("uq_callback_tasks_list_dedupe", "kind", "dedupe_key", unique=True,
+              sqlite_where=text("list_id IS NOT NULL"), postgresql_where=text("list_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -101,6 +104,8 @@ class CallbackTask(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_lists.id", ondelete="SET NULL"))
+    due_by: Mapped[dt.datetime | None]  # list tasks: not dialled from then on (expired)
 
 
 class Department(Base):
@@ -131,3 +136,6 @@ class Specialist(Base):
     duty: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rank: Mapped[int] = mapped_column(Integer, default=0)  # order in which specialists are called
     active: Mapped[bool] = mapped_column(default=True)
+
+
+from callcenter.outbound import models as _outbound_models  # noqa: E402,F401  (the table list_id refers to)

@@ -4,6 +4,7 @@ Two resources, in ``cleanup_ctx`` order:
 - right after the store: the services, the ticket hook (so every call, from the first, gets its
   work order), the sample knowledge base on an empty store, and the overdue sweep;
 - at the end (after AMI and the FastAGI server): outbound calls and the FastAGI route ``outbound``.
+Then the outbound lists' own resources (``callcenter.outbound.plugin``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from callcenter import keys as app_keys
 from callcenter.kb.service import KbService
+from callcenter.outbound.plugin import setup_outbound_lists
 from callcenter.outbound.service import OutboundService
 from callcenter.store.db import session_factory
 from callcenter.workorders import api, keys
@@ -35,6 +37,7 @@ def setup_workorders(app: web.Application) -> None:
     app.cleanup_ctx.insert(after_store, _workorders)
     app.cleanup_ctx.append(_outbound)
     api.add_routes(app)
+    setup_outbound_lists(app)  # follow-up and reminder lists, automatic callbacks (/api/outbound)
 
 
 async def _workorders(app: web.Application) -> AsyncIterator[None]:

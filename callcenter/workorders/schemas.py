@@ -53,6 +53,8 @@ CALLBACK = {
         "number": {"type": "string", "maxLength": 32, "description": "number to call (default: the ticket's caller)"},
         "survey": {"type": "boolean", "description": "after the operator hangs up, the caller hears the satisfaction survey"},
         "task_id": {"type": "integer", "minimum": 1, "description": "the callback task this call works off"},
+        "at": {**DATETIME, "description": "schedule instead of calling now: a pending callback task due at this "
+                                          "time (for agent_id, default the logged-in operator)"},
     },
 }
 SURVEY = {

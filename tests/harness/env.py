@@ -37,6 +37,8 @@ def make_test_settings(state_dir: Path, root: str | None = None, **top: object) 
         "ring_off = 0.8",
         "wrap_up = 0",  # tests that need wrap-up or the SLA guard set them
         "sla_guard_after = 0",
+        "[lists]",  # abandoned calls' callbacks would ring free operators in the middle of other tests
+        "auto_callback = false",
         "[asterisk]",
         f"root = {q(root)}",
         f"sip_port = {TEST_PORTS['sip']}",

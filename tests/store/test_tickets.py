@@ -19,6 +19,9 @@ from structlog.testing import capture_logs
 
 import callcenter.accounts.models  # noqa: F401  (every model module: the schema check covers all tables)
 import callcenter.workorders.models  # noqa: F401
+import callcenter.outbound.models  # noqa: F401
+import callcenter.agents.models  # noqa: F401
+import callcenter.recording.models  # noqa: F401
 from callcenter.kb import models as kb_models
 from callcenter.store import Base, database_state, head_revision, open_database, session_factory
 from callcenter.tickets import TicketService

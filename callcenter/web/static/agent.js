@@ -62,8 +62,8 @@
     setPopKind(message.answered_at ? "on_call" : "ringing");
     $("ticket-call").textContent = `${message.caller_number || t("pop.anonymous")} · ${message.call_id}`;
     if (fresh) {
-      $("ticket-form").reset();
-      $("f-status").textContent = "";
+      showRecording(false);
+      resetTicket();
       kbIds = [];
       replace($("pop-history").tBodies[0]);
       $("pop-no-history").hidden = true;
@@ -90,27 +90,26 @@
     const rows = message.history.map((ticket) => historyRow(ticket, false));
     replace($("pop-history").tBodies[0], rows);
     $("pop-no-history").hidden = rows.length > 0;
-    if (message.notes) fillForm(message.notes);
+    if (message.ticket_id) {
+      call.ticketId = message.ticket_id;
+      loadTicket(message.ticket_id).catch((error) => { $("f-status").textContent = `${t("ticket.load_failed")}: ${error.message}`; });
+    }
   }
 
+  // A ticket row: its work order (status, category, notes) and, for calls from before work orders,
+  // the notes the desk kept on the call.
   function historyRow(ticket, withCaller) {
     const notes = ticket.notes || {};
-    return el("tr", { dataset: { uniqueid: ticket.uniqueid } },
+    const work = ticket.work || {};
+    const category = work.category ? t(`wo.${work.category}`) : notes.category ? t(`cat.${notes.category}`) : "–";
+    const text = work.notes || [notes.notes, notes.answer].filter(Boolean).join(" / ");
+    return el("tr", { dataset: { uniqueid: ticket.uniqueid, ticket: work.id ?? "" } },
       el("td", {}, localTime(ticket.arrived_at)),
       withCaller ? el("td", {}, ticket.caller_number || "–") : null,
-      el("td", {}, t(`status.${ticket.call_status}`)),
+      el("td", {}, t(`status.${ticket.call_status}`) + (work.status ? ` · ${t(`wostatus.${work.status}`)}` : "")),
       withCaller ? null : el("td", {}, ticket.agent_id || "–"),
-      el("td", {}, notes.category ? t(`cat.${notes.category}`) : "–"),
-      el("td", { class: "notes" }, [notes.notes, notes.answer].filter(Boolean).join(" / ") || "–"));
-  }
-
-  function fillForm(notes) {
-    const form = $("ticket-form");
-    form.category.value = notes.category || "";
-    form.notes.value = notes.notes || "";
-    form.answer.value = notes.answer || "";
-    form.solved.checked = !!notes.solved;
-    form.escalate_to.value = notes.escalate_to || "";
+      el("td", {}, category),
+      el("td", { class: "notes" }, text || "–"));
   }
 
   function ringStopped(message) {
@@ -120,32 +119,155 @@
     }
   }
 
-  // -- the ticket form --------------------------------------------------------------------------
+  // -- recording: pause while the caller gives sensitive details -------------------------------
+  let recPaused = false;
+  function showRecording(paused) {
+    recPaused = paused;
+    $("rec-state").dataset.i18n = paused ? "rec.paused" : "rec.on";
+    $("rec-state").textContent = t($("rec-state").dataset.i18n);
+    $("btn-rec").dataset.i18n = paused ? "rec.resume" : "rec.pause";
+    $("btn-rec").textContent = t($("btn-rec").dataset.i18n);
+    $("rec-error").textContent = "";
+  }
+  $("btn-rec").addEventListener("click", async () => {
+    try {
+      const result = await api("POST", "/api/agent/recording", { paused: !recPaused });
+      showRecording(result.paused);
+    } catch (error) {
+      $("rec-error").textContent = error.status === 409 ? t("rec.not_live") : error.message;
+    }
+  });
+
+  // -- the ticket form: the call's work order over /api/tickets/{id} ----------------------------------
+  // The form edits the work ticket (the caller's open ticket when this call was merged into it).
+  // Saving: PATCH the fields and at most one status move (new -> in progress, solved, reopened);
+  // the answer given becomes a note in the contact history; then escalation and a scheduled callback.
+  // The API's refusals are shown on the form: a missing promised reply time beside its field.
+  let ticket = null; // GET /api/tickets/{id} of the work ticket
+  let dirty = false; // the operator typed since the ticket was shown
+  let savedAnswer = "", scheduledCallback = null;
+  const form = $("ticket-form");
+  const toLocalInput = (iso) => {
+    if (!iso) return "";
+    const d = new Date(iso);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+  };
+  const fromLocalInput = (value) => (value ? new Date(value).toISOString() : null);
+
+  function resetTicket() {
+    form.reset();
+    ticket = null; dirty = false; savedAnswer = ""; scheduledCallback = null;
+    $("ticket-id").textContent = "–";
+    $("ticket-status").textContent = "–";
+    $("ticket-status").dataset.status = "";
+    $("f-status").textContent = "";
+    $("f-promised-error").textContent = "";
+    $("f-callback-info").textContent = "";
+  }
+  form.addEventListener("input", () => { dirty = true; });
+
+  async function loadTicket(ticketId) {
+    let data = await api("GET", `/api/tickets/${ticketId}`);
+    if (data.work_ticket_id && data.work_ticket_id !== data.id) data = await api("GET", `/api/tickets/${data.work_ticket_id}`);
+    if (!call || (call.ticketId !== ticketId && (!ticket || ticket.id !== data.id))) return; // another call by now
+    showTicket(data, !dirty);
+  }
+
+  function showTicket(data, fill) {
+    ticket = data;
+    $("ticket-id").textContent = `#${data.id}` + (data.revisits ? ` (${t("ticket.revisits", { n: data.revisits })})` : "");
+    $("ticket-status").dataset.status = data.status;
+    $("ticket-status").textContent = t(`wostatus.${data.status}`);
+    const pending = (data.tasks || []).filter((task) => task.kind === "callback" && task.state === "pending");
+    $("f-callback-info").textContent = pending.length
+      ? t("ticket.callback_scheduled", { at: pending.map((task) => localTime(task.not_before)).join("、") }) : "";
+    if (data.needs_promise && !$("f-promised-error").textContent) $("f-promised-error").textContent = t("ticket.promise_required");
+    if (!fill) return;
+    form.category.value = data.category || "";
+    form.notes.value = data.notes || "";
+    form.solved.checked = ["solved", "callback_due", "closed"].includes(data.status);
+    form.promised_reply_at.value = toLocalInput(data.promised_reply_at);
+    form.escalate_to.value = data.status === "escalated" && data.department_id ? String(data.department_id) : "";
+    dirty = false;
+  }
+
+  // The one status move the form asks for, if any.
+  function wantedStatus(solved, escalating) {
+    const status = ticket.status;
+    if (escalating) return null; // the escalate call moves it
+    if (solved) return ["new", "in_progress", "escalated"].includes(status) ? "solved" : null;
+    if (status === "new") return "in_progress";
+    if (["solved", "callback_due", "closed"].includes(status)) return "in_progress"; // reopened
+    return null;
+  }
+
+  function showError(error) {
+    const data = error.data || {};
+    const problems = data.problems || [];
+    const promise = data.error === "ticket.promise_required" || problems.some((p) => p.field === "promised_reply_at");
+    if (promise) {
+      $("f-promised-error").textContent = `${t("ticket.promise_required")} (${data.message || error.message})`;
+      form.promised_reply_at.focus();
+    }
+    const detail = problems.length ? problems.map((p) => `${p.field} ${p.problem}`).join("; ") : (data.message || error.message);
+    $("f-status").textContent = `${t("ticket.failed")}: ${detail}`;
+    $("f-status").dataset.error = data.error || String(error.status || "");
+  }
+
   async function save(event) {
     event && event.preventDefault();
     if (!call) { $("f-status").textContent = t("ticket.no_call"); return; }
-    const form = $("ticket-form");
-    const local = (value) => (value ? new Date(value).toISOString() : null);
-    const body = {
-      category: form.category.value,
-      notes: form.notes.value,
-      answer: form.answer.value,
-      solved: form.solved.checked,
-      escalate_to: form.escalate_to.value,
-      promised_reply_at: local(form.promised_reply_at.value),
-      callback_at: local(form.callback_at.value),
-      kb_ids: kbIds,
-      end_wrap_up: true,
-    };
     $("f-status").textContent = t("ticket.saving");
+    $("f-status").dataset.error = "";
+    $("f-promised-error").textContent = "";
     try {
-      await api("POST", `/api/calls/${encodeURIComponent(call.call_id)}/notes`, body);
+      if (!ticket && call.ticketId) await loadTicket(call.ticketId);
+      if (!ticket) { $("f-status").textContent = t("ticket.not_yet"); return; }
+      const id = ticket.id;
+      const promised = fromLocalInput(form.promised_reply_at.value);
+      const escalateTo = form.escalate_to.value;
+      const escalating = escalateTo && !(ticket.status === "escalated" && String(ticket.department_id) === escalateTo);
+      const patch = { category: form.category.value || null, notes: form.notes.value, promised_reply_at: promised };
+      const status = wantedStatus(form.solved.checked, escalating);
+      if (status && status !== ticket.status && ticket.allowed_status.includes(status)) patch.status = status;
+      await api("PATCH", `/api/tickets/${id}`, patch);
+      const answer = form.answer.value.trim();
+      if (answer && answer !== savedAnswer) {
+        const refs = kbIds.length ? ` [${t("kb.title")} #${kbIds.join(", #")}]` : "";
+        await api("POST", `/api/tickets/${id}/notes`, { text: `${t("ticket.answer")}：${answer}${refs}`.slice(0, 4000) });
+        savedAnswer = answer;
+      }
+      if (escalating) {
+        const body = { department_id: Number(escalateTo), call: form.escalate_call.checked, reason: form.notes.value.slice(0, 1000) };
+        if (promised) body.promised_reply_at = promised;
+        await api("POST", `/api/tickets/${id}/escalate`, body);
+      }
+      const callbackAt = fromLocalInput(form.callback_at.value);
+      if (callbackAt && callbackAt !== scheduledCallback) {
+        await api("POST", `/api/tickets/${id}/callback`, { at: callbackAt });
+        scheduledCallback = callbackAt;
+      }
+      showTicket(await api("GET", `/api/tickets/${id}`), true);
       $("f-status").textContent = t("ticket.saved");
       $("f-status").dataset.saved = call.call_id;
+      if (me.state && me.state.state === "wrap_up") {
+        const result = await api("POST", "/api/agent/state", { op: "ready" }); // saved: wrap-up is over
+        showState(result.agent);
+      }
       loadRecent();
     } catch (error) {
-      $("f-status").textContent = `${t("ticket.failed")}: ${error.message}`;
+      showError(error);
+      if (ticket) api("GET", `/api/tickets/${ticket.id}`).then((data) => showTicket(data, false)).catch(() => {});
     }
+  }
+
+  async function loadDepartments() {
+    try {
+      const data = await api("GET", "/api/departments");
+      const options = data.departments.filter((d) => d.active).map((d) => el("option", { value: String(d.id) }, d.name));
+      replace($("f-escalate"), el("option", { value: "", dataset: { i18n: "cat.none" } }, t("cat.none")), options);
+    } catch (_) { /* escalation is then unavailable; the rest of the form works */ }
   }
   $("ticket-form").addEventListener("submit", save);
   $("ticket-form").addEventListener("keydown", (event) => {
@@ -155,8 +277,22 @@
   async function loadRecent() {
     try {
       const data = await api("GET", "/api/agent/recent");
-      replace($("recent").tBodies[0], data.tickets.map((ticket) => historyRow(ticket, true)));
+      const rows = data.tickets.map((ticket) => historyRow(ticket, true));
+      replace($("recent").tBodies[0], rows);
+      const recordings = (await api("GET", "/api/recordings?limit=50")).recordings;
+      for (const row of rows) {
+        const rec = recordings.find((r) => r.kind === "inbound" && r.uniqueid === row.dataset.uniqueid);
+        row.append(el("td", { class: "recording" }, rec ? recordingCell(rec) : "–"));
+      }
     } catch (_) { /* the desk works without it */ }
+  }
+
+  function recordingCell(rec) {
+    if (!rec.audio_url) return t(`rec.status.${rec.status}`);
+    // The player fetches only when played (preload none): each play is logged on the server.
+    return el("span", {},
+      el("audio", { controls: true, preload: "none", src: rec.audio_url }),
+      el("a", { href: `${rec.audio_url}?download=1`, download: "" }, t("rec.download")));
   }
 
   // -- knowledge base ---------------------------------------------------------------------------
@@ -228,4 +364,5 @@
     node.dataset.up = up ? "1" : "0";
   });
   loadRecent();
+  loadDepartments();
 })();

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { t, api, connect, now, el, duration, percent, replace } = Hotline;
+  const { t, api, connect, now, el, duration, percent, replace, localTime } = Hotline;
   const $ = (id) => document.getElementById(id);
   let board = null;
 
@@ -19,6 +19,9 @@
     $("t-avg-wait").textContent = today.avg_wait === null || today.avg_wait === undefined ? "–" : `${today.avg_wait}s`;
     $("t-max-wait").textContent = today.max_wait === null || today.max_wait === undefined ? "–" : `${today.max_wait}s`;
     $("t-abandoned").textContent = String(today.abandoned ?? 0);
+    // Scheduled operators (the rota) who are logged in, of all scheduled now.
+    const scheduled = board.agents.filter((a) => a.shift);
+    $("t-scheduled").textContent = `${scheduled.filter((a) => a.state !== "logged_out").length}/${scheduled.length}`;
 
     replace($("queue").tBodies[0], board.calls.map((c) => el("tr", { dataset: { callId: c.call_id, state: c.state } },
       el("td", {}, c.caller_number || t("pop.anonymous")),
@@ -29,6 +32,7 @@
 
     replace($("agents").tBodies[0], board.agents.map((a) => el("tr", { dataset: { agent: a.agent_id, state: a.state } },
       el("td", {}, `${a.agent_id} ${a.name || ""}`),
+      el("td", { class: "shift", dataset: { scheduled: a.shift ? "1" : "0" } }, a.shift || t("wb.not_scheduled")),
       el("td", {}, el("span", { class: "badge", dataset: { state: a.state } },
         t(`state.${a.state}`) + (a.reason ? ` · ${t(`reason.${a.reason}`)}` : "") + (a.registered ? "" : ` · ${t("wb.no_phone")}`))),
       el("td", { class: "ticker", dataset: { since: a.since ?? "" } }, "–"),
@@ -64,6 +68,12 @@
       case "service_level": return t("alert.service_level", { value: percent(alert.value), target: percent(alert.target) });
       case "long_wait": return t("alert.long_wait", { caller: alert.caller_number || t("pop.anonymous"), wait: duration(now() - alert.since) });
       case "auto_paused": return t("alert.auto_paused", { agent: `${alert.agent_id} ${alert.name || ""}` });
+      case "absent": return t("alert.absent", { agent: `${alert.agent_id} ${alert.name || ""}`, shift: alert.shift });
+      case "overdue": return t("alert.overdue", {
+        id: alert.ticket_id, caller: alert.caller_number || t("pop.anonymous"), deadline: localTime(alert.deadline),
+        days: alert.days > 0 ? t("alert.overdue_days", { n: alert.days }) : "" });
+      case "overdue_more": return t("alert.overdue_more", { n: alert.count });
+      case "recording_failed": return t(`alert.recording_${alert.reason === "disk_full" ? "disk_full" : "failed"}`, { calls: alert.calls || 0, detail: alert.detail || "" });
       default: return alert.kind;
     }
   }

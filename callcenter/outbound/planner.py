@@ -1,0 +1,227 @@
+"""Scheduled outbound lists: which tasks to dial now, and when to try again (pure, no I/O).
+
+Theory of operation
+-------------------
+A list task (a day-7 follow-up of a discharged patient, a reminder the day before an appointment)
+may be dialled when all of these hold:
+
+- it is pending, due (``not_before`` has passed) and not past its deadline (``due_by``: the end of
+  the follow-up's grace days, the start of the appointment day); a task past its deadline expires;
+- the hospital's local time lies in one of the off-peak **windows** (``HH:MM-HH:MM``, one day);
+- capacity allows: fewer than ``concurrent`` list calls in flight, and the last call started at
+  least ``3600 / per_hour`` seconds ago, so the calls of an hour are spread evenly over it (at
+  most ``per_hour`` an hour, and a long list runs on into the next windows and days).
+
+At most one call starts per plan; the runner asks again at ``wake_at``.  Tasks go earliest
+deadline first (a reminder for tomorrow before a follow-up with grace days left), then oldest.
+
+After an attempt, ``after_attempt`` says what becomes of the task: done when answered, failed when
+its attempts are used up, else pending again after the retry delay of its outcome (busy sooner
+than no answer).  A retry that falls outside the windows simply waits for the next window.
+
+Abandoned-call callbacks are different work: they need a free operator first (operator, then the
+caller, see ``callcenter.outbound.service``).  ``pick_callback`` offers one only when no inbound
+caller is waiting, an operator is free, and the time is within the callback windows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+OUTCOMES = ("answered", "no_answer", "busy", "failed")
+HOUR = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """An off-peak window of local time of day, ``start`` <= t < ``end``."""
+
+    start: dt.time
+    end: dt.time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_windows(texts: Iterable[str]) -> tuple[Window, ...]:
+    """Windows from ``"HH:MM-HH:MM"`` texts, sorted; ValueError naming the bad one."""
+    windows = []
+    for text in texts:
+        try:
+            start, end = (dt.time.fromisoformat(part.strip()) for part in str(text).split("-"))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a window like \"09:30-11:30\"") from None
+        if not start < end:
+            raise ValueError(f"{text!r}: the window must start before it ends, within one day")
+        windows.append(Window(start, end))
+    return tuple(sorted(windows, key=lambda w: w.start))
+
+
+def in_windows(moment: dt.datetime, windows: Sequence[Window], tz: dt.tzinfo) -> bool:
+    """``moment`` (aware) falls inside a window, in local time ``tz``."""
+    local = moment.astimezone(tz).time()
+    return any(w.start <= local < w.end for w in windows)
+
+
+def next_window_start(moment: dt.datetime, windows: Sequence[Window], tz: dt.tzinfo) -> dt.datetime | None:
+    """``moment`` itself when inside a window, else the next window's start (None: no windows)."""
+    if not windows:
+        return None
+    if in_windows(moment, windows, tz):
+        return moment
+    local = moment.astimezone(tz)
+    for days in range(0, 3):
+        day = local.date() + dt.timedelta(days=days)
+        for w in windows:
+            start = dt.datetime.combine(day, w.start, tzinfo=tz)
+            if start > local:
+                return start.astimezone(moment.tzinfo)
+    return None  # not reached: a window exists every day
+
+
+@dataclass(frozen=True)
+class ListTask:
+    """What the planner needs of a pending list task."""
+
+    id: int
+    not_before: dt.datetime
+    due_by: dt.datetime | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class Capacity:
+    per_hour: int
+    concurrent: int
+
+    @property
+    def gap(self) -> dt.timedelta:
+        """Time between two call starts that spreads ``per_hour`` calls evenly over an hour."""
+        return dt.timedelta(seconds=3600 / self.per_hour)
+
+
+@dataclass(frozen=True)
+class Plan:
+    dial: tuple[int, ...]  # task ids to dial now
+    expire: tuple[int, ...]  # task ids past their deadline (or out of attempts)
+    wake_at: dt.datetime | None  # when planning again could dial something (None: nothing pending)
+
+
+def plan(
+    tasks: Iterable[ListTask],
+    now: dt.datetime,
+    windows: Sequence[Window],
+    tz: dt.tzinfo,
+    capacity: Capacity,
+    *,
+    in_flight: frozenset[int] = frozenset(),
+    recent_starts: Sequence[dt.datetime] = (),
+) -> Plan:
+    """Which list tasks to dial at ``now`` (see the module's rules)."""
+    live, expire = [], []
+    for task in tasks:
+        if task.id in in_flight:
+            continue
+        if (task.due_by is not None and task.due_by <= now) or task.attempts >= task.max_attempts:
+            expire.append(task.id)
+        else:
+            live.append(task)
+    live.sort(key=lambda t: (t.due_by or dt.datetime.max.replace(tzinfo=dt.UTC), t.not_before, t.id))
+    last = max((s for s in recent_starts if s <= now), default=None)
+    started_last_hour = sum(1 for s in recent_starts if now - HOUR < s <= now)
+    paced_from = last + capacity.gap if last is not None else now
+    room = len(in_flight) < capacity.concurrent and started_last_hour < capacity.per_hour
+    if room and paced_from <= now and in_windows(now, windows, tz):
+        due = [t for t in live if t.not_before <= now]
+        if due:
+            return Plan((due[0].id,), tuple(expire), now + capacity.gap)
+    wake = None
+    for task in live:
+        start = next_window_start(max(task.not_before, now, paced_from), windows, tz)
+        if start is None:
+            continue
+        if task.due_by is not None and start >= task.due_by:
+            start = task.due_by  # it cannot be dialled in time: plan again to expire it
+        wake = start if wake is None else min(wake, start)
+    return Plan((), tuple(expire), wake)
+
+
+@dataclass(frozen=True)
+class RetryRules:
+    """Minutes to wait before the next attempt, by outcome."""
+
+    no_answer: float = 60.0
+    busy: float = 15.0
+    failed: float = 30.0
+
+    def delay(self, outcome: str) -> dt.timedelta:
+        minutes = {"no_answer": self.no_answer, "busy": self.busy}.get(outcome, self.failed)
+        return dt.timedelta(minutes=minutes)
+
+
+@dataclass(frozen=True)
+class AfterAttempt:
+    state: str  # done | failed | pending
+    not_before: dt.datetime | None  # the next attempt (pending only)
+
+
+def after_attempt(outcome: str, attempts: int, max_attempts: int, now: dt.datetime, rules: RetryRules) -> AfterAttempt:
+    """The task's state after its ``attempts``-th attempt ended with ``outcome``."""
+    if outcome == "answered":
+        return AfterAttempt("done", None)
+    if attempts >= max_attempts:
+        return AfterAttempt("failed", None)
+    return AfterAttempt("pending", now + rules.delay(outcome))
+
+
+def outcome_of(reason: str) -> str:
+    """One of OUTCOMES for an Originate outcome word (``callcenter.outbound.service.REASONS``)."""
+    if reason in OUTCOMES:
+        return reason
+    if reason == "hung_up":  # rang, then rejected before answering
+        return "no_answer"
+    return "failed"  # congestion, unreachable, AMI trouble
+
+
+@dataclass(frozen=True)
+class Operator:
+    agent_id: str
+    idle_since: float
+
+
+def pick_callback(
+    tasks: Iterable[ListTask],
+    now: dt.datetime,
+    windows: Sequence[Window],
+    tz: dt.tzinfo,
+    *,
+    free: Sequence[Operator],
+    callers_waiting: int,
+    in_flight: frozenset[int] = frozenset(),
+) -> tuple[int, str] | None:
+    """(task id, agent id) of the abandoned-call callback to offer now, or None.
+
+    Inbound callers come first: nothing is offered while one waits.  The operator idle longest gets
+    the oldest due callback.
+    """
+    if callers_waiting or not free or not in_windows(now, windows, tz):
+        return None
+    due = sorted((t for t in tasks if t.id not in in_flight and t.not_before <= now and t.attempts < t.max_attempts),
+                 key=lambda t: (t.not_before, t.id))
+    if not due:
+        return None
+    operator = min(free, key=lambda o: (o.idle_since, o.agent_id))
+    return due[0].id, operator.agent_id
+
+
+def calls_per_day(windows: Sequence[Window], capacity: Capacity) -> int:
+    """List calls the windows take in one day at this pace (for import reports)."""
+    day = dt.date(2000, 1, 1)
+    return sum(
+        math.floor((dt.datetime.combine(day, w.end) - dt.datetime.combine(day, w.start)) / capacity.gap)
+        for w in windows
+    )

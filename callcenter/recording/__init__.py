@@ -1,0 +1,1 @@
+"""Call recording: MixMonitor on every answered call, the file linked to its ticket (see service.py)."""

@@ -1,0 +1,171 @@
+"""Recording routes: list, play/download (each logged), the listen log, flags, the operator's pause.
+
+  GET  /api/recordings?ticket=ID|uniqueid=U|limit=N   recordings the user may hear (operators: their own)
+  GET  /api/recordings/{id}                           one recording (supervisors: with its listen log)
+  GET  /api/recordings/{id}/audio[?download=1]        the wav; every play/download is logged (who, when)
+  GET  /api/recordings/{id}/listens                   the listen log (supervisor)
+  POST /api/recordings/{id}/flag                      {"flagged": bool, "reason": ...}: keep past retention (supervisor)
+  POST /api/agent/recording                           {"paused": bool}: pause/resume the operator's current call
+
+Who may listen: supervisors, and the operator who took the call (the recording's ``agent_id``);
+nobody else (not other operators, not admins, who manage accounts, not calls), not even to learn
+that a recording exists (404, as for a missing id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from callcenter.accounts.models import User
+from callcenter.recording import keys
+from callcenter.recording.exceptions import NotLive, RecordingError
+from callcenter.recording.models import Recording
+from callcenter.recording.service import summary_of
+from callcenter.web.exceptions import error_response
+from callcenter.web.security import client_address, current_user, requires
+
+log = structlog.get_logger(__name__)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the recording routes."""
+    app.router.add_get("/api/recordings", list_recordings)
+    app.router.add_get("/api/recordings/{id:\\d+}", get_recording)
+    app.router.add_get("/api/recordings/{id:\\d+}/audio", audio)
+    app.router.add_get("/api/recordings/{id:\\d+}/listens", listens)
+    app.router.add_post("/api/recordings/{id:\\d+}/flag", flag)
+    app.router.add_post("/api/agent/recording", pause)
+
+
+def may_listen(user: User, row: Recording) -> bool:
+    """Supervisors, and the operator who took the call."""
+    return user.role == "supervisor" or (bool(user.agent_id) and row.agent_id == user.agent_id)
+
+
+async def _visible(request: web.Request) -> Recording | web.Response:
+    service = request.app[keys.RECORDINGS]
+    row = await service.get(int(request.match_info["id"]))
+    user = current_user(request)
+    if row is None or not may_listen(user, row):
+        if row is not None:
+            log.warning("recording.refused", recording_id=row.id, user=user.username, role=user.role)
+        return error_response(404, "recording.unknown", "no such recording")
+    return row
+
+
+@requires("operator")
+async def list_recordings(request: web.Request) -> web.Response:
+    """Recordings of a ticket or call, or the newest ones; operators see only calls they took."""
+    user = current_user(request)
+    query = request.query
+    try:
+        ticket_id = int(query["ticket"]) if "ticket" in query else None
+        limit = max(1, min(200, int(query.get("limit", "50"))))
+    except ValueError:
+        return error_response(400, "recording.bad_query", "ticket and limit are integers")
+    agent = None if user.role == "supervisor" else (user.agent_id or "\0")
+    rows = await request.app[keys.RECORDINGS].find(ticket_id=ticket_id, uniqueid=query.get("uniqueid"),
+                                                   agent_id=agent, limit=limit)
+    return web.json_response({"recordings": [_json(row) for row in rows]})
+
+
+@requires("operator")
+async def get_recording(request: web.Request) -> web.Response:
+    """One recording; supervisors also get who listened."""
+    row = await _visible(request)
+    if isinstance(row, web.Response):
+        return row
+    body = _json(row)
+    if current_user(request).role == "supervisor":
+        body["listens"] = await request.app[keys.RECORDINGS].listens(row.id)
+    return web.json_response(body)
+
+
+@requires("operator")
+async def audio(request: web.Request) -> web.StreamResponse:
+    """The recording's wav (inline for the page's player, or as a download); logged."""
+    row = await _visible(request)
+    if isinstance(row, web.Response):
+        return row
+    service = request.app[keys.RECORDINGS]
+    path = service.file_of(row)
+    if path is None:
+        return error_response(410, "recording.no_file", f"no audio: the recording is {row.status}")
+    download = request.query.get("download") in ("1", "true", "yes")
+    # A player fetches in ranges: one listen is the request that starts at the beginning.
+    ranged = request.headers.get("Range", "")
+    if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
+        user = current_user(request)
+        await service.listened(row.id, user_id=user.id, username=user.username, role=user.role,
+                               action="download" if download else "play", address=client_address(request))
+    name = path.name
+    disposition = f'attachment; filename="{name}"' if download else f'inline; filename="{name}"'
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Content-Disposition": disposition})
+
+
+@requires("supervisor")
+async def listens(request: web.Request) -> web.Response:
+    """Who played or downloaded the recording, and when."""
+    row = await _visible(request)
+    if isinstance(row, web.Response):
+        return row
+    return web.json_response({"recording_id": row.id, "listens": await request.app[keys.RECORDINGS].listens(row.id)})
+
+
+@requires("supervisor")
+async def flag(request: web.Request) -> web.Response:
+    """Keep a recording past retention (a dispute, quality review), or release it."""
+    if current_user(request).role != "supervisor":
+        return error_response(403, "recording.supervisors_only", "only supervisors flag recordings")
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    if not isinstance(body.get("flagged"), bool):
+        return error_response(400, "recording.bad_flag", "flagged must be true or false")
+    user = current_user(request)
+    row = await request.app[keys.RECORDINGS].flag(int(request.match_info["id"]), body["flagged"],
+                                                  str(body.get("reason") or ""), user.username)
+    if row is None:
+        return error_response(404, "recording.unknown", "no such recording")
+    return web.json_response(_json(row))
+
+
+@requires("operator")
+async def pause(request: web.Request) -> web.Response:
+    """Pause (mute) or resume the recording of the call this operator is on now."""
+    user = current_user(request)
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    if not isinstance(body.get("paused"), bool):
+        return error_response(400, "recording.bad_pause", "paused must be true or false")
+    service = request.app[keys.RECORDINGS]
+    live = service.live_of_agent(user.agent_id) if user.agent_id else None
+    if live is None:
+        return error_response(409, "recording.not_live", "you are not on a recorded call")
+    try:
+        result = await service.set_paused(live, body["paused"], user.username)
+    except NotLive as err:
+        return error_response(409, err.slug, str(err))
+    except RecordingError as err:
+        return error_response(503, err.slug, str(err))
+    return web.json_response(result)
+
+
+def _json(row: Recording) -> dict[str, Any]:
+    body = summary_of(row)
+    body["audio_url"] = f"/api/recordings/{row.id}/audio" if row.status == "complete" else None
+    return body
+
+
+async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return error_response(400, "web.bad_json", "the body must be a JSON object")
+    if not isinstance(body, dict):
+        return error_response(400, "web.bad_json", "the body must be a JSON object")
+    return body

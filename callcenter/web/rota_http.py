@@ -1,0 +1,121 @@
+"""The rota page: supervisors edit shifts and operators' skills, effective at once.
+
+  GET    /rota                                the rota editor
+  GET    /api/rota                            shifts, operators (skills, on duty now, logged in), menu skills
+  PUT    /api/rota/shifts/{name}              {"start": "08:00", "end": "16:00", "days": [1..7], "agents": [...]}
+  DELETE /api/rota/shifts/{name}              remove a shift (a settings shift returns at the next start)
+  PUT    /api/rota/agents/{agent_id}/skills   {"skills": ["medical", ...]}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from callcenter import keys
+from callcenter.agents.store import RotaError
+from callcenter.ivr.flow import MENU
+from callcenter.web import keys as web_keys
+from callcenter.web.agent_http import _json
+from callcenter.web.exceptions import error_response
+from callcenter.web.pages import page
+from callcenter.web.security import current_user, requires
+
+MENU_SKILLS = tuple(dict.fromkeys(o.route.skill for o in MENU.values() if o.route.skill))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the rota's routes."""
+    app.router.add_get("/rota", rota_page)
+    app.router.add_get("/api/rota", get_rota)
+    app.router.add_put("/api/rota/shifts/{name}", put_shift)
+    app.router.add_delete("/api/rota/shifts/{name}", delete_shift)
+    app.router.add_put("/api/rota/agents/{agent_id}/skills", put_skills)
+
+
+def local_now(app: web.Application) -> dt.datetime:
+    """Now in the hospital's time (the rota's times are wall-clock times there)."""
+    return dt.datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))
+
+
+@requires("supervisor")
+async def rota_page(request: web.Request) -> web.Response:
+    """The rota editor."""
+    return page(request, "rota.html", "排班")
+
+
+@requires("supervisor")
+async def get_rota(request: web.Request) -> web.Response:
+    """Every shift, every operator with skills and who is on duty and logged in now."""
+    app = request.app
+    rota = app[web_keys.ROTA]
+    duty = rota.on_duty(local_now(app))
+    acd = app[keys.ADAPTER].acd
+    agents: list[dict[str, Any]] = []
+    for agent in app[keys.SETTINGS].agents:
+        live = acd.agents.get(agent.id)
+        agents.append({
+            "id": agent.id,
+            "name": agent.name,
+            "skills": list(rota.skills_of(agent.id)),
+            "skills_edited": agent.id in rota.skill_overrides(),
+            "shift": duty.get(agent.id),
+            "state": live.state.value if live else "logged_out",
+        })
+    return web.json_response({
+        "shifts": await rota.rows(),
+        "agents": agents,
+        "menu_skills": list(MENU_SKILLS),
+        "now": local_now(app).isoformat(),
+    }, dumps=_dumps)
+
+
+@requires("supervisor")
+async def put_shift(request: web.Request) -> web.Response:
+    """Create or replace a shift; 400 saying why when it is not valid."""
+    body = await _json(request)
+    if isinstance(body, web.Response):
+        return body
+    name = request.match_info["name"]
+    if body.setdefault("name", name) != name:
+        return error_response(400, "rota.bad_name", "the body's name differs from the URL's")
+    try:
+        shift = await request.app[web_keys.ROTA].put(name, body, current_user(request).username)
+    except RotaError as err:
+        return error_response(400, err.slug, str(err))
+    request.app[web_keys.HUB].touch()
+    return web.json_response({"shift": shift}, dumps=_dumps)
+
+
+@requires("supervisor")
+async def delete_shift(request: web.Request) -> web.Response:
+    """Remove a shift; 404 when there is none of that name."""
+    name = request.match_info["name"]
+    if not await request.app[web_keys.ROTA].delete(name, current_user(request).username):
+        return error_response(404, "rota.unknown", f"no shift named {name!r}")
+    request.app[web_keys.HUB].touch()
+    return web.json_response({"deleted": name}, dumps=_dumps)
+
+
+@requires("supervisor")
+async def put_skills(request: web.Request) -> web.Response:
+    """Give an operator new skills: kept, and applied to the ACD at once."""
+    agent_id = request.match_info["agent_id"]
+    body = await _json(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        skills = await request.app[web_keys.ROTA].set_skills(agent_id, body.get("skills"), current_user(request).username)
+    except RotaError as err:
+        return error_response(404 if err.slug == "agent.unknown" else 400, err.slug, str(err))
+    request.app[keys.ADAPTER].set_skills(agent_id, frozenset(skills))
+    return web.json_response({"agent_id": agent_id, "skills": list(skills)}, dumps=_dumps)
+
+
+def _dumps(obj: object) -> str:
+    import json
+
+    return json.dumps(obj, ensure_ascii=False, default=str)
