@@ -418,23 +418,6 @@ def _validate_lists(lists: OutboundListSettings) -> None:
             parse_windows(getattr(lists, key))
         except ValueError as err:
             raise ConfigError("config.value", f"lists.{key}: {err}") from None
-    if min(lists.per_hour, lists.concurrent, lists.max_attempts, lists.followup_day) < 1:
-        raise ConfigError("config.value", "lists: per_hour, concurrent, max_attempts and followup_day must be >= 1")
-    delays = (lists.retry_no_answer_minutes, lists.retry_busy_minutes, lists.retry_failed_minutes)
-    if min(*delays, lists.ring_seconds, lists.key_timeout) <= 0 or lists.followup_grace_days < 0:
-        raise ConfigError("config.value", "lists: retry minutes, ring_seconds and key_timeout must be > 0, "
-                                          "followup_grace_days >= 0")
-    _validate_lists(settings.lists)
-
-
-def _validate_lists(lists: OutboundListSettings) -> None:
-    from callcenter.outbound.planner import parse_windows
-
-    for key in ("windows", "callback_windows"):
-        try:
-            parse_windows(getattr(lists, key))
-        except ValueError as err:
-            raise ConfigError("config.value", f"lists.{key}: {err}") from None
     if lists.per_hour < 1 or lists.concurrent < 1 or lists.max_attempts < 1 or lists.followup_day < 1:
         raise ConfigError("config.value", "lists: per_hour, concurrent, max_attempts and followup_day must be >= 1")
     delays = (lists.retry_no_answer_minutes, lists.retry_busy_minutes, lists.retry_failed_minutes)
