@@ -1,7 +1,7 @@
 """The IVR of a hotline call over FastAGI: greeting, recording notice, seasonal messages, menu.
 
 Theory of operation: ``IvrFlow.run`` plays, in the caller's language (Mandarin first, ``*``
-switches), the greeting, the notice that calls may be recorded, the seasonal messages the
+switches), the greeting, the notice that calls are recorded, the seasonal messages the
 schedule picks for this moment (none for a caller who called within ``repeat_window_hours``),
 then the menu.  Every prompt is a ``STREAM FILE`` with all keys as escape digits: a key skips the
 message (``*`` switches language and repeats it in the other one); in the menu a key is the
