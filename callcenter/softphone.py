@@ -45,6 +45,15 @@ RTP_PORTS = "20000-29999"  # apart from Asterisk's 10000-10999
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: end with the process that started the phone, however it ends."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class SoftphoneError(Exception):
     """The phone failed to start, a command failed, or an awaited event did not come."""
 
@@ -218,6 +227,7 @@ class Softphone:
         self._proc = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(self._inside(self.workdir)), "LANG": "C.UTF-8"},
+            preexec_fn=_die_with_parent,
         )
         # baresip prints a status line several times a second during a call: keep only the tail
         # in memory (a file would grow all day in the demo).
