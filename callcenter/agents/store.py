@@ -25,6 +25,7 @@ from callcenter.agents.models import AgentSkills, RotaShift
 from callcenter.agents.rota import Shift, on_duty, parse_shift
 from callcenter.exceptions import CallCenterError, ConfigError
 from callcenter.settings import AgentSettings
+from callcenter.store.seeding import merge_file_specs
 
 log = structlog.get_logger(__name__)
 
@@ -83,23 +84,8 @@ class RotaStore:
     async def import_settings(self, shifts: tuple[Shift, ...]) -> dict[str, int]:
         """Bring the settings' shifts into the database; counts of added/updated/removed/kept."""
         specs = {shift.name: shift_spec(shift) for shift in shifts}
-        counts = {"added": 0, "updated": 0, "removed": 0, "kept": 0}
         async with self._sessions() as session, session.begin():
-            rows = {row.name: row for row in (await session.scalars(select(RotaShift))).all()}
-            for name, spec in specs.items():
-                row = rows.get(name)
-                if row is None:
-                    session.add(RotaShift(name=name, spec=spec, origin="file"))
-                    counts["added"] += 1
-                elif row.origin == "web":
-                    counts["kept"] += 1
-                elif row.spec != spec:
-                    row.spec = spec
-                    counts["updated"] += 1
-            for name, row in rows.items():
-                if row.origin == "file" and name not in specs:
-                    await session.delete(row)
-                    counts["removed"] += 1
+            counts = await merge_file_specs(session, RotaShift, specs)
         log.info("rota.imported", **counts)
         await self.reload()
         return counts

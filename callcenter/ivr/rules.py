@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.ivr.exceptions import ScheduleError
 from callcenter.ivr.schedule import Rule, parse_rule, parse_schedule
 from callcenter.store.models import IvrRule
+from callcenter.store.seeding import merge_file_specs
 
 log = structlog.get_logger(__name__)
 
@@ -54,23 +55,8 @@ class RuleStore:
         except OSError as err:
             raise ScheduleError("ivr.schedule_missing", f"cannot read the schedule file {path}: {err}") from err
         specs = {rule.name: rule.to_spec() for rule in parse_schedule(text, str(path))}
-        counts = {"added": 0, "updated": 0, "removed": 0, "kept": 0}
         async with self._sessions() as session, session.begin():
-            rows = {row.name: row for row in (await session.scalars(select(IvrRule))).all()}
-            for name, spec in specs.items():
-                row = rows.get(name)
-                if row is None:
-                    session.add(IvrRule(name=name, spec=spec, origin="file"))
-                    counts["added"] += 1
-                elif row.origin == "web":
-                    counts["kept"] += 1
-                elif row.spec != spec:
-                    row.spec = spec
-                    counts["updated"] += 1
-            for name, row in rows.items():
-                if row.origin == "file" and name not in specs:
-                    await session.delete(row)
-                    counts["removed"] += 1
+            counts = await merge_file_specs(session, IvrRule, specs)
         log.info("ivr.schedule_imported", path=str(path), **counts)
         await self.reload()
         return counts
