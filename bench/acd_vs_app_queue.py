@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import json
 import math
 import random
@@ -51,10 +50,11 @@ from typing import Any
 import aiohttp
 
 from callcenter import asterisk as embedded
-from callcenter import logs
 from callcenter import settings as cs
 from callcenter.ami.client import AmiClient
 from callcenter.softphone import Softphone, SoftphoneError
+
+from _instance import run_exclusive
 
 INSTANCE = "callcenter-bench"
 PORTS = {"sip": 5080, "ami": 5041, "agi": 4576, "web": 8091}
@@ -1007,20 +1007,7 @@ def _number(text: str) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    logs.configure("console", "error")
-    root = args.root or cs.AsteriskSettings().root
-    lock_path = Path(f"{root}.{INSTANCE}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"another benchmark holds {lock_path}")
-            return 2
-        figures = asyncio.run(run(args))
-    print(json.dumps(figures, ensure_ascii=False), flush=True)
-    return 0
-
+    return run_exclusive(INSTANCE, args.root, lambda: run(args))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import json
 import statistics
 import sys
@@ -36,11 +35,13 @@ from typing import Any
 from aiohttp import web
 
 from callcenter import asterisk as embedded
-from callcenter import keys, logs
+from callcenter import keys
 from callcenter import settings as cs
 from callcenter.app import create_app
 from callcenter.softphone import Softphone
 from callcenter.web import keys as web_keys
+
+from _instance import run_exclusive
 
 INSTANCE = "callcenter-popbench"
 PORTS = {"sip": 5090, "ami": 5043, "agi": 4578, "web": 8093}
@@ -191,20 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--root", help="the cached Asterisk root (default: settings' asterisk.root)")
     args = parser.parse_args(argv)
-    logs.configure("console", "error")
-    root = args.root or cs.AsteriskSettings().root
-    lock_path = Path(f"{root}.{INSTANCE}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"another run holds {lock_path}")
-            return 2
-        figures = asyncio.run(run(args))
-    print(json.dumps(figures, ensure_ascii=False), flush=True)
-    return 0
-
+    return run_exclusive(INSTANCE, args.root, lambda: run(args))
 
 if __name__ == "__main__":
     sys.exit(main())
