@@ -22,6 +22,18 @@ Rules:
 - An offer not answered in the window (``RingFailed``) returns the call to the queue and offers it
   again at once (no retry pause, unlike app_queue).  ``max_missed`` misses in a row pause the
   agent with reason ``missed_calls``.
+- The core owns time.  The ring window and the SLA guard run from the moment the phone rings
+  (``RingStarted``), not from the offer.  Every offer has a deadline in the core: an offer that has
+  not reached the phone ``setup_timeout`` after it was made is withdrawn, and a ring still going
+  ``ring_timeout + ring_grace`` after it started is a miss, even if Asterisk never says so.
+- A transport failure (``OfferWithdrawn``: AMI down, an Originate Asterisk refused, an answer that
+  never reached us) is nobody's miss: the call goes back to the queue and that agent is held out
+  of offers for ``retry_after`` seconds, so a broken phone does not spin.
+- While the link to Asterisk is down (``LinkDown`` .. ``LinkUp``) no offer is made; a waiting
+  caller who has spent ``handoff_after`` seconds waiting in the outage is handed back to the
+  dialplan (``HandOff``), whose fallback queue serves them.
+- A call that was already connected when the controller started is adopted (``CallAdopted``) so
+  its operator is on a call, not available.
 - After a call, the agent is in wrap-up for ``wrap_up`` seconds (``WrapUpEnded`` ends it early).
 - Pause and logout requested while ringing or on a call take effect when the agent is free.
 - Every transition is listed in ``AGENT_TRANSITIONS`` / ``CALL_TRANSITIONS``; anything else raises
@@ -145,6 +157,48 @@ class RingFailed:
 
 
 @dataclass(frozen=True)
+class RingStarted:
+    """The offered agent's phone is ringing (or answered straight away): the ring window starts."""
+
+    call_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class OfferWithdrawn:
+    """The offer never reached the agent (transport failure): not the agent's miss."""
+
+    call_id: str
+    agent_id: str
+    at: float
+    reason: str = "transport"
+
+
+@dataclass(frozen=True)
+class LinkDown:
+    """The control link to Asterisk (AMI) is down: no offer can go out."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class LinkUp:
+    """The link is back and the adapter has resynchronised: offers may go out again."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class CallAdopted:
+    """A call found connected to ``agent_id`` when the controller started (it kept going in Asterisk)."""
+
+    call_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
 class AgentAnswered:
     call_id: str
     agent_id: str
@@ -168,7 +222,8 @@ class Tick:
 
 Event = (
     AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentResumed | AgentSkillsChanged | WrapUpEnded | AgentPhoneBusy
-    | CallArrived | CallWaiting | RingFailed | AgentAnswered | CallEnded | Tick
+    | CallArrived | CallWaiting | RingStarted | RingFailed | OfferWithdrawn | AgentAnswered | CallEnded
+    | CallAdopted | LinkDown | LinkUp | Tick
 )
 
 # ---- commands (outputs) ----------------------------------------------------------------------
@@ -198,6 +253,14 @@ class WakeAt:
 
 
 @dataclass(frozen=True)
+class HandOff:
+    """Give the caller back to the dialplan (its fallback queue): the core has forgotten the call."""
+
+    call_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AgentStateChanged:
     """For the log, the wallboard and the operator's page."""
 
@@ -206,7 +269,7 @@ class AgentStateChanged:
     reason: str | None = None
 
 
-Command = Offer | StopRinging | WakeAt | AgentStateChanged
+Command = Offer | StopRinging | WakeAt | HandOff | AgentStateChanged
 
 # ---- transition tables -----------------------------------------------------------------------
 
@@ -224,6 +287,11 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (S.RINGING, "ring_failed"): S.AVAILABLE,
     (S.RINGING, "ring_stopped"): S.AVAILABLE,  # another agent answered, or the caller left
     (S.RINGING, "answer"): S.ON_CALL,
+    (S.RINGING, "withdrawn"): S.AVAILABLE,  # the offer never reached the phone: not a miss
+    (S.AVAILABLE, "adopt"): S.ON_CALL,  # found talking at start
+    (S.PAUSED, "adopt"): S.ON_CALL,
+    (S.WRAP_UP, "adopt"): S.ON_CALL,
+    (S.LOGGED_OUT, "adopt"): S.ON_CALL,
     (S.ON_CALL, "call_ended"): S.WRAP_UP,
     (S.WRAP_UP, "wrap_up_ended"): S.AVAILABLE,
 }
@@ -235,6 +303,7 @@ CALL_TRANSITIONS: dict[tuple[CallState, str], CallState] = {
     (C.OFFERED, "ring_failed"): C.WAITING,  # the last ringing agent failed
     (C.OFFERED, "ring_failed_other"): C.OFFERED,  # one of two failed; the other still rings
     (C.OFFERED, "answer"): C.CONNECTED,
+    (C.WAITING, "hand_off"): C.ENDED,
     (C.IN_MENU, "call_ended"): C.ENDED,
     (C.WAITING, "call_ended"): C.ENDED,
     (C.OFFERED, "call_ended"): C.ENDED,
@@ -262,6 +331,7 @@ class Agent:
     wrap_up_until: float | None = None
     phone_busy: bool = False  # on a call the ACD did not place
     missed_in_row: int = 0
+    held_until: float | None = None  # held out of offers after a transport failure
     calls_answered: int = 0
     order: int = 0  # position in the rota, for round robin
 
@@ -277,7 +347,9 @@ class Call:
     first_offered_at: float | None = None
     answered_at: float | None = None
     agent_id: str | None = None  # the agent who answered
-    ringing: dict[str, float] = field(default_factory=dict)  # agent id -> when its ring started
+    ringing: dict[str, float] = field(default_factory=dict)  # agent id -> when it was offered
+    rang_at: dict[str, float] = field(default_factory=dict)  # agent id -> when its phone started ringing
+    first_rang_at: float | None = None  # the ring window and the two-ring promise count from here
     offered_to: list[str] = field(default_factory=list)  # every agent rung, in order
     missed_by: list[str] = field(default_factory=list)  # agents who let it ring out, in order
     seq: int = 0  # arrival order among equal times
@@ -295,6 +367,10 @@ class Acd:
         sla_guard_after: float | None = None,
         overflow_after: float = 30.0,
         strategy: Strategy = Strategy.LONGEST_IDLE,
+        setup_timeout: float = 4.0,
+        ring_grace: float = 1.0,
+        retry_after: float = 2.0,
+        handoff_after: float = 5.0,
     ) -> None:
         self.ring_timeout = ring_timeout
         self.wrap_up = wrap_up
@@ -302,6 +378,11 @@ class Acd:
         self.sla_guard_after = sla_guard_after if sla_guard_after and sla_guard_after < ring_timeout else None
         self.overflow_after = overflow_after
         self.strategy = Strategy(strategy)
+        self.setup_timeout = setup_timeout
+        self.ring_grace = ring_grace
+        self.retry_after = retry_after
+        self.handoff_after = handoff_after
+        self.link_down_since: float | None = None  # None: the link to Asterisk is up
         self.agents: dict[str, Agent] = {}
         self.calls: dict[str, Call] = {}
         self._queue: list[tuple[int, float, int, str]] = []  # waiting calls, sorted: (-prio, since, seq, id)
@@ -314,6 +395,10 @@ class Acd:
         self._guards: list[tuple[float, str]] = []  # heap: (SLA guard point, call id)
         self._skilled: dict[str, int] = {}  # skill -> logged-in agents holding it
         self._guard_due: dict[str, None] = {}  # calls past their guard point, ringing one agent (ordered set)
+        # heap: (deadline, call id, agent id, ring start or None): an offer not yet ringing by its
+        # deadline is withdrawn, a ring going on past its deadline is a miss.
+        self._deadlines: list[tuple[float, str, str, float | None]] = []
+        self._holds: list[tuple[float, str]] = []  # heap: (hold end, agent id)
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -378,26 +463,42 @@ class Acd:
                 self._enqueue(call)
                 if skill is not None and self.overflow_after > 0:
                     self._wake(at + self.overflow_after, out)
+                if self.link_down_since is not None:
+                    self._wake(at + self.handoff_after, out)
             case RingFailed(call_id, agent_id, at):
                 call, agent = self._ringing_pair(call_id, agent_id)
-                move = "ring_failed_other" if len(call.ringing) > 1 else "ring_failed"
-                call.state = _next(CALL_TRANSITIONS, call.state, move, call_id)
-                del call.ringing[agent_id]
-                call.missed_by.append(agent_id)
-                agent.call_id = None
-                agent.missed_in_row += 1
-                self._set(agent, "ring_failed", at, out)
-                if call.state == C.WAITING:
-                    self._enqueue(call)
-                elif self.sla_guard_after is not None:
-                    # One of two rings failed: the call has rung since its first offer, so the
-                    # guard applies again to the ring that is left (at once if past its point).
-                    due = (call.first_offered_at or at) + self.sla_guard_after
-                    if due <= at + 1e-9:
-                        self._guard_due[call_id] = None
-                    else:
-                        heapq.heappush(self._guards, (due, call_id))
-                        self._wake(due, out)
+                self._ring_failed(call, agent, at, out)
+            case RingStarted(call_id, agent_id, at):
+                call, agent = self._ringing_pair(call_id, agent_id)
+                if agent_id not in call.rang_at:
+                    call.rang_at[agent_id] = at
+                    self._deadline(at + self.ring_timeout + self.ring_grace, call_id, agent_id, at, out)
+                    if call.first_rang_at is None:
+                        call.first_rang_at = at
+                        if self.sla_guard_after is not None and len(call.ringing) == 1:
+                            heapq.heappush(self._guards, (at + self.sla_guard_after, call_id))
+                            self._wake(at + self.sla_guard_after, out)
+            case OfferWithdrawn(call_id, agent_id, at, _reason):
+                call, agent = self._ringing_pair(call_id, agent_id)
+                self._withdraw(call, agent, at, out)
+            case LinkDown(at):
+                if self.link_down_since is None:
+                    self.link_down_since = at
+                    self._wake(at + self.handoff_after, out)
+            case LinkUp(at):
+                self.link_down_since = None
+            case CallAdopted(call_id, agent_id, at):
+                agent = self._agent(agent_id)
+                if agent.state in (S.RINGING, S.ON_CALL):
+                    raise IllegalTransition(f"{agent_id} is busy with {agent.call_id}")
+                call = self._new_call(call_id, at)
+                call.state, call.agent_id, call.answered_at = C.CONNECTED, agent_id, at
+                if agent.state == S.PAUSED:
+                    agent.pending = f"pause:{agent.pause_reason}"
+                elif agent.state == S.LOGGED_OUT:
+                    agent.pending = "logout"
+                agent.call_id = call_id
+                self._set(agent, "adopt", at, out)
             case AgentAnswered(call_id, agent_id, at):
                 call, agent = self._ringing_pair(call_id, agent_id)
                 call.state = _next(CALL_TRANSITIONS, call.state, "answer", call_id)
@@ -425,6 +526,23 @@ class Acd:
                     agent = self.agents[agent_id]
                     if agent.state == S.WRAP_UP and agent.wrap_up_until == until:
                         self._set(agent, "wrap_up_ended", at, out)
+                while self._holds and self._holds[0][0] <= at + 1e-9:
+                    until, agent_id = heapq.heappop(self._holds)
+                    agent = self.agents[agent_id]
+                    if agent.held_until == until:
+                        agent.held_until = None
+                        self._refresh_free(agent)
+                while self._deadlines and self._deadlines[0][0] <= at + 1e-9:
+                    _, call_id, agent_id, rang = heapq.heappop(self._deadlines)
+                    call = self.calls.get(call_id)
+                    if call is None or agent_id not in call.ringing or call.rang_at.get(agent_id) != rang:
+                        continue  # answered, failed or stopped in time
+                    agent = self.agents[agent_id]
+                    out.append(StopRinging(call_id, agent_id))
+                    if rang is None:  # never reached the phone
+                        self._withdraw(call, agent, at, out)
+                    else:  # rang out its window and Asterisk did not say so: a miss all the same
+                        self._ring_failed(call, agent, at, out)
                 while self._guards and self._guards[0][0] <= at + 1e-9:
                     _, call_id = heapq.heappop(self._guards)
                     call = self.calls.get(call_id)
@@ -438,11 +556,63 @@ class Acd:
         """Calls waiting for an agent, in the order they will be offered."""
         return [self.calls[entry[3]] for entry in self._queue]
 
+    def violations(self, now: float, slack: float = 1.0) -> list[str]:
+        """What is untrue in the core's state at ``now`` (empty when consistent): the invariant.
+
+        No agent ringing without a live offer, no connected agent without their call, no offer
+        past its deadline (more than ``slack`` late: a lost Tick), no call waiting while an
+        eligible agent is free and the link is up, the free set and the queue in step.
+        """
+        found: list[str] = []
+        for agent in self.agents.values():
+            call = self.calls.get(agent.call_id) if agent.call_id else None
+            if agent.state == S.RINGING and (call is None or agent.agent_id not in call.ringing):
+                found.append(f"agent {agent.agent_id} ringing without a live offer ({agent.call_id})")
+            elif agent.state == S.ON_CALL and (call is None or call.agent_id != agent.agent_id):
+                found.append(f"agent {agent.agent_id} on a call the core does not hold ({agent.call_id})")
+            elif agent.state not in (S.RINGING, S.ON_CALL) and agent.call_id is not None:
+                found.append(f"agent {agent.agent_id} {agent.state} still holds {agent.call_id}")
+            free = agent.state == S.AVAILABLE and not agent.phone_busy and agent.held_until is None
+            if free != (agent.agent_id in self._free):
+                found.append(f"agent {agent.agent_id}: free set out of step")
+            if agent.held_until is not None and agent.held_until + slack < now:
+                found.append(f"agent {agent.agent_id} held past {agent.held_until}")
+            if agent.state == S.WRAP_UP and self.wrap_up > 0 and (agent.wrap_up_until or 0) + slack < now:
+                found.append(f"agent {agent.agent_id} in wrap-up past its end")
+        queued = {entry[3] for entry in self._queue}
+        for call in self.calls.values():
+            if (call.state == C.WAITING) != (call.call_id in queued):
+                found.append(f"call {call.call_id} {call.state}: queue out of step")
+            if call.state == C.OFFERED and not call.ringing:
+                found.append(f"call {call.call_id} offered to nobody")
+            if call.ringing and call.state != C.OFFERED:
+                found.append(f"call {call.call_id} {call.state} but ringing {sorted(call.ringing)}")
+            for agent_id, offered in call.ringing.items():
+                agent = self.agents.get(agent_id)
+                if agent is None or agent.state != S.RINGING or agent.call_id != call.call_id:
+                    found.append(f"call {call.call_id} rings {agent_id}, who is not ringing it")
+                rang = call.rang_at.get(agent_id)
+                due = offered + self.setup_timeout if rang is None else rang + self.ring_timeout + self.ring_grace
+                if due + slack < now:
+                    found.append(f"call {call.call_id} still ringing {agent_id} {now - due:.1f} s past its deadline")
+        if self.link_down_since is None:
+            for call in self.waiting():
+                if self._choose_agent(call, now, self._free) is not None:
+                    found.append(f"call {call.call_id} waits while an eligible agent is free")
+        elif self.waiting():
+            oldest = min(max(c.waiting_since or c.arrived_at, self.link_down_since) for c in self.waiting())
+            if oldest + self.handoff_after + slack < now:
+                found.append("a caller waits past the outage hand-off")
+        return found
+
     # -- decisions ------------------------------------------------------------------------------
 
     def _dispatch(self, now: float) -> list[Command]:
         """Offer waiting calls to eligible free agents; agents still free serve SLA guards."""
         commands: list[Command] = []
+        if self.link_down_since is not None:  # nothing can ring: only hand callers back
+            self._hand_off_outage(now, commands)
+            return commands
         if not self._free:
             return commands
         for entry in list(self._queue):
@@ -505,9 +675,7 @@ class Acd:
         agent.call_id = call.call_id
         self._rr_last = agent.order
         out.append(Offer(call.call_id, agent.agent_id, self.ring_timeout, guard))
-        if not guard and self.sla_guard_after is not None and len(call.ringing) == 1:
-            heapq.heappush(self._guards, (now + self.sla_guard_after, call.call_id))
-            self._wake(now + self.sla_guard_after, out)
+        self._deadline(now + self.setup_timeout, call.call_id, agent.agent_id, None, out)
 
     def _stop_other_rings(self, call: Call, at: float, out: list[Command]) -> None:
         for agent_id in list(call.ringing):
@@ -516,6 +684,63 @@ class Acd:
             self._set(agent, "ring_stopped", at, out)
             out.append(StopRinging(call.call_id, agent_id))
         call.ringing.clear()
+        call.rang_at.clear()
+
+    def _ring_failed(self, call: Call, agent: Agent, at: float, out: list[Command]) -> None:
+        """The agent let the call ring out (or refused it): a miss; the call rings on elsewhere."""
+        move = "ring_failed_other" if len(call.ringing) > 1 else "ring_failed"
+        call.state = _next(CALL_TRANSITIONS, call.state, move, call.call_id)
+        del call.ringing[agent.agent_id]
+        call.rang_at.pop(agent.agent_id, None)
+        call.missed_by.append(agent.agent_id)
+        agent.call_id = None
+        agent.missed_in_row += 1
+        self._set(agent, "ring_failed", at, out)
+        self._after_ring_removed(call, at, out)
+
+    def _withdraw(self, call: Call, agent: Agent, at: float, out: list[Command]) -> None:
+        """The offer never reached the agent: back to the queue, the agent held out briefly, no miss."""
+        move = "ring_failed_other" if len(call.ringing) > 1 else "ring_failed"
+        call.state = _next(CALL_TRANSITIONS, call.state, move, call.call_id)
+        del call.ringing[agent.agent_id]
+        call.rang_at.pop(agent.agent_id, None)
+        agent.call_id = None
+        if self.retry_after > 0:
+            agent.held_until = at + self.retry_after
+            heapq.heappush(self._holds, (agent.held_until, agent.agent_id))
+            self._wake(agent.held_until, out)
+        self._set(agent, "withdrawn", at, out)
+        self._after_ring_removed(call, at, out)
+
+    def _after_ring_removed(self, call: Call, at: float, out: list[Command]) -> None:
+        if call.state == C.WAITING:
+            self._enqueue(call)
+            if self.link_down_since is not None:
+                self._wake(max(call.waiting_since or at, self.link_down_since) + self.handoff_after, out)
+        elif self.sla_guard_after is not None and call.first_rang_at is not None:
+            # One of two rings ended: the call has rung since its first ring, so the guard
+            # applies again to the ring that is left (at once if past its point).
+            due = call.first_rang_at + self.sla_guard_after
+            if due <= at + 1e-9:
+                self._guard_due[call.call_id] = None
+            else:
+                heapq.heappush(self._guards, (due, call.call_id))
+                self._wake(due, out)
+
+    def _hand_off_outage(self, now: float, out: list[Command]) -> None:
+        """Link down: callers who have waited ``handoff_after`` in the outage go to the dialplan's fallback."""
+        assert self.link_down_since is not None
+        for call in self.waiting():
+            since = max(call.waiting_since if call.waiting_since is not None else call.arrived_at, self.link_down_since)
+            if since + self.handoff_after <= now + 1e-9:
+                self._dequeue(call)
+                call.state = _next(CALL_TRANSITIONS, call.state, "hand_off", call.call_id)
+                del self.calls[call.call_id]
+                out.append(HandOff(call.call_id, "ami_down"))
+
+    def _deadline(self, at: float, call_id: str, agent_id: str, rang: float | None, out: list[Command]) -> None:
+        heapq.heappush(self._deadlines, (at, call_id, agent_id, rang))
+        self._wake(at, out)
 
     # -- state keeping --------------------------------------------------------------------------
 
@@ -555,7 +780,7 @@ class Acd:
         return S.AVAILABLE, None
 
     def _refresh_free(self, agent: Agent) -> None:
-        if agent.state == S.AVAILABLE and not agent.phone_busy:
+        if agent.state == S.AVAILABLE and not agent.phone_busy and agent.held_until is None:
             self._free.add(agent.agent_id)
         else:
             self._free.discard(agent.agent_id)

@@ -1,5 +1,7 @@
 """The pure ACD core: table-driven cases and a randomised property test."""
 
+import heapq
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,13 @@ from callcenter.acd import (
     CallWaiting,
     IllegalTransition,
     Offer,
+    CallAdopted,
+    HandOff,
+    LinkDown,
+    LinkUp,
+    OfferWithdrawn,
     RingFailed,
+    RingStarted,
     StopRinging,
     Strategy,
     Tick,
@@ -42,6 +50,14 @@ def acd_with(*agents: str, at: float = 0.0, **options) -> Acd:
 def routing(commands):
     """Only the commands that ring or stop phones."""
     return [c for c in commands if isinstance(c, (Offer, StopRinging))]
+
+
+def ring(acd: Acd, commands, at: float):
+    """The phones of these offers start ringing at ``at`` (as Newstate Ringing would say); the commands returned."""
+    out = list(commands)
+    for offer in [c for c in commands if isinstance(c, Offer)]:
+        out += acd.handle(RingStarted(offer.call_id, offer.agent_id, at))
+    return out
 
 
 def test_waiting_call_goes_to_longest_idle_agent():
@@ -174,10 +190,10 @@ def test_caller_hanging_up_while_ringing_stops_the_ring_and_frees_the_agent():
 
 def test_sla_guard_rings_a_second_agent_and_first_answer_wins():
     acd = acd_with("a", "b", "c", sla_guard_after=6)
-    commands = acd.handle(CallWaiting("x", 10))
-    assert routing(commands) == [Offer("x", "a", RING)] and WakeAt(16) in commands
-    assert routing(acd.handle(Tick(15.9))) == []
-    assert routing(acd.handle(Tick(16))) == [Offer("x", "b", RING, guard=True)]
+    commands = ring(acd, acd.handle(CallWaiting("x", 10)), 10.5)  # the phone rings half a second after the offer
+    assert routing(commands) == [Offer("x", "a", RING)] and WakeAt(16.5) in commands
+    assert routing(acd.handle(Tick(16.4))) == []
+    assert routing(ring(acd, acd.handle(Tick(16.5)), 16.5)) == [Offer("x", "b", RING, guard=True)]
     assert set(acd.calls["x"].ringing) == {"a", "b"}
     assert routing(acd.handle(AgentAnswered("x", "b", 17))) == [StopRinging("x", "a")]
     assert acd.agents["a"].state == AgentState.AVAILABLE and acd.agents["a"].missed_in_row == 0
@@ -186,16 +202,16 @@ def test_sla_guard_rings_a_second_agent_and_first_answer_wins():
 
 def test_sla_guard_one_ring_failing_keeps_the_other_ringing():
     acd = acd_with("a", "b", sla_guard_after=6)
-    acd.handle(CallWaiting("x", 10))
-    acd.handle(Tick(16))
+    ring(acd, acd.handle(CallWaiting("x", 10)), 10)
+    ring(acd, acd.handle(Tick(16)), 16)
     assert routing(acd.handle(RingFailed("x", "a", 20))) == []
     assert acd.calls["x"].state == CallState.OFFERED and set(acd.calls["x"].ringing) == {"b"}
 
 
 def test_sla_guard_uses_an_agent_freed_after_the_guard_point_but_waiting_calls_come_first():
     acd = acd_with("a", "b", sla_guard_after=6)
-    acd.handle(CallWaiting("x", 10))  # a rings
-    acd.handle(CallWaiting("y", 11))  # b rings
+    ring(acd, acd.handle(CallWaiting("x", 10)), 10)  # a rings
+    ring(acd, acd.handle(CallWaiting("y", 11)), 11)  # b rings
     acd.handle(AgentAnswered("y", "b", 12))
     assert routing(acd.handle(Tick(16))) == []  # guard point for x, nobody free
     acd.handle(CallWaiting("z", 17))  # waits
@@ -209,11 +225,87 @@ def test_sla_guard_keeps_two_rings_going_when_the_first_ring_fails():
     acd = acd_with("a", "b", "c", sla_guard_after=6)
     acd.handle(CallWaiting("busy", 0.5))  # c is on a call
     acd.handle(AgentAnswered("busy", "a", 0.6))
-    acd.handle(CallWaiting("x", 1))  # rings b
-    assert routing(acd.handle(Tick(7))) == [Offer("x", "c", RING, guard=True)]
+    ring(acd, acd.handle(CallWaiting("x", 1)), 1)  # rings b
+    assert routing(ring(acd, acd.handle(Tick(7)), 7)) == [Offer("x", "c", RING, guard=True)]
     acd.handle(CallEnded("busy", 8))  # a is free
     # b's ring fails at 11; c still rings (since 7): a free agent is rung at once, not at 17
     assert routing(acd.handle(RingFailed("x", "b", 11))) == [Offer("x", "a", RING, guard=True)]
+
+
+def test_sla_guard_and_ring_window_wait_for_the_phone_to_ring():
+    acd = acd_with("a", "b", sla_guard_after=6)
+    acd.handle(CallWaiting("x", 10))  # offered at 10; the Originate takes 3 s to reach the phone
+    commands = acd.handle(RingStarted("x", "a", 13))
+    assert WakeAt(19) in commands and WakeAt(13 + RING + acd.ring_grace) in commands
+    assert routing(acd.handle(Tick(16))) == []  # 6 s after the offer: no guard, the phone rang only 3 s
+    assert routing(ring(acd, acd.handle(Tick(19)), 19)) == [Offer("x", "b", RING, guard=True)]
+
+
+# ---- the core owns time: deadlines, transport failures, link outages, adoption ----------------
+
+
+def test_a_ring_asterisk_never_ends_is_a_miss_at_the_core_deadline():
+    acd = acd_with("a", "b", max_missed=2)
+    ring(acd, acd.handle(CallWaiting("x", 10)), 10)
+    deadline = 10 + RING + acd.ring_grace
+    assert routing(acd.handle(Tick(deadline - 0.1))) == []
+    assert routing(acd.handle(Tick(deadline))) == [StopRinging("x", "a"), Offer("x", "b", RING)]
+    assert acd.calls["x"].missed_by == ["a"] and acd.agents["a"].missed_in_row == 1
+    assert acd.violations(deadline) == []
+
+
+def test_an_offer_that_never_reaches_the_phone_is_withdrawn_without_a_miss():
+    acd = acd_with("a", "b", setup_timeout=4, retry_after=2)
+    acd.handle(CallWaiting("x", 10))  # a is offered; no RingStarted ever comes
+    assert routing(acd.handle(Tick(14))) == [StopRinging("x", "a"), Offer("x", "b", RING)]
+    assert acd.agents["a"].missed_in_row == 0 and acd.agents["a"].state == AgentState.AVAILABLE
+    assert acd.calls["x"].missed_by == []
+
+
+def test_transport_failures_never_pause_anyone_and_hold_the_agent_briefly():
+    acd = acd_with("a", max_missed=2, retry_after=2)
+    acd.handle(CallWaiting("x", 10))
+    for n in range(5):  # Asterisk refuses the Originate again and again
+        now = 10 + n * 2
+        assert routing(acd.handle(OfferWithdrawn("x", "a", now))) == []  # held: no hot loop
+        assert acd.agents["a"].state == AgentState.AVAILABLE and acd.agents["a"].missed_in_row == 0
+        assert routing(acd.handle(Tick(now + 2))) == [Offer("x", "a", RING)]
+    assert acd.agents["a"].state == AgentState.RINGING
+
+
+def test_link_down_stops_offers_and_hands_waiting_callers_back_after_the_handoff():
+    acd = acd_with("a", handoff_after=5)
+    acd.handle(AgentPhoneBusy("a", 1, busy=True))
+    acd.handle(CallWaiting("old", 2))
+    acd.handle(LinkDown(20))  # "old" has waited 18 s already: it gets the same 5 s as everyone
+    acd.handle(CallWaiting("new", 22))
+    acd.handle(AgentPhoneBusy("a", 23, busy=False))
+    assert acd.agents["a"].state == AgentState.AVAILABLE and acd.calls["old"].state == CallState.WAITING  # no offer
+    assert [c for c in acd.handle(Tick(25)) if isinstance(c, (Offer, HandOff))] == [HandOff("old", "ami_down")]
+    assert "old" not in acd.calls
+    assert [c for c in acd.handle(Tick(27)) if isinstance(c, (Offer, HandOff))] == [HandOff("new", "ami_down")]
+    assert acd.violations(27) == []
+
+
+def test_link_up_offers_again_at_once():
+    acd = acd_with("a")
+    acd.handle(LinkDown(5))
+    acd.handle(CallWaiting("x", 6))
+    assert routing(acd.handle(LinkUp(7))) == [Offer("x", "a", RING)]
+
+
+def test_a_call_found_connected_at_start_puts_its_operator_on_the_call():
+    acd = acd_with("a", "b", wrap_up=0)
+    acd.handle(AgentPaused("b", 1, "lunch"))
+    acd.handle(CallAdopted("x", "a", 2))
+    acd.handle(CallAdopted("y", "b", 2))
+    assert acd.agents["a"].state == AgentState.ON_CALL and acd.agents["b"].state == AgentState.ON_CALL
+    acd.handle(CallWaiting("z", 3))
+    assert acd.calls["z"].state == CallState.WAITING  # nobody free
+    assert routing(acd.handle(CallEnded("x", 4))) == [Offer("z", "a", RING)]
+    acd.handle(CallEnded("y", 5))
+    assert acd.agents["b"].state == AgentState.PAUSED and acd.agents["b"].pause_reason == "lunch"
+    assert acd.violations(5) == []
 
 
 def test_skills_route_to_skilled_agents_then_overflow_to_anyone():
@@ -221,6 +313,7 @@ def test_skills_route_to_skilled_agents_then_overflow_to_anyone():
     acd.handle(AgentLoggedIn("general", 0))
     acd.handle(AgentLoggedIn("nurse", 1, skills=frozenset({"medical"})))
     assert routing(acd.handle(CallWaiting("fever", 5, skill="medical"))) == [Offer("fever", "nurse", RING)]
+    acd.handle(AgentAnswered("fever", "nurse", 5.5))
     commands = acd.handle(CallWaiting("fever2", 6, skill="medical"))
     assert routing(commands) == [] and WakeAt(26) in commands  # general is free but not skilled
     assert routing(acd.handle(CallWaiting("any", 7))) == [Offer("any", "general", RING)]
@@ -300,7 +393,8 @@ def test_illegal_events_raise_and_leave_state_unchanged(event):
 # ---- property test -----------------------------------------------------------------------------
 
 AGENTS = ["a1", "a2", "a3", "a4"]
-KINDS = ["login", "logout", "pause", "resume", "busy", "call", "fail", "answer", "end", "tick", "wrapped"]
+KINDS = ["login", "logout", "pause", "resume", "busy", "call", "rang", "fail", "withdraw", "answer", "end", "tick",
+         "wrapped", "down", "up"]
 steps = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 30)), max_size=80)
 
 
@@ -310,8 +404,17 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
     acd = Acd(ring_timeout=RING, wrap_up=3, max_missed=2, sla_guard_after=6 if guard else None, strategy=strategy)
     now, next_call = 0.0, 0
     live_calls: set[str] = set()
+    wakes: list[float] = []
     for kind, pick in sequence:
         now += 1
+        commands = []
+        while wakes and wakes[0] <= now:  # the adapter's timers: every Tick asked for arrives on time
+            commands += acd.handle(Tick(heapq.heappop(wakes)))
+        for command in commands:
+            if isinstance(command, WakeAt):
+                heapq.heappush(wakes, command.at)
+            if isinstance(command, HandOff):
+                live_calls.discard(command.call_id)
         agent_id = AGENTS[pick % len(AGENTS)]
         ringing = [(c.call_id, a) for c in acd.calls.values() for a in c.ringing]
         known = agent_id in acd.agents
@@ -334,6 +437,16 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
             event = CallWaiting(f"c{next_call}", now, priority=pick % 3)
             live_calls.add(event.call_id)
             next_call += 1
+        elif kind == "rang" and ringing:
+            call_id, ringing_agent = ringing[pick % len(ringing)]
+            event = RingStarted(call_id, ringing_agent, now)
+        elif kind == "withdraw" and ringing:
+            call_id, ringing_agent = ringing[pick % len(ringing)]
+            event = OfferWithdrawn(call_id, ringing_agent, now)
+        elif kind == "down":
+            event = LinkDown(now)
+        elif kind == "up":
+            event = LinkUp(now)
         elif kind == "fail" and ringing:
             call_id, ringing_agent = ringing[pick % len(ringing)]
             event = RingFailed(call_id, ringing_agent, now)
@@ -346,8 +459,15 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
             live_calls.discard(c.call_id)
         else:
             continue
-        commands = acd.handle(event)
+        latest = acd.handle(event)
+        commands += latest
         for command in commands:
+            if isinstance(command, WakeAt):
+                heapq.heappush(wakes, command.at)
+        for command in commands:
+            if isinstance(command, HandOff):
+                live_calls.discard(command.call_id)
+        for command in latest:  # earlier Ticks' offers may have been answered or withdrawn since
             if isinstance(command, Offer):
                 assert command.agent_id in acd.calls[command.call_id].ringing
                 assert acd.agents[command.agent_id].state == AgentState.RINGING
@@ -372,5 +492,6 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
         assert set(acd.calls) == live_calls
         assert {c.call_id for c in acd.waiting()} == {c.call_id for c in acd.calls.values() if c.state == CallState.WAITING}
         # Work-conserving: no call waits while an agent is free and eligible.
-        free = [a for a in acd.agents.values() if a.state == AgentState.AVAILABLE and not a.phone_busy]
-        assert not (free and acd.waiting())
+        free = [a for a in acd.agents.values() if a.state == AgentState.AVAILABLE and not a.phone_busy and a.held_until is None]
+        assert not (free and acd.waiting() and acd.link_down_since is None)
+        assert acd.violations(now, slack=1.0) == []
