@@ -16,8 +16,11 @@ Theory of operation (one asyncio task in the controller; decisions in ``planner`
 - **Abandoned-call callbacks**.  When no inbound caller waits and an operator is free, the oldest
   due ``abandoned`` task is offered to the operator idle longest as an ordinary callback
   (``OutboundService.callback``: the operator's phone first, then the caller).  The operator is
-  marked busy in the ACD for that moment so no inbound call is offered to them at the same time;
-  their device state takes over from there.  An operator who does not answer costs the caller no
+  reserved in the ACD (phone busy) in the same step that picks them, before anything is awaited, so
+  no inbound call is offered to them at the same time; their device state takes over from there.
+  Whatever ends the callback (its outcome, an error of the database or of AMI, a bug, the runner
+  stopping) releases the reservation, re-reads the phones' device states and frees the slot, so one
+  failed callback never stops the next.  An operator who does not answer costs the caller no
   attempt: the task waits for the next free operator.
 - A controller that stops mid-call leaves ``calling`` rows; the next start marks them
   ``interrupted`` (a list task's attempt counts, so the bound holds across restarts).
@@ -119,10 +122,11 @@ class ListRunner:
         """Look again now (after an import, an ended call, a changed clock)."""
         self._wake.set()
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _loop(self) -> None:
         while True:
@@ -246,48 +250,90 @@ class ListRunner:
 
     # -- automatic callbacks of abandoned calls ---------------------------------------------------------
 
+    def _free_operators(self) -> list[Operator]:
+        return [Operator(a.agent_id, a.idle_since) for a in self.adapter.acd.agents.values()
+                if a.state == AgentState.AVAILABLE and not a.phone_busy]
+
     async def _offer_callback(self, now: dt.datetime) -> None:
         acd = self.adapter.acd
-        free = [Operator(a.agent_id, a.idle_since) for a in acd.agents.values()
-                if a.state == AgentState.AVAILABLE and not a.phone_busy]
-        waiting = len(acd.waiting())
-        if self.callbacks or not free or waiting:  # one at a time, only when nobody waits
+        if self.callbacks or not self._free_operators() or acd.waiting():  # one at a time, only when nobody waits
             return
         pending = await self.store.pending(("abandoned",), limit=200)
+        # The ACD moved on while the store answered: look again, then pick and reserve the operator
+        # with no await in between, so an inbound offer and this callback never ring the same phone.
+        free, waiting = self._free_operators(), len(acd.waiting())
+        if self.callbacks or not free or waiting:
+            return
         picked = pick_callback(self.store.planned(pending.values()), now, self.callback_windows, self.store.tz,
                                free=free, callers_waiting=waiting, in_flight=frozenset(self.callbacks))
-        if picked is not None:
-            task_id, agent_id = picked
-            self.callbacks[task_id] = asyncio.get_running_loop().create_future()
-            self._spawn(self._callback(pending[task_id], agent_id, now), f"auto-callback-{task_id}")
+        if picked is None:
+            return
+        task_id, agent_id = picked
+        if not self.adapter.apply(AgentPhoneBusy(agent_id, self.adapter.clock(), busy=True)):
+            return
+        finished = self.callbacks[task_id] = asyncio.get_running_loop().create_future()
+        task = self._spawn(self._callback(pending[task_id], agent_id, now, finished), f"auto-callback-{task_id}")
+        # A task cancelled before it ever ran skips _callback's own release: release here too (once).
+        task.add_done_callback(lambda _: self._release(task_id, agent_id, finished))
 
-    async def _callback(self, task: CallbackTask, agent_id: str, now: dt.datetime) -> None:
-        finished = self.callbacks[task.id]
-        attempt_id = await self.store.start_attempt(task, now, agent_id=agent_id)
-        # No inbound offer to this operator while their phone starts ringing (device state follows).
-        self.adapter.apply(AgentPhoneBusy(agent_id, self.adapter.clock(), busy=True))
-        details: dict[str, Any] = {}
+    def _release(self, task_id: int, agent_id: str, finished: asyncio.Future) -> bool:
+        """Free the callback's slot and its operator's reservation; False if this one was already released."""
+        if self.callbacks.get(task_id) is not finished:
+            return False
+        del self.callbacks[task_id]
+        if not finished.done():
+            finished.cancel()
         try:
+            self.adapter.apply(AgentPhoneBusy(agent_id, self.adapter.clock(), busy=False))
+        except Exception:
+            log.exception("outbound.callback_release_failed", task_id=task_id, agent=agent_id)
+        return True
+
+    async def _callback(self, task: CallbackTask, agent_id: str, now: dt.datetime, finished: asyncio.Future) -> None:
+        """Ring the reserved operator, then the caller; on every path the operator is released after."""
+        attempt_id: int | None = None
+        details: dict[str, Any] = {}
+        outcome = "failed"
+        try:
+            attempt_id = await self.store.start_attempt(task, now, agent_id=agent_id)
             started = await self.outbound.callback(task.ticket_id, agent_id, number=task.number, survey=False,
                                                    task_id=task.id, by="auto")
             details["contact_id"] = started["contact_id"]
-            outcome = await asyncio.wait_for(finished, CALLBACK_LIMIT)
+            try:
+                outcome = await asyncio.wait_for(finished, CALLBACK_LIMIT)
+            except TimeoutError:
+                details["error"] = "no outcome within the limit"
+                log.warning("outbound.callback_failed", task_id=task.id, agent=agent_id, reason=details["error"])
         except (WorkOrderError, AmiError) as err:
-            outcome, details["error"] = "failed", str(err)
-        except TimeoutError:
-            outcome, details["error"] = "failed", "no outcome within the limit"
+            details["error"] = str(err)
+            log.warning("outbound.callback_failed", task_id=task.id, agent=agent_id, reason=str(err))
+        except Exception as err:  # a database failure or a bug: said once, and the operator is still freed
+            details["error"] = f"{type(err).__name__}: {err}"
+            log.exception("outbound.callback_failed", task_id=task.id, agent=agent_id)
         finally:
-            self.callbacks.pop(task.id, None)
+            # Also when cancelled (the runner stopping): nobody stays reserved.
+            self._release(task.id, agent_id, finished)
+            await self._read_device_states(task.id)
         result = "operator_missed" if outcome.startswith("operator_") else outcome_of(outcome)
         details["outcome"] = outcome
-        try:
-            # The callback path logged the task's attempt itself (done, retry, failed); this is the call log.
-            await self.store.finish_attempt(attempt_id, result, self.clock(), details, count=False)
-            await self.adapter.refresh_agents()  # the operator's real device state, whatever happened
-        except Exception:
-            log.exception("outbound.callback_log_failed", task_id=task.id)
+        if attempt_id is not None:
+            try:
+                # The callback path logged the task's attempt itself (done, retry, failed); this is the call log.
+                await self.store.finish_attempt(attempt_id, result, self.clock(), details, count=False)
+            except Exception:
+                log.exception("outbound.callback_log_failed", task_id=task.id)
         log.info("outbound.auto_callback", task_id=task.id, agent=agent_id, result=result)
-        self.wake()
+        if "error" not in details:
+            self.wake()  # a failure is retried at the next regular look, not in a tight loop
+
+    async def _read_device_states(self, task_id: int) -> None:
+        """Re-read the operators' device states; AMI may be down (then its next login reads them)."""
+        try:
+            await self.adapter.refresh_agents()
+        except AmiError as err:
+            log.warning("outbound.device_states_unread", task_id=task_id, reason=str(err))
+        except Exception:
+            log.exception("outbound.device_states_unread", task_id=task_id)
 
     def on_work_event(self, event: str, data: dict[str, Any]) -> None:
         """``callback.finished`` of an automatic callback: its outcome."""
