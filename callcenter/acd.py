@@ -397,7 +397,7 @@ class Acd:
         self._guard_due: dict[str, None] = {}  # calls past their guard point, ringing one agent (ordered set)
         # heap: (deadline, call id, agent id, ring start or None): an offer not yet ringing by its
         # deadline is withdrawn, a ring going on past its deadline is a miss.
-        self._deadlines: list[tuple[float, str, str, float | None]] = []
+        self._deadlines: list[tuple[float, int, str, str, float | None]] = []
         self._holds: list[tuple[float, str]] = []  # heap: (hold end, agent id)
 
     # -- public ---------------------------------------------------------------------------------
@@ -533,7 +533,7 @@ class Acd:
                         agent.held_until = None
                         self._refresh_free(agent)
                 while self._deadlines and self._deadlines[0][0] <= at + 1e-9:
-                    _, call_id, agent_id, rang = heapq.heappop(self._deadlines)
+                    _, _, call_id, agent_id, rang = heapq.heappop(self._deadlines)
                     call = self.calls.get(call_id)
                     if call is None or agent_id not in call.ringing or call.rang_at.get(agent_id) != rang:
                         continue  # answered, failed or stopped in time
@@ -739,7 +739,7 @@ class Acd:
                 out.append(HandOff(call.call_id, "ami_down"))
 
     def _deadline(self, at: float, call_id: str, agent_id: str, rang: float | None, out: list[Command]) -> None:
-        heapq.heappush(self._deadlines, (at, call_id, agent_id, rang))
+        heapq.heappush(self._deadlines, (at, next(self._seq), call_id, agent_id, rang))
         self._wake(at, out)
 
     # -- state keeping --------------------------------------------------------------------------

@@ -43,19 +43,28 @@ from callcenter.acd import (
     AgentSkillsChanged,
     AgentStateChanged,
     Call,
+    MISSED_CALLS,
+    AgentState,
+    CallAdopted,
     CallEnded,
     CallState,
     CallWaiting,
     Command,
     Event,
+    HandOff,
     IllegalTransition,
+    LinkDown,
+    LinkUp,
     Offer,
+    OfferWithdrawn,
     RingFailed,
+    RingStarted,
     StopRinging,
     Strategy,
     Tick,
     WakeAt,
 )
+from callcenter.agents.states import ChosenState
 from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
 from callcenter.exceptions import AmiError
@@ -66,6 +75,13 @@ log = structlog.get_logger(__name__)
 
 UNREGISTERED = {"UNAVAILABLE", "INVALID", "UNKNOWN"}
 PHONE_BUSY = {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"}
+# Originate reasons (OriginateResponse ``Reason``) that are the agent's doing: 1 hung up / declined,
+# 3 rang out, 5 busy.  Anything else (0 the channel could not be created, 8 congestion) is the
+# transport's: the offer is withdrawn and nobody is charged a miss.
+AGENT_REASONS = {"1", "3", "5"}
+RINGING_STATES = {"5", "6"}  # Newstate ChannelState: 5 ringing, 6 up (an auto-answering phone skips ringing)
+ANSWER_GRACE = 2.0  # seconds from an answered Originate to the leg's FastAGI session before it counts as lost
+CUT_WINDOW = 2.0  # a hang-up this close to Asterisk going away was Asterisk's doing
 
 
 @dataclass
@@ -77,6 +93,7 @@ class Leg:
     agent_id: str
     channel: str | None = None  # known from Newchannel
     released: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    claimed: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())  # serve_agent took it
 
 
 @dataclass
@@ -86,17 +103,29 @@ class LiveCall:
     call_id: str
     caller_number: str
     caller_name: str
-    answered: asyncio.Queue = field(default_factory=asyncio.Queue)  # agent legs that won the call
+    answered: asyncio.Queue = field(default_factory=asyncio.Queue)  # agent legs that won the call; None: hand off
+
+
+@dataclass
+class AdoptedCall:
+    """A call found bridged to an agent when the controller started: followed until its hang-up."""
+
+    call_id: str
+    agent_id: str
+    agent_uniqueid: str
+    ended_by: str | None = None  # whose channel hung up first
 
 
 class Adapter:
     """Owns the ACD core for this controller and connects it to Asterisk."""
 
-    def __init__(self, settings: Settings, ami: AmiClient, tickets: TicketService, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, ami: AmiClient, tickets: TicketService, clock: Callable[[], float] = time.time,
+                 states: Any = None) -> None:
         self.settings = settings
         self.ami = ami
         self.tickets = tickets
         self.clock = clock
+        self.states = states  # callcenter.agents.states.AgentStateStore: operators' chosen states, kept across restarts
         acd = settings.acd
         self.acd = Acd(
             ring_timeout=acd.ring_timeout,
@@ -105,17 +134,40 @@ class Adapter:
             sla_guard_after=acd.sla_guard_after or None,
             overflow_after=acd.overflow_after,
             strategy=Strategy(acd.strategy),
+            setup_timeout=acd.setup_timeout,
+            ring_grace=acd.ring_grace,
+            retry_after=acd.retry_after,
+            handoff_after=acd.ami_down_handoff,
         )
         self.skills = {a.id: frozenset(a.skills) for a in settings.agents}
+        self.chosen: dict[str, Any] = {}  # agent id -> ChosenState loaded at start
         self.calls: dict[str, LiveCall] = {}
         self.legs: dict[str, Leg] = {}
+        self.adopted: dict[str, AdoptedCall] = {}
+        self.ending: set[str] = set()  # calls whose ticket end is being written
         self.registered: set[str] = set()
         self.listeners: list[Callable[[Command], None]] = []  # e.g. the wallboard
         self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
+        self.started = False  # the first login's restore and adoption are done
+        self.link: dict[str, Any] = {"up": False, "down_since": None, "resyncs": 0, "last_resync": None}
+        self.asterisk_started: str | None = None  # CoreStatus start time: a change means Asterisk restarted
+        self.shutdown_at: float | None = None  # Asterisk announced a shutdown or restart
+        self._resynced = asyncio.Event()
         ami.on("DeviceStateChange", self.on_device_state)
         ami.on("Newchannel", self.on_new_channel)
+        ami.on("Newstate", self.on_new_state)
+        ami.on("Hangup", self.on_hangup)
         ami.on("UserEvent", self.on_user_event)
-        ami.on_login(self.refresh_agents)
+        ami.on("Shutdown", self.on_shutdown)
+        ami.on_login(self.on_login)
+        ami.on_disconnect(self.on_disconnect)
+        self.acd.handle(LinkDown(self.clock()))  # no offers until the first login's resync
+        self.link["down_since"] = self.clock()
+
+    async def start(self) -> None:
+        """Load the operators' chosen states (before the first login restores them)."""
+        if self.states is not None:
+            self.chosen = await self.states.load()
 
     # -- core -------------------------------------------------------------------------------------
 
@@ -140,14 +192,40 @@ class Adapter:
             case StopRinging(call_id, agent_id):
                 log.info("acd.stop_ringing", uniqueid=call_id, agent=agent_id)
                 for leg in [leg for leg in self.legs.values() if leg.call_id == call_id and leg.agent_id == agent_id]:
+                    if not leg.claimed.done():  # an answered leg is the caller's session's to release
+                        self.legs.pop(leg.leg_id, None)
                     asyncio.create_task(self._hangup_leg(leg))
             case WakeAt(at):
                 asyncio.get_running_loop().call_later(max(0.0, at - self.clock()), self._tick)
+            case HandOff(call_id, reason):
+                live = self.calls.get(call_id)
+                log.warning("call.handed_off", uniqueid=call_id, reason=reason)
+                if live is not None:
+                    live.answered.put_nowait(None)
             case AgentStateChanged(agent_id, state, reason):
                 log.info("agent.state", agent=agent_id, state=state.value, reason=reason)
+                if state == AgentState.PAUSED and reason == MISSED_CALLS:
+                    self._choose(agent_id, "paused", reason, "core")
 
     def _tick(self) -> None:
         self.apply(Tick(self.clock()))
+
+    def violations(self) -> list[str]:
+        """The core's invariant plus the adapter's: no leg, live call or adopted call the core does not hold."""
+        found = self.acd.violations(self.clock())
+        for leg in self.legs.values():
+            call = self.acd.calls.get(leg.call_id)
+            ringing = call is not None and leg.agent_id in call.ringing
+            talking = call is not None and call.state == CallState.CONNECTED and call.agent_id == leg.agent_id
+            if not (ringing or talking):
+                found.append(f"leg {leg.leg_id} of {leg.call_id} at {leg.agent_id} left behind")
+        for call_id in self.calls:
+            if call_id not in self.acd.calls:
+                found.append(f"caller session {call_id} the core does not hold")
+        for call_id, call in self.acd.calls.items():
+            if call.state != CallState.IN_MENU and call_id not in self.calls and call_id not in self.adopted:
+                found.append(f"call {call_id} in the core with no caller session")
+        return found
 
     # -- ringing agents ---------------------------------------------------------------------------
 
@@ -169,7 +247,7 @@ class Adapter:
             "Variable": f"HOTLINE_CALL={offer.call_id}",
             "Async": "true",
         }
-        reason = "failed"
+        agents_fault = False
         try:
             # Ring first, write the ticket while it rings: the database never delays a phone.
             originate = asyncio.create_task(self.ami.action(action, timeout=offer.timeout + 10))
@@ -178,19 +256,33 @@ class Adapter:
             replies = await originate
             final = replies[-1] if isinstance(replies, list) else replies
             if final.get("Response") == "Success":
-                return  # the agent answered: serve_agent has the leg
-            reason = f"originate reason {final.get('Reason', '?')}"
+                # Answered: the leg's FastAGI session (serve_agent) takes it from here, unless it
+                # never comes (the AGI connection failed, the phone dropped at once).
+                try:
+                    await asyncio.wait_for(asyncio.shield(leg.claimed), ANSWER_GRACE)
+                    return
+                except TimeoutError:
+                    reason = "answered but no agent session"
+            else:
+                reason = f"originate reason {final.get('Reason', '?')}"
+                agents_fault = str(final.get("Reason", "")) in AGENT_REASONS
         except AmiError as err:
             reason = str(err)
-        self.legs.pop(leg.leg_id, None)
-        if self.apply(RingFailed(offer.call_id, offer.agent_id, self.clock())):
-            log.info("agent.ring_failed", uniqueid=offer.call_id, agent=offer.agent_id, reason=reason)
+        if self.legs.pop(leg.leg_id, None) is None:
+            return  # the core ended this ring already (answered elsewhere, caller left, deadline)
+        if agents_fault:
+            if self.apply(RingFailed(offer.call_id, offer.agent_id, self.clock())):
+                log.info("agent.ring_failed", uniqueid=offer.call_id, agent=offer.agent_id, reason=reason)
+        else:
+            asyncio.create_task(self._hangup_leg(leg))
+            if self.apply(OfferWithdrawn(offer.call_id, offer.agent_id, self.clock(), reason)):
+                log.warning("acd.offer_withdrawn", uniqueid=offer.call_id, agent=offer.agent_id, reason=reason)
 
     async def _hangup_leg(self, leg: Leg) -> None:
         if not leg.released.done():
             leg.released.set_result(None)
         channel = leg.channel or await self._channel_of(leg)
-        if channel is None:
+        if channel is None or not self.ami.connected:
             log.debug("ami.hangup_unknown_channel", leg=leg.leg_id)
             return
         try:
@@ -205,16 +297,136 @@ class Adapter:
             await asyncio.sleep(0.01)
         return leg.channel
 
+    # -- the link to Asterisk ---------------------------------------------------------------------
+
+    def on_disconnect(self) -> None:
+        """AMI is gone: no offers until it is back and resynchronised (the core hands callers off)."""
+        now = self.clock()
+        self._resynced.clear()
+        if self.link["up"]:
+            self.link.update(up=False, down_since=now)
+        self.apply(LinkDown(now))
+
+    async def on_login(self) -> None:
+        """After each AMI login: resynchronise with what Asterisk has, then offer again."""
+        status = await self.ami.action({"Action": "CoreStatus"})
+        started = f"{status.get('CoreStartupDate', '')} {status.get('CoreStartupTime', '')}"
+        if self.asterisk_started is not None and started != self.asterisk_started:
+            log.warning("asterisk.restarted", started=started)
+        self.asterisk_started = started
+        channels = await self._channels()
+        if not self.started:
+            self.started = True
+            await self.refresh_agents(restore=True)
+            await self._adopt(channels)
+        else:
+            await self.refresh_agents()
+        self._resync_legs(channels)
+        self._resync_adopted(channels)
+        now = self.clock()
+        self.link.update(up=True, down_since=None, resyncs=self.link["resyncs"] + 1, last_resync=_utc(now).isoformat())
+        self.apply(LinkUp(now))
+        self._resynced.set()
+        log.info("ami.resynced", channels=len(channels), legs=len(self.legs), adopted=len(self.adopted),
+                 waiting=len(self.acd.waiting()))
+
+    async def _channels(self) -> dict[str, Message]:
+        """Asterisk's channels now, by unique id."""
+        replies = await self.ami.action({"Action": "CoreShowChannels"}, as_list=True)
+        return {e.get("Uniqueid"): e for e in (replies if isinstance(replies, list) else [])
+                if e.get("Event") == "CoreShowChannel" and e.get("Uniqueid")}
+
+    def _resync_legs(self, channels: dict[str, Message]) -> None:
+        """Our rings as Asterisk has them after an outage: ringing now, or gone (withdrawn)."""
+        now = self.clock()
+        for leg in list(self.legs.values()):
+            if leg.claimed.done():
+                continue  # answered: the agent's session holds it
+            channel = channels.get(leg.leg_id)
+            if channel is None:
+                self.legs.pop(leg.leg_id, None)
+                self.apply(OfferWithdrawn(leg.call_id, leg.agent_id, now, "leg gone after outage"))
+            else:
+                leg.channel = leg.channel or channel.get("Channel")
+                if channel.get("ChannelState") in RINGING_STATES:
+                    self.apply(RingStarted(leg.call_id, leg.agent_id, now))
+
+    def _resync_adopted(self, channels: dict[str, Message]) -> None:
+        for adopted in list(self.adopted.values()):
+            if adopted.call_id not in channels:  # ended while AMI was away: the end was not seen
+                asyncio.create_task(self._end_adopted(adopted, adopted.ended_by or "system", observed=True))
+
+    async def _adopt(self, channels: dict[str, Message]) -> None:
+        """At start: calls still bridged to an agent (the controller was away) are followed to their end."""
+        unended = {t.uniqueid for t in await self.tickets.list_unended()}
+        by_bridge: dict[str, list[Message]] = {}
+        for channel in channels.values():
+            if channel.get("BridgeId"):
+                by_bridge.setdefault(channel.get("BridgeId"), []).append(channel)
+        now = self.clock()
+        for members in by_bridge.values():
+            callers = [c for c in members if c.get("Uniqueid") in unended]
+            agents = [(agent_id, c) for c in members for agent_id in self.skills
+                      if str(c.get("Channel", "")).startswith(f"PJSIP/{agent_id}-")]
+            if len(callers) != 1 or len(agents) != 1:
+                continue
+            call_id, (agent_id, agent_channel) = callers[0].get("Uniqueid"), agents[0]
+            if call_id in self.calls or not self.apply(CallAdopted(call_id, agent_id, now)):
+                continue
+            self.adopted[call_id] = AdoptedCall(call_id, agent_id, agent_channel.get("Uniqueid"))
+            log.info("call.adopted", uniqueid=call_id, agent=agent_id)
+
+    def on_hangup(self, event: Message) -> None:
+        uniqueid = event.get("Uniqueid", "")
+        for adopted in list(self.adopted.values()):
+            if uniqueid == adopted.agent_uniqueid and adopted.ended_by is None:
+                adopted.ended_by = "agent"
+            elif uniqueid == adopted.call_id:
+                by = "system" if self.shutdown_at is not None else adopted.ended_by or "caller"
+                asyncio.create_task(self._end_adopted(adopted, by))
+
+    async def _end_adopted(self, adopted: AdoptedCall, hangup_by: str, observed: bool = False) -> None:
+        if self.adopted.pop(adopted.call_id, None) is None:
+            return
+        now = self.clock()
+        self.apply(CallEnded(adopted.call_id, now))
+        log.info("call.ended", uniqueid=adopted.call_id, hangup_by=hangup_by, adopted=True, observed=observed)
+        if observed:
+            await self.tickets.record_details(adopted.call_id, "end", {"observed": "after_outage", "at": _utc(now).isoformat()})
+        await self.tickets.mark_ended(adopted.call_id, _utc(now), hangup_by)
+
+    def on_shutdown(self, event: Message) -> None:
+        self.shutdown_at = self.clock()
+        log.warning("asterisk.shutdown", restart=event.get("Restart"), shutdown=event.get("Shutdown"))
+
+    async def _ended_by(self, default: str, at: float) -> str:
+        """Who ended a call whose session closed at ``at``: ``default``, or "system" if Asterisk went away then."""
+        deadline = at + CUT_WINDOW
+        while self.clock() < deadline and self.ami.connected and self.shutdown_at is None:
+            await asyncio.sleep(0.1)
+        if self.shutdown_at is not None and self.shutdown_at >= at - CUT_WINDOW:
+            return "system"
+        down_since = self.link["down_since"]
+        if self.link["up"] or down_since is None or down_since < at - CUT_WINDOW:
+            return default
+        # AMI went at the same moment: Asterisk died or restarted, or only the connection was cut.
+        before = self.asterisk_started
+        try:
+            await asyncio.wait_for(self._resynced.wait(), 30)
+        except TimeoutError:
+            return "system"
+        return "system" if self.asterisk_started != before or self.shutdown_at is not None else default
+
     # -- AMI events -------------------------------------------------------------------------------
 
-    async def refresh_agents(self) -> None:
-        """After each AMI login, read every agent phone's device state."""
+    async def refresh_agents(self, restore: bool = False) -> None:
+        """Read every agent phone's device state (after each AMI login); ``restore``: bring back chosen states."""
         events = await self.ami.action({"Action": "DeviceStateList"}, as_list=True)
         for event in events if isinstance(events, list) else []:
             if event.get("Event") == "DeviceStateChange":
-                self.on_device_state(event)
+                self.on_device_state(event, restore=restore)
 
-    def on_device_state(self, event: Message) -> None:
+    def on_device_state(self, event: Message, restore: bool = False) -> None:
         device = event.get("Device", "")
         agent_id = device[len("PJSIP/") :] if device.startswith("PJSIP/") else ""
         if agent_id not in self.skills:
@@ -227,20 +439,43 @@ class Adapter:
             return
         if agent_id not in self.registered:
             self.registered.add(agent_id)
-            if self.settings.acd.auto_login:
-                self.apply(AgentLoggedIn(agent_id, now, self.skills[agent_id]))
+            self._log_in_as_chosen(agent_id, now)
         if agent_id in self.acd.agents:
             self.apply(AgentPhoneBusy(agent_id, now, busy=state in PHONE_BUSY))
+
+    def _log_in_as_chosen(self, agent_id: str, now: float) -> None:
+        """A phone registered: log its operator in as they last chose (logged out stays out, a break stays a break)."""
+        chosen = self.chosen.get(agent_id)
+        choice = chosen.state if chosen is not None else None
+        if choice == "logged_out" or (choice is None and not self.settings.acd.auto_login):
+            return
+        self.apply(AgentLoggedIn(agent_id, now, self.skills[agent_id]))
+        if choice == "paused":
+            self.apply(AgentPaused(agent_id, now, chosen.reason or "break"))
+
+    def _choose(self, agent_id: str, state: str, reason: str | None, by: str) -> None:
+        """Remember an operator's chosen state (kept across restarts)."""
+        since = _utc(self.clock())
+        self.chosen[agent_id] = ChosenState(state, reason, since, by)
+        if self.states is not None:
+            asyncio.create_task(self.states.save(agent_id, state, reason, since, by))
 
     def on_new_channel(self, event: Message) -> None:
         leg = self.legs.get(event.get("Uniqueid", ""))
         if leg is not None:
             leg.channel = event.get("Channel")
 
+    def on_new_state(self, event: Message) -> None:
+        """The agent's phone is ringing (or answered at once): the ring window starts now."""
+        leg = self.legs.get(event.get("Uniqueid", ""))
+        if leg is not None and event.get("ChannelState") in RINGING_STATES:
+            leg.channel = leg.channel or event.get("Channel")
+            self.apply(RingStarted(leg.call_id, leg.agent_id, self.clock()))
+
     def on_user_event(self, event: Message) -> None:
         if event.get("UserEvent") != "HotlineAgent":
             return
-        self.agent_op(event.get("Agent", ""), event.get("Op", ""))
+        self.agent_op(event.get("Agent", ""), event.get("Op", ""), by="phone")
 
     def set_skills(self, agent_id: str, skills: frozenset[str]) -> bool:
         """Give an agent new skills: at once if logged in, and at every later login; False if unknown."""
@@ -250,7 +485,7 @@ class Adapter:
         log.info("agent.skills", agent=agent_id, skills=sorted(skills))
         return self.apply(AgentSkillsChanged(agent_id, self.clock(), frozenset(skills)))
 
-    def agent_op(self, agent_id: str, op: str, reason: str = "break") -> bool:
+    def agent_op(self, agent_id: str, op: str, reason: str = "break", by: str = "web") -> bool:
         """Log in, log out, pause or resume an agent (feature code or web); False if refused."""
         if agent_id not in self.skills:
             log.warning("agent.unknown", agent=agent_id, op=op)
@@ -266,25 +501,33 @@ class Adapter:
             log.warning("agent.unknown_op", agent=agent_id, op=op)
             return False
         log.info("agent.op", agent=agent_id, op=op)
-        return self.apply(events[op]())
+        ok = self.apply(events[op]())
+        if ok:
+            chosen = {"login": "available", "resume": "available", "logout": "logged_out", "pause": "paused"}[op]
+            self._choose(agent_id, chosen, reason if op == "pause" else None, by)
+        return ok
 
     # -- the agent's answered leg -----------------------------------------------------------------
 
     async def serve_agent(self, agi: AgiSession) -> None:
         """An agent answered an offer: give the call to the caller's session, or hang up."""
         leg = self.legs.get(agi.env("uniqueid"))
+        if leg is not None and not leg.claimed.done():
+            leg.claimed.set_result(None)
         if leg is None or not self.apply(AgentAnswered(leg.call_id, leg.agent_id, self.clock())):
             log.info("agent.answer_too_late", uniqueid=leg.call_id if leg else None, agent=leg.agent_id if leg else None)
+            if leg is not None:
+                self.legs.pop(leg.leg_id, None)
             await agi.run("HANGUP")
             return
         leg.channel = agi.env("channel")
-        live = self.calls[leg.call_id]
-        live.answered.put_nowait(leg)
-        call = self.acd.calls[leg.call_id]
-        log.info("call.answered", uniqueid=leg.call_id, agent=leg.agent_id)
-        await self.tickets.mark_answered(leg.call_id, leg.agent_id, _utc(call.answered_at or self.clock()))
-        await self.tickets.record_details(leg.call_id, "acd", self._measurements(call))
         try:
+            live = self.calls[leg.call_id]
+            live.answered.put_nowait(leg)
+            call = self.acd.calls[leg.call_id]
+            log.info("call.answered", uniqueid=leg.call_id, agent=leg.agent_id)
+            await self.tickets.mark_answered(leg.call_id, leg.agent_id, _utc(call.answered_at or self.clock()))
+            await self.tickets.record_details(leg.call_id, "acd", self._measurements(call))
             # Parked until the caller's Bridge takes the leg (the socket then reports a hangup),
             # or until the caller's session releases it without bridging.
             await agi.idle_until(leg.released)
@@ -295,7 +538,8 @@ class Adapter:
     def _measurements(self, call: Call) -> dict:
         """Per-call figures kept on the ticket: menu, wait, rings, two-ring promise, misses."""
         cadence = self.settings.acd.ring_on + self.settings.acd.ring_off
-        ring_time = (call.answered_at or 0) - (call.first_offered_at or call.answered_at or 0)
+        first_ring = call.first_rang_at or call.first_offered_at or call.answered_at or 0
+        ring_time = max(0.0, (call.answered_at or 0) - first_ring)
         waiting_since = call.waiting_since if call.waiting_since is not None else call.arrived_at
         return {
             "menu_seconds": round(waiting_since - call.arrived_at, 3),
@@ -312,15 +556,26 @@ class Adapter:
     async def serve_call(
         self, agi: AgiSession, call_id: str, priority: int = 0, skill: str | None = None
     ) -> None:
-        """Keep the caller on hold until an agent answers, bridge them, return when it is over."""
+        """Keep the caller on hold until an agent answers, bridge them, return when it is over.
+
+        Every way out ends the ticket with the truth: the caller or the agent hung up, Asterisk
+        cut the call ("system"), or the caller was handed to the dialplan's fallback queue (the
+        ticket then follows queue_log: no end is written here).
+        """
         live = LiveCall(call_id, agi.env("callerid"), agi.env("calleridname"))
         self.calls[call_id] = live
-        hangup_by: str | None = "caller"
+        hangup_by: str | None = None  # None: handed to the dialplan (fallback queue)
+        stage = "queue"
         leg: Leg | None = None
         try:
             await agi.music_on()
             self.apply(CallWaiting(call_id, self.clock(), priority, skill))
             leg = await agi.idle_until(live.answered.get())
+            if leg is None:  # the core handed the caller back: AMI is down
+                await agi.music_off()
+                await self.tickets.record_details(call_id, "handoff", {"reason": "ami_down", "at": _utc(self.clock()).isoformat()})
+                return
+            stage = "bridge"
             # From here the caller is served: even if the controller dies during the conversation,
             # the dialplan must not send them to the fallback queue afterwards.
             await agi.set_variable("HOTLINE_DONE", "1")
@@ -333,7 +588,6 @@ class Adapter:
                 # The agent's leg vanished between answer and bridge: let app_queue serve the caller.
                 log.warning("call.bridge_failed", uniqueid=call_id, agent=leg.agent_id, result=result)
                 await agi.set_variable("HOTLINE_DONE", "0")
-                hangup_by = None
             else:
                 hangup_by = "agent"
         except AgiHangup:
@@ -343,19 +597,42 @@ class Adapter:
             # the fallback queue (or lets a connected call finish); queue_log completes the ticket.
             hangup_by = None
             raise
+        except Exception:
+            # Our own fault: the socket closes, the dialplan's fallback queue serves the caller and
+            # queue_log completes the ticket (answered by whoever took it there, not abandoned).
+            log.exception("call.controller_error", uniqueid=call_id, stage=stage)
+            hangup_by = None
         finally:
             self.calls.pop(call_id, None)
             if self.recorder is not None:
                 self.recorder.ended(call_id)  # measures the file once Asterisk has closed it
             if leg is not None and not leg.released.done():
                 leg.released.set_result(None)
+            ended_at = self.clock()
             answered = self.acd.calls.get(call_id) is not None and self.acd.calls[call_id].state == CallState.CONNECTED
-            self.apply(CallEnded(call_id, self.clock()))
+            self.apply(CallEnded(call_id, ended_at))
             if hangup_by is None:
-                log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered)
+                log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered, stage=stage)
             else:
-                log.info("call.ended", uniqueid=call_id, hangup_by=hangup_by, answered=answered)
-                await self.tickets.mark_ended(call_id, _utc(self.clock()), hangup_by)
+                self.ending.add(call_id)
+                asyncio.create_task(self.end_ticket(call_id, ended_at, hangup_by, stage))
+
+    async def end_ticket(self, call_id: str, ended_at: float, hangup_by: str, stage: str) -> None:
+        """Write the ticket's end (and the stage it ended in) once it is known whether Asterisk itself cut the call.
+
+        The caller adds ``call_id`` to ``ending`` first, so the sweep leaves it alone meanwhile.
+        """
+        try:
+            hangup_by = await self._ended_by(hangup_by, ended_at)
+            log.info("call.ended", uniqueid=call_id, hangup_by=hangup_by, stage=stage)
+            await self.tickets.record_details(call_id, "end", {"stage": stage, "hangup_by": hangup_by})
+            await self.tickets.mark_ended(call_id, _utc(ended_at), hangup_by)
+        finally:
+            self.ending.discard(call_id)
+
+    def in_hand(self) -> set[str]:
+        """Calls this controller is following (sessions, adopted calls, ends being written): not for the sweep."""
+        return set(self.calls) | set(self.adopted) | self.ending
 
 
 def _utc(ts: float) -> datetime:

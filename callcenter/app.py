@@ -15,6 +15,7 @@ from aiohttp import web
 
 from callcenter import keys
 from callcenter.adapter import Adapter
+from callcenter.agents.states import AgentStateStore
 from callcenter.agi.server import AgiServer
 from callcenter.ami.client import AmiClient
 from callcenter.hotline import Hotline
@@ -34,6 +35,7 @@ from callcenter.workorders.plugin import setup_workorders
 log = structlog.get_logger(__name__)
 
 RECONCILE_INTERVAL = 3.0  # seconds between queue_log reads
+SWEEP_INTERVAL = 30.0  # seconds between sweeps for tickets of calls Asterisk no longer has
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -72,16 +74,20 @@ async def _ivr(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _ami(app: web.Application) -> AsyncIterator[None]:
-    ami = AmiClient(app[keys.SETTINGS].ami)
-    app[keys.AMI] = ami
-    await ami.start()
+    app[keys.AMI] = AmiClient(app[keys.SETTINGS].ami)  # connected once the adapter listens (_adapter)
     yield
-    await ami.close()
+    await app[keys.AMI].close()
 
 
 async def _adapter(app: web.Application) -> AsyncIterator[None]:
-    app[keys.ADAPTER] = Adapter(app[keys.SETTINGS], app[keys.AMI], app[keys.TICKETS])
+    settings, ami = app[keys.SETTINGS], app[keys.AMI]
+    states = AgentStateStore(session_factory(app[keys.ENGINE]), settings.node)
+    adapter = Adapter(settings, ami, app[keys.TICKETS], states=states)
+    await adapter.start()  # operators' chosen states, restored at the first login
+    app[keys.ADAPTER] = adapter
+    await ami.start()
     yield
+    await states.flush()
 
 
 async def _agi(app: web.Application) -> AsyncIterator[None]:
@@ -102,16 +108,18 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     ami, adapter, tickets = app[keys.AMI], app[keys.ADAPTER], app[keys.TICKETS]
 
     async def loop() -> None:
-        swept = False  # once per start, after queue_log had its say and AMI is up
+        swept_at = 0.0  # at start (after queue_log had its say and AMI is up), then every SWEEP_INTERVAL
         while True:
             try:
                 changed = await reconciler.run_once()
                 if changed:
                     log.info("tickets.reconciled", source="queue_log", tickets=changed)
-                if not swept and ami.connected:
-                    await tickets.flush(timeout=5)
-                    await close_vanished_calls(tickets, ami, adapter.calls)
-                    swept = True
+                now = asyncio.get_running_loop().time()
+                if now - swept_at >= SWEEP_INTERVAL and ami.connected and adapter.started:
+                    # Only with every ticket write landed: an end still queued is not a vanished call.
+                    if await tickets.flush(timeout=5) and tickets.pending_writes == 0:
+                        await close_vanished_calls(tickets, ami, adapter.in_hand())
+                        swept_at = now
             except Exception:
                 log.exception("tickets.reconcile_failed", path=str(settings.queue_log_path))
             await asyncio.sleep(RECONCILE_INTERVAL)

@@ -8,7 +8,7 @@ import structlog
 
 from callcenter.adapter import Adapter
 from callcenter.agi.server import AgiHangup, AgiSession
-from callcenter.ivr.flow import ANY_OPERATOR, IvrFlow, Route
+from callcenter.ivr.flow import ANY_OPERATOR, IvrFlow
 from callcenter.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
@@ -38,20 +38,22 @@ class Hotline:
             channel=agi.env("channel"),
             arrived_at=datetime.now(UTC),
         )
-        if ticket_id is not None:
-            await agi.set_variable("HOTLINE_TICKET", ticket_id)
-        await agi.answer()
-        route = await self._ivr(agi, call_id, caller_number)
-        if route is not None:
-            await self.adapter.serve_call(agi, call_id, priority=route.priority, skill=route.skill)
-
-    async def _ivr(self, agi: AgiSession, call_id: str, caller_number: str) -> Route | None:
-        """The caller's route from the IVR; None (ticket ended) when they hung up in it."""
-        if self.ivr is None:
-            return ANY_OPERATOR
+        stage = "arrival"
         try:
-            return await self.ivr.run(agi, call_id, caller_number)
+            if ticket_id is not None:
+                await agi.set_variable("HOTLINE_TICKET", ticket_id)
+            await agi.answer()
+            stage = "ivr"
+            route = await self.ivr.run(agi, call_id, caller_number) if self.ivr is not None else ANY_OPERATOR
         except AgiHangup:
-            log.info("call.ended", uniqueid=call_id, hangup_by="caller", stage="ivr")
-            await self.tickets.mark_ended(call_id, datetime.now(UTC), "caller")
-            return None
+            # Gone before reaching the queue (at the greeting, in the menu, or before we answered):
+            # the ticket ends here, with the stage; Asterisk going away is "system", not the caller.
+            self.adapter.ending.add(call_id)
+            await self.adapter.end_ticket(call_id, self.adapter.clock(), "caller", stage)
+            return
+        except Exception:
+            # Our fault: the socket closes and the dialplan's fallback queue serves the caller;
+            # queue_log completes the ticket.
+            log.exception("call.controller_error", stage=stage)
+            return
+        await self.adapter.serve_call(agi, call_id, priority=route.priority, skill=route.skill)

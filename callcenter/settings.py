@@ -69,6 +69,10 @@ class AcdSettings:
     overflow_after: float = 30.0  # seconds a call waits for its skill before any agent may take it
     strategy: str = "longest_idle"  # or "fewest_calls", "round_robin"
     auto_login: bool = True  # a phone that registers logs its agent in (feature codes still work)
+    ami_down_handoff: float = 5.0  # seconds a caller waits while AMI is down before the dialplan's fallback queue takes them
+    setup_timeout: float = 4.0  # seconds for an offer to reach the phone (ringing) before it is withdrawn (not a miss)
+    ring_grace: float = 1.0  # seconds past the ring window before the core ends a ring Asterisk did not report
+    retry_after: float = 2.0  # seconds an operator is left out of offers after one could not reach their phone
 
     @property
     def ring_timeout(self) -> float:

@@ -38,6 +38,7 @@ class AmiClient:
         self.settings = settings
         self.handlers: dict[str, list[EventHandler]] = {}
         self.login_hooks: list[LoginHook] = []
+        self.disconnect_hooks: list[Callable[[], None]] = []
         self.connected = False  # logged in and answering pings
         self.last_error: str | None = None
         self.connected_since: float | None = None
@@ -95,6 +96,17 @@ class AmiClient:
         """Run ``hook()`` after every successful login (first connect and each reconnect)."""
         self.login_hooks.append(hook)
 
+    def on_disconnect(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` each time the connection is lost (dropped, or reset by the watchdog)."""
+        self.disconnect_hooks.append(hook)
+
+    def _lost(self) -> None:
+        for hook in self.disconnect_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("ami.disconnect_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+
     # -- actions ----------------------------------------------------------------------------------
 
     async def action(self, action: dict[str, Any], *, as_list: bool | None = None, timeout: float | None = None) -> Any:
@@ -149,9 +161,12 @@ class AmiClient:
             log.exception("ami.login_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
 
     def _on_disconnect(self, _manager: Manager, exc: Exception | None) -> None:
+        was_connected = self.connected
         if self.connected:
             log.warning("ami.disconnected", reason=str(exc) if exc else "closed", reconnect_in=self.settings.reconnect_delay)
         self.connected = False
+        if was_connected:
+            self._lost()
         self.connected_since = None
         self.last_error = str(exc) if exc else "disconnected"
 
@@ -170,7 +185,9 @@ class AmiClient:
                 await self.action({"Action": "Ping"}, timeout=self.settings.ping_interval)
             except AmiError as err:
                 log.warning("ami.watchdog_reset", reason=str(err))
-                self.connected = False
+                if self.connected:
+                    self.connected = False
+                    self._lost()
                 manager.authenticated = False
                 transport = getattr(manager.protocol, "transport", None)
                 if transport is not None:
