@@ -37,24 +37,33 @@ OPERATOR = "1001"
 
 
 class ScriptedAmi:
-    """What the Adapter and OutboundService use of AmiClient: handlers, login hooks, ``action``.
+    """What the Adapter and OutboundService use of AmiClient: event handlers, login and disconnect
+    hooks, ``connected``, ``action``.
 
     Originate never answers (the operator's phone "rings" until the test ends); DeviceStateList
-    reports the logged-in operators idle, or raises when ``down``.
+    reports the logged-in operators idle; with ``down`` every action raises as AmiClient does.
     """
 
     def __init__(self) -> None:
         self.handlers: dict[str, list[Any]] = {}
         self.login_hooks: list[Any] = []
+        self.disconnect_hooks: list[Any] = []
         self.actions: list[dict[str, Any]] = []
         self.agents: set[str] = set()
         self.down = False
+
+    @property
+    def connected(self) -> bool:
+        return not self.down
 
     def on(self, event_name: str, handler: Any) -> None:
         self.handlers.setdefault(event_name.lower(), []).append(handler)
 
     def on_login(self, hook: Any) -> None:
         self.login_hooks.append(hook)
+
+    def on_disconnect(self, hook: Any) -> None:
+        self.disconnect_hooks.append(hook)
 
     async def action(self, action: dict[str, Any], *, as_list: bool | None = None, timeout: float | None = None) -> Any:
         self.actions.append(action)
@@ -65,7 +74,7 @@ class ScriptedAmi:
                     for agent in sorted(self.agents)]
         if action["Action"] == "Originate":
             await asyncio.Event().wait()  # ringing, until cancelled
-        return {"Response": "Success"}
+        return [] if as_list else {"Response": "Success"}
 
     def sent(self, name: str) -> list[dict[str, Any]]:
         return [a for a in self.actions if a["Action"] == name]
