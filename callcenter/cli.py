@@ -16,10 +16,12 @@ from callcenter.settings import Settings, load
 
 log = structlog.get_logger(__name__)
 
+CONFIG_HELP = "TOML settings file (see callcenter.example.toml)"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callcenter", description="Hotline call-centre controller beside Asterisk")
-    parser.add_argument("--config", "-c", help="TOML settings file (see callcenter.example.toml)")
+    parser.add_argument("--config", "-c", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the controller against a running Asterisk")
     sub.add_parser("up", help="embedded default: provision and start Asterisk, demo phones, then serve")
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     accounts_cli.add_parser(sub)
     ast = sub.add_parser("asterisk", help="manage the embedded Asterisk")
     ast.add_argument("action", choices=["provision", "start", "stop", "status", "config"])
+    _config_after_subcommands(sub)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)  # SIGTERM stops as cleanly as Ctrl-C
     try:
@@ -42,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+
+
+def _config_after_subcommands(sub: argparse._SubParsersAction) -> None:
+    """``--config`` also after the subcommand (``callcenter serve --config FILE``), at every level.
+
+    SUPPRESS as default: a subcommand without it leaves the value given before the subcommand alone.
+    """
+    for subparser in set(sub.choices.values()):
+        subparser.add_argument("--config", "-c", default=argparse.SUPPRESS, help=CONFIG_HELP)
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _config_after_subcommands(action)
 
 
 def _terminate(_signum: int, _frame: object) -> None:

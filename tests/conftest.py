@@ -1,9 +1,13 @@
 """Shared fixtures: the real Asterisk (test instance, session-wide), baresip phones, a database URL.
 
 The ``asterisk`` fixture provisions the cached Debian unstable root (debootstrapping it when it
-is missing) and starts a test instance of Asterisk on non-default ports, so a running demo does
-not clash.  When that is impossible (not root, or the archive cannot serve Asterisk) every test
-using it is skipped with the reason.
+is missing), builds the IVR's prompt audio into the root's sounds dir and starts a test instance of
+Asterisk on non-default ports, so a running demo does not clash.  When that is impossible (not
+root, or the archive cannot serve Asterisk) every test using it is skipped with the reason; with
+``CI=true`` a skipped e2e or browser test fails instead (see ``pytest_runtest_makereport``).
+
+Skip reasons are always listed in the summary (``-rs``).  ``--reverse`` runs the collected tests
+in reverse order (tests must not depend on the order they run in).
 """
 
 from __future__ import annotations
@@ -26,6 +30,67 @@ from harness.env import make_test_settings
 
 PhoneFactory = Callable[..., Awaitable[Softphone]]
 
+REAL_TIERS = ("e2e", "web")  # tests/<tier>: a skip there means the real thing was not tested
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reverse", action="store_true", default=False,
+                     help="run the collected tests in reverse order (proves they do not depend on order)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chars = config.option.reportchars or ""
+    if "s" not in chars and "a" not in chars and "A" not in chars:
+        config.option.reportchars = chars + "s"  # every skip with its reason in the summary
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reverse"):
+        items.reverse()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _real_tier(node: pytest.Item | pytest.Collector) -> str | None:
+    """``"e2e"`` or ``"web"`` when the test lives in tests/e2e or tests/web or is marked e2e."""
+    try:
+        parts = Path(str(node.path)).resolve().relative_to(Path(__file__).resolve().parent).parts
+    except ValueError:
+        parts = ()
+    if parts and parts[0] in REAL_TIERS:
+        return parts[0]
+    return "e2e" if isinstance(node, pytest.Item) and node.get_closest_marker("e2e") else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With CI=true a skipped e2e or browser test is a failure, with the skip's reason."""
+    outcome = yield
+    _skip_is_failure_in_ci(outcome.get_result(), item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """The same for a whole module skipped at import (``pytest.importorskip`` at module level)."""
+    outcome = yield
+    _skip_is_failure_in_ci(outcome.get_result(), collector)
+
+
+def _skip_is_failure_in_ci(report: pytest.TestReport | pytest.CollectReport, node: pytest.Item | pytest.Collector) -> None:
+    if not report.skipped or hasattr(report, "wasxfail") or not _in_ci():
+        return
+    tier = _real_tier(node)
+    if tier is None:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (
+        f"CI=true: this {tier} test was skipped, which CI does not allow: {reason}\n"
+        "(the CI machine must be able to run it: root, the Asterisk root, baresip, chromium; unset CI to allow skips)"
+    )
+
 
 @pytest.fixture(scope="session")
 def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
@@ -43,11 +108,30 @@ def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         embedded.stop(settings)
         with contextlib.suppress(FileNotFoundError):
             settings.queue_log_path.unlink()
+        _build_prompt_audio(settings)
         embedded.start(settings)
         try:
             yield settings
         finally:
             embedded.stop(settings)
+
+
+def _build_prompt_audio(settings: Settings) -> None:
+    """The IVR's prompts into the root's sounds dir: the IVR and outbound-list tests play them.
+
+    ``embedded.start`` builds them only when ``[ivr] enabled`` (the test settings switch the IVR off
+    and its tests switch it on per controller), so a fresh machine would have none.  Unchanged
+    prompts take milliseconds; a build beside a running demo is safe (files are renamed into place).
+    """
+    from callcenter.ivr.exceptions import IvrError
+    from callcenter.ivr.plugin import build
+
+    try:
+        report = build(settings)
+    except IvrError as err:
+        pytest.fail(f"cannot build the IVR prompt audio into {settings.sounds_path}: {err}", pytrace=False)
+    if report is not None and report.built:
+        print(f"\nIVR prompts: {report} in {settings.sounds_path}")
 
 
 @contextlib.contextmanager

@@ -202,7 +202,7 @@ async def test_menu_priority_jumps_the_queue_and_skill_goes_to_the_skilled_agent
     # Both free, 1001 idle longest: a guidance call still goes to 1003, who has the skill.
     await urgent.hangup()
     await general.wait_event("CALL_CLOSED", timeout=5)
-    await asyncio.sleep(0.2)
+    await ready(controller, "1001")  # the controller saw 1001 free before 1003's call ends
     await routine.hangup()
     await skilled.wait_event("CALL_CLOSED", timeout=5)
     await ready(controller, "1001", "1003")

@@ -88,7 +88,7 @@ async def test_caller_hanging_up_while_waiting_is_an_abandoned_ticket(controller
     caller = await phone_factory("2003", answer="manual")  # no agent registered: the caller waits
     await caller.dial(asterisk.asterisk.hotline_number)
     await caller.wait_event("CALL_ESTABLISHED", timeout=5)  # answered by the controller, on hold
-    await asyncio.sleep(0.5)
+    await eventually(lambda: controller[keys.ADAPTER].acd.waiting(), timeout=5, message="the caller waiting")
     await caller.hangup()
     tickets = controller[keys.TICKETS]
 

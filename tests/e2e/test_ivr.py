@@ -21,6 +21,7 @@ import pytest
 from callcenter import keys
 from callcenter.ivr.prompts import sound_path
 from callcenter.settings import DatabaseSettings
+from harness.agi_commands import AgiCommands
 from harness.controller import Controller
 from harness import eventually
 
@@ -31,30 +32,31 @@ FRAME = 0.05  # seconds per envelope value
 
 
 class Observed:
-    """What the controller did, seen from inside: prompts started (in order) and serve_call arguments."""
+    """What the controller did: the prompts Asterisk started playing (AMI) and serve_call's arguments."""
 
-    def __init__(self, controller: Controller) -> None:
-        self.prompts: list[tuple[str, str]] = []  # (language, prompt)
+    def __init__(self, controller: Controller, commands: AgiCommands) -> None:
+        self.commands = commands
         self.served: list[dict] = []
-        flow = controller[keys.IVR]
         adapter = controller[keys.ADAPTER]
-        play, serve = flow._play, adapter.serve_call
-
-        async def spy_play(agi, call, name, **kw):
-            self.prompts.append((call.language, name))
-            return await play(agi, call, name, **kw)
+        serve = adapter.serve_call
 
         async def spy_serve(agi, call_id, priority=0, skill=None):
             self.served.append({"call_id": call_id, "priority": priority, "skill": skill})
             return await serve(agi, call_id, priority=priority, skill=skill)
 
-        flow._play = spy_play
         adapter.serve_call = spy_serve
 
+    @classmethod
+    async def watch(cls, controller: Controller) -> Observed:
+        return cls(controller, await AgiCommands.watch(controller[keys.AMI]))
+
     async def playing(self, name: str, language: str = "zh", timeout: float = 20.0) -> None:
-        await eventually(lambda: self.prompts and self.prompts[-1] == (language, name), timeout=timeout,
-                         message=f"prompt {language}/{name} playing")
-        await asyncio.sleep(0.6)  # well inside the prompt: the key is a barge-in, not a race
+        """Asterisk has started this prompt (the next time after the last one waited for).
+
+        A key sent now is a barge-in on it: Asterisk announces the command before running it, and a
+        key that arrives while STREAM FILE opens the file waits on the channel until it is read.
+        """
+        await self.commands.prompt(language, name, timeout=timeout)
 
 
 @pytest.fixture
@@ -92,7 +94,7 @@ async def ticket_of(controller: Controller, number: str, ended: bool = True):
 
 async def test_july_caller_hears_heatstroke_and_menu_choice_reaches_the_acd(ivr_controller, phone_factory, asterisk, tmp_path):
     controller = ivr_controller
-    seen = Observed(controller)
+    seen = await Observed.watch(controller)
     agent = await phone_factory("1003", answer="manual", answer_after=0.3)
     caller = await phone_factory("2004", answer="manual", record_to=tmp_path / "rec")
     await eventually(lambda: "1003" in controller[keys.ADAPTER].acd.agents, timeout=5, message="agent known")
@@ -147,7 +149,7 @@ async def test_july_caller_hears_heatstroke_and_menu_choice_reaches_the_acd(ivr_
 
 async def test_keys_skip_switch_language_and_garbage_ends_at_any_operator(ivr_controller, phone_factory, asterisk):
     controller = ivr_controller
-    seen = Observed(controller)
+    seen = await Observed.watch(controller)
     caller = await phone_factory("2005", answer="manual")  # no agent: the caller waits, then leaves
 
     await caller.dial(asterisk.asterisk.hotline_number)
@@ -182,7 +184,7 @@ async def test_keys_skip_switch_language_and_garbage_ends_at_any_operator(ivr_co
 
 async def test_caller_leaving_during_the_greeting_keeps_ticket_and_path(ivr_controller, phone_factory, asterisk):
     controller = ivr_controller
-    seen = Observed(controller)
+    seen = await Observed.watch(controller)
     caller = await phone_factory("2006", answer="manual")
     await caller.dial(asterisk.asterisk.hotline_number)
     await caller.wait_event("CALL_ESTABLISHED", timeout=5)
@@ -198,7 +200,7 @@ async def test_caller_leaving_during_the_greeting_keeps_ticket_and_path(ivr_cont
 
 async def test_repeat_caller_skips_the_seasonal_message(ivr_controller, phone_factory, asterisk):
     controller = ivr_controller
-    seen = Observed(controller)
+    seen = await Observed.watch(controller)
     caller = await phone_factory("2006", answer="manual")
     for attempt in range(2):
         await caller.dial(asterisk.asterisk.hotline_number)

@@ -18,6 +18,7 @@ from callcenter.settings import DatabaseSettings
 from callcenter.workorders import keys as wo_keys
 from callcenter.workorders.services import Change
 from harness import eventually
+from harness.agi_commands import AgiCommands
 
 pytestmark = pytest.mark.e2e
 
@@ -87,12 +88,14 @@ async def test_escalation_rings_the_office_then_the_specialist_who_acknowledges(
     promise = dt.datetime.now(dt.UTC) + dt.timedelta(hours=4)
     await work.escalated(tid, dep["id"], promise, "op1")
 
+    commands = await AgiCommands.watch(controller[keys.AMI])
     started = await controller[wo_keys.OUTBOUND].escalate(tid, dep["id"], "op1", "家长询问肺功能检查结果")
     assert [t["number"] for t in started["targets"]] == ["2003", "2004"]
     await office.wait_event("CALL_INCOMING", timeout=5)
     await mobile.wait_event("CALL_INCOMING", timeout=10)  # after the office rang out
     await mobile.wait_event("CALL_ESTABLISHED", timeout=5)
-    await asyncio.sleep(2.5)  # beep and the ticket number, then the key
+    # beep and the ticket number twice (no key stops them), then the key once Asterisk asks for it
+    await commands.next(r"^GET DATA beep ", timeout=15)
     await mobile.send_dtmf("1")
 
     async def finished():
@@ -120,6 +123,7 @@ async def test_callback_rings_the_operator_then_the_caller_then_records_the_surv
     await work.update(tid, Change({}, status="callback_due"), "op1")
     task = await work.create_task(tid, "callback", "2005", agent_id="1001")
     popped = []
+    commands = await AgiCommands.watch(controller[keys.AMI])
     work.listeners.append(lambda event, data: popped.append((event, data.get("ticket_id"))))
 
     await controller[wo_keys.OUTBOUND].callback(tid, "1001", task_id=task["id"], by="op1")
@@ -132,7 +136,7 @@ async def test_callback_rings_the_operator_then_the_caller_then_records_the_surv
     await caller.wait_event("CALL_ESTABLISHED", timeout=5)
     await asyncio.sleep(1.0)  # they talk
     await operator.hangup()  # the caller goes on to the survey
-    await asyncio.sleep(1.5)  # the survey's beep
+    await commands.next(r"^GET DATA ", timeout=10)  # the survey asks (its prompt or a beep)
     await caller.send_dtmf("4")
 
     async def surveyed():
@@ -161,7 +165,7 @@ async def test_an_abandoned_call_becomes_a_callback_task(controller, phone_facto
     caller = await phone_factory("2006", answer="manual")  # no operator is logged in: the caller waits
     await caller.dial(asterisk.asterisk.hotline_number)
     await caller.wait_event("CALL_ESTABLISHED", timeout=10)
-    await asyncio.sleep(2.0)
+    await eventually(lambda: controller[keys.ADAPTER].acd.waiting(), timeout=10, message="the caller waiting")
     await caller.hangup()
     work = controller[wo_keys.WORKORDERS]
 

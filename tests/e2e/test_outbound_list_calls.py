@@ -23,6 +23,7 @@ from callcenter.settings import DatabaseSettings
 from callcenter.softphone import SoftphoneError
 from callcenter.workorders import keys as wo_keys
 from harness import eventually
+from harness.agi_commands import AgiCommands
 from harness.controller import Controller
 from test_ivr import best_match, envelope, read_wav, received_audio
 
@@ -132,10 +133,13 @@ async def test_a_patient_who_presses_1_becomes_a_hotline_caller_with_a_ticket(co
     runner, lists = controller[ob_keys.RUNNER], controller[ob_keys.LISTS]
     runner.clock = HospitalClock(MONDAY_10 + dt.timedelta(hours=5))  # 15:00, the afternoon window
     await lists.import_csv("type,phone,date,name\nfollowup,2005,2025-03-03,王小明\n", now=runner.clock())
+    commands = await AgiCommands.watch(controller[keys.AMI])
     runner.wake()
 
     await patient.wait_event("CALL_ESTABLISHED", timeout=10)
-    await asyncio.sleep(2.0)  # into the follow-up message
+    # Into the follow-up message: Asterisk has started playing it (a fixed sleep raced with the time
+    # the controller took to get there; a key before STREAM FILE is thrown away and the message plays whole).
+    await commands.prompt("zh", "followup_day7", timeout=10)
     await patient.send_dtmf("1")
     incoming = await operator.wait_event("CALL_INCOMING", timeout=10)
     assert "2005" in str(incoming)  # the operator's phone shows the patient
@@ -171,7 +175,7 @@ async def test_an_abandoned_call_is_called_back_through_a_free_operator_automati
         caller = await phone_factory("2006", answer="manual")
         await caller.dial(asterisk.asterisk.hotline_number)  # nobody is logged in: the caller waits, then gives up
         await caller.wait_event("CALL_ESTABLISHED", timeout=10)
-        await asyncio.sleep(1.5)
+        await eventually(lambda: controller[keys.ADAPTER].acd.waiting(), timeout=10, message="the caller waiting")
         await caller.hangup()
         work, lists = controller[wo_keys.WORKORDERS], controller[ob_keys.LISTS]
         [task] = await eventually(lambda: work.tasks(kind="abandoned"), timeout=10, message="callback task")
