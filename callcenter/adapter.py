@@ -157,6 +157,7 @@ class Adapter:
         ami.on("Newchannel", self.on_new_channel)
         ami.on("Newstate", self.on_new_state)
         ami.on("Hangup", self.on_hangup)
+        ami.on("BridgeLeave", self.on_bridge_leave)
         ami.on("UserEvent", self.on_user_event)
         ami.on("Shutdown", self.on_shutdown)
         ami.on_login(self.on_login)
@@ -375,6 +376,13 @@ class Adapter:
                 continue
             self.adopted[call_id] = AdoptedCall(call_id, agent_id, agent_channel.get("Uniqueid"))
             log.info("call.adopted", uniqueid=call_id, agent=agent_id)
+
+    def on_bridge_leave(self, event: Message) -> None:
+        """The first side of an adopted call to leave its bridge is the side that hung up."""
+        uniqueid = event.get("Uniqueid", "")
+        for adopted in self.adopted.values():
+            if adopted.ended_by is None and uniqueid in (adopted.agent_uniqueid, adopted.call_id):
+                adopted.ended_by = "agent" if uniqueid == adopted.agent_uniqueid else "caller"
 
     def on_hangup(self, event: Message) -> None:
         uniqueid = event.get("Uniqueid", "")

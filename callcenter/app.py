@@ -25,6 +25,7 @@ from callcenter.ivr.plugin import create_ivr
 from callcenter.recording.plugin import setup_recording
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
+from callcenter.tickets.cdr import cdr_path
 from callcenter.tickets.reconcile import QueueLogReconciler
 from callcenter.tickets.service import TicketService
 from callcenter.tickets.sweep import close_vanished_calls
@@ -118,7 +119,7 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
                 if now - swept_at >= SWEEP_INTERVAL and ami.connected and adapter.started:
                     # Only with every ticket write landed: an end still queued is not a vanished call.
                     if await tickets.flush(timeout=5) and tickets.pending_writes == 0:
-                        await close_vanished_calls(tickets, ami, adapter.in_hand())
+                        await close_vanished_calls(tickets, ami, adapter.in_hand(), cdr_path(settings.queue_log_path))
                         swept_at = now
             except Exception:
                 log.exception("tickets.reconcile_failed", path=str(settings.queue_log_path))

@@ -378,7 +378,7 @@ unanswered = yes
 congestion = yes
 
 [csv]
-usegmtime = no
+usegmtime = yes
 loguniqueid = yes
 loguserfield = yes
 accountlogs = no

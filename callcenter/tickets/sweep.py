@@ -1,20 +1,24 @@
-"""After a restart: close the tickets of calls that ended while the controller was away.
+"""Close the tickets of calls that ended without us seeing the end (run at start and periodically).
 
-A call the controller connected keeps going in Asterisk if the controller stops; when it ends,
-nobody records the end.  Calls the fallback queue took are completed from queue_log (see
-``reconcile``); this sweep handles the rest: a ticket with no end whose call Asterisk no longer
-has (``CoreShowChannels``) and that no live session of ours holds is closed with
-``hangup_by = "system"`` and its details say the end was observed, not seen.
+A call the controller connected keeps going in Asterisk if the controller stops; if it ends before
+the controller is back, nobody records the end.  Calls the fallback queue took are completed from
+queue_log (see ``reconcile``); calls still bridged at start are adopted and followed (see
+``Adapter._adopt``); this sweep handles the rest: a ticket with no end whose call Asterisk no
+longer has (``CoreShowChannels``) and that the controller is not following is closed with
+``hangup_by = "system"``, ended when Asterisk's CDR says it ended (else when the sweep saw it gone),
+and its details say the end was observed, not seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 
 from callcenter.ami.client import AmiClient
+from callcenter.tickets.cdr import end_times
 from callcenter.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
@@ -30,16 +34,27 @@ async def live_uniqueids(ami: AmiClient) -> set[str]:
     return live
 
 
-async def close_vanished_calls(tickets: TicketService, ami: AmiClient, ours: Container[str]) -> int:
+async def close_vanished_calls(tickets: TicketService, ami: AmiClient, ours: Container[str],
+                               cdr: Path | None = None) -> int:
     """Close unended tickets whose calls are gone; returns how many."""
     live = await live_uniqueids(ami)
-    closed = 0
-    for ticket in await tickets.list_unended():
-        if ticket.uniqueid in live or ticket.uniqueid in ours:
-            continue
+    vanished = [t for t in await tickets.list_unended() if t.uniqueid not in live and t.uniqueid not in ours]
+    ends = end_times(cdr, [t.uniqueid for t in vanished]) if cdr is not None else {}
+    for ticket in vanished:
         now = datetime.now(UTC)
-        await tickets.record_details(ticket.uniqueid, "end", {"observed": "after_restart", "at": now.isoformat()})
-        await tickets.mark_ended(ticket.uniqueid, now, "system")
-        log.info("ticket.closed_after_restart", uniqueid=ticket.uniqueid, ticket_id=ticket.id)
-        closed += 1
-    return closed
+        ended = ends.get(ticket.uniqueid)
+        if ended is not None and ticket.arrived_at is not None:
+            arrived = _utc(ticket.arrived_at)
+            if ended < arrived - timedelta(seconds=2):
+                ended = None  # a clock that disagrees: keep the observed time
+            else:
+                ended = max(ended, arrived)  # CDR times are whole seconds
+        await tickets.record_details(ticket.uniqueid, "end", {
+            "observed": "after_restart", "at": now.isoformat(), "source": "cdr" if ended else "sweep"})
+        await tickets.mark_ended(ticket.uniqueid, ended or now, "system")
+        log.info("ticket.closed_after_restart", uniqueid=ticket.uniqueid, ticket_id=ticket.id, from_cdr=ended is not None)
+    return len(vanished)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -18,7 +18,8 @@ async def health(request: web.Request) -> web.Response:
     app = request.app
     ami = app[keys.AMI]
     database = await database_state(app[keys.ENGINE])
-    acd = app[keys.ADAPTER].acd
+    adapter = app[keys.ADAPTER]
+    acd = adapter.acd
     now = datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))  # the rota's times are the hospital's
     rota = app.get(web_keys.ROTA)  # the rota as supervisors edited it; the settings' before the web starts
     duty = rota.on_duty(now) if rota is not None else on_duty(app[keys.SETTINGS].shifts, now)
@@ -28,6 +29,11 @@ async def health(request: web.Request) -> web.Response:
             "host": ami.settings.host,
             "port": ami.settings.port,
             **({"error": ami.last_error} if not ami.connected and ami.last_error else {}),
+            # Offers go out only once the controller has resynchronised with Asterisk after a login.
+            "resynced": adapter.link["up"],
+            "resyncs": adapter.link["resyncs"],
+            "last_resync": adapter.link["last_resync"],
+            **({"offers_paused_since": _iso(adapter.link["down_since"])} if not adapter.link["up"] else {}),
         },
         "database": database,
         "agi": {"sessions": app[keys.AGI].sessions},
@@ -38,9 +44,13 @@ async def health(request: web.Request) -> web.Response:
         },
         "node": app[keys.SETTINGS].node,
     }
-    ok = ami.connected and database.get("ok", False)
+    ok = ami.connected and adapter.link["up"] and database.get("ok", False)
     body["status"] = "ok" if ok else "degraded"
     return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts).astimezone().isoformat() if ts is not None else None
 
 
 def _dumps(obj: object) -> str:

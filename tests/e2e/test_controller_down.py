@@ -4,10 +4,12 @@ the controller is back every one of those calls has a ticket (from queue_log).""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
 from callcenter import keys
+from callcenter.acd import AgentState
 from harness import eventually
 
 pytestmark = pytest.mark.e2e
@@ -83,6 +85,12 @@ async def test_caller_on_hold_when_controller_stops_moves_to_the_fallback_queue(
     assert after.call_status == "completed"
 
 
+async def _ours(controller, number: str):
+    """The caller's ticket from a call the controller took (queue_log, shared by the session, adds fallback ones)."""
+    rows = [t for t in await controller[keys.TICKETS].list_recent() if t.caller_number == number and t.source == "controller"]
+    return rows[0] if len(rows) == 1 else None
+
+
 async def _of_caller(controller, number: str):
     rows = [t for t in await controller[keys.TICKETS].list_recent() if t.caller_number == number]
     return rows[0] if len(rows) == 1 else None
@@ -100,7 +108,9 @@ async def test_connected_call_that_ends_while_the_controller_is_away_is_closed_o
     await asyncio.sleep(0.5)
     assert not caller.has_event("CALL_CLOSED")
     await caller.hangup()
+    hung_up = datetime.now(UTC)
     await agent.wait_event("CALL_CLOSED", timeout=5)
+    await asyncio.sleep(2.5)  # the controller comes back later than the end: the end is the CDR's, not the sweep's
 
     second = await controller_factory()
 
@@ -112,4 +122,63 @@ async def test_connected_call_that_ends_while_the_controller_is_away_is_closed_o
     assert ticket.agent_id == "1002" and ticket.answered_at is not None
     assert ticket.hangup_by == "system"
     assert ticket.details["end"]["observed"] == "after_restart"
+    assert ticket.details["end"]["source"] == "cdr"
+    assert abs((_utc(ticket.ended_at) - hung_up).total_seconds()) < 1.5  # CDR times are whole seconds
     assert ticket.call_status == "completed"
+
+
+async def test_call_still_connected_at_restart_is_followed_to_its_real_end(controller_factory, phone_factory, asterisk):
+    first = await controller_factory()
+    agent = await phone_factory("1001", answer="auto")
+    await eventually(lambda: "1001" in first[keys.ADAPTER].acd.agents, timeout=5, message="agent in")
+    caller = await phone_factory("2002", answer="manual")
+    await caller.dial(asterisk.asterisk.hotline_number)
+    await agent.wait_event("CALL_ESTABLISHED", timeout=5)
+    await eventually(lambda: _ours(first, "2002"), timeout=5, message="ticket")
+    await first.stop()  # the conversation goes on in Asterisk
+
+    second = await controller_factory()
+    adapter = second[keys.ADAPTER]
+    # The operator is talking, not available: no new call is offered to them.
+    await eventually(lambda: adapter.acd.agents.get("1001") and adapter.acd.agents["1001"].state == AgentState.ON_CALL,
+                     timeout=5, message="operator on the adopted call")
+    await asyncio.sleep(1.0)
+    await caller.hangup()
+    hung_up = datetime.now(UTC)
+    await agent.wait_event("CALL_CLOSED", timeout=5)
+
+    async def closed():
+        ticket = await _ours(second, "2002")
+        return ticket if ticket and ticket.ended_at else None
+
+    ticket = await eventually(closed, timeout=10, message="ticket of the adopted call closed")
+    assert ticket.hangup_by == "caller" and ticket.agent_id == "1001"
+    assert abs((_utc(ticket.ended_at) - hung_up).total_seconds()) < 0.5  # the real hang-up, seen live
+    assert "observed" not in ticket.details.get("end", {})
+    await eventually(lambda: adapter.acd.agents["1001"].state == AgentState.AVAILABLE, timeout=5, message="operator free")
+    assert adapter.violations() == []
+
+
+async def test_operators_keep_their_chosen_state_across_a_restart(controller_factory, phone_factory):
+    first = await controller_factory()
+    for agent_id in ("1001", "1002", "1003"):
+        await phone_factory(agent_id, answer="auto")
+    adapter = first[keys.ADAPTER]
+    await eventually(lambda: {"1001", "1002", "1003"} <= set(adapter.acd.agents), timeout=5, message="agents in")
+    assert adapter.agent_op("1002", "pause", "lunch") and adapter.agent_op("1003", "logout")
+    await eventually(lambda: adapter.states.unsaved == 0, timeout=5, message="states saved")
+    await first.stop()
+
+    second = await controller_factory()
+    agents = second[keys.ADAPTER].acd.agents
+
+    def restored():
+        return {a: (agents[a].state, agents[a].pause_reason) for a in ("1001", "1002") if a in agents}
+
+    await eventually(lambda: len(restored()) == 2, timeout=5, message="phones seen")
+    assert restored() == {"1001": (AgentState.AVAILABLE, None), "1002": (AgentState.PAUSED, "lunch")}
+    assert agents.get("1003") is None or agents["1003"].state == AgentState.LOGGED_OUT
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
