@@ -152,6 +152,7 @@ class Adapter:
         self.link: dict[str, Any] = {"up": False, "down_since": None, "resyncs": 0, "last_resync": None}
         self.asterisk_started: str | None = None  # CoreStatus start time: a change means Asterisk restarted
         self.shutdown_at: float | None = None  # Asterisk announced a shutdown or restart
+        self.asterisk_going = False  # ... and has not been back since
         self._resynced = asyncio.Event()
         ami.on("DeviceStateChange", self.on_device_state)
         ami.on("Newchannel", self.on_new_channel)
@@ -310,6 +311,7 @@ class Adapter:
 
     async def on_login(self) -> None:
         """After each AMI login: resynchronise with what Asterisk has, then offer again."""
+        self.asterisk_going = False
         status = await self.ami.action({"Action": "CoreStatus"})
         started = f"{status.get('CoreStartupDate', '')} {status.get('CoreStartupTime', '')}"
         if self.asterisk_started is not None and started != self.asterisk_started:
@@ -390,7 +392,7 @@ class Adapter:
             if uniqueid == adopted.agent_uniqueid and adopted.ended_by is None:
                 adopted.ended_by = "agent"
             elif uniqueid == adopted.call_id:
-                by = "system" if self.shutdown_at is not None else adopted.ended_by or "caller"
+                by = "system" if self._shutting_down() else adopted.ended_by or "caller"
                 asyncio.create_task(self._end_adopted(adopted, by))
 
     async def _end_adopted(self, adopted: AdoptedCall, hangup_by: str, observed: bool = False) -> None:
@@ -403,8 +405,13 @@ class Adapter:
             await self.tickets.record_details(adopted.call_id, "end", {"observed": "after_outage", "at": _utc(now).isoformat()})
         await self.tickets.mark_ended(adopted.call_id, _utc(now), hangup_by)
 
+    def _shutting_down(self) -> bool:
+        """Asterisk announced a shutdown and has not been back (logged in again) since."""
+        return self.asterisk_going
+
     def on_shutdown(self, event: Message) -> None:
         self.shutdown_at = self.clock()
+        self.asterisk_going = True
         log.warning("asterisk.shutdown", restart=event.get("Restart"), shutdown=event.get("Shutdown"))
 
     async def _ended_by(self, default: str, at: float) -> str:
@@ -440,6 +447,8 @@ class Adapter:
         if agent_id not in self.skills:
             return
         state, now = event.get("State", ""), self.clock()
+        if state in UNREGISTERED and self._shutting_down():
+            return  # Asterisk is going away, not the phone: the resync after it is back tells
         if state in UNREGISTERED:
             self.registered.discard(agent_id)
             if agent_id in self.acd.agents:
