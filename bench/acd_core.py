@@ -7,7 +7,7 @@ busy contact centre produces and reacts to the commands it returns, as the adapt
 
 - calls arrive (``CallWaiting``); the queue is filled to ``--waiting`` calls first and each call
   that leaves is replaced, so about that many wait all the time;
-- each ``Offer`` rings: the agent answers after 0.5-8 s (``AgentAnswered``) or, one time in ten,
+- each ``Offer`` rings 50 ms later (``RingStarted``): the agent answers after 0.5-8 s (``AgentAnswered``) or, one time in ten,
   lets it ring out (``RingFailed`` at the ring timeout); ``StopRinging`` cancels the ring;
 - answered calls end after an exponential talk time (mean 180 s, ``CallEnded``); waiting callers
   give up after an exponential patience (mean 900 s, ``CallEnded``);
@@ -122,6 +122,8 @@ class Sim:
         if name == "Offer":
             key = (command.call_id, command.agent_id)
             self.rings.add(key)
+            if hasattr(core, "RingStarted"):  # the phone rings 50 ms after the offer
+                self.at(self.now + 0.05, "rang", *key)
             if rng.random() < 0.10:
                 self.at(self.now + command.timeout, "ring_failed", *key)
             else:
@@ -163,6 +165,9 @@ class Sim:
                 if call in self.live_calls and self.connected.get(call) is None:
                     self.connected[call] = agent
                     self.at(self.now + self.rng.expovariate(1 / 180.0), "end", call)
+        elif kind == "rang":
+            if tuple(rest) in self.rings:
+                self.feed(core.RingStarted(*rest, self.now))
         elif kind == "ring_failed":
             call, agent = rest
             if (call, agent) in self.rings:
