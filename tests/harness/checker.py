@@ -76,6 +76,7 @@ class Fault:
     start: float
     end: float
     note: str = ""
+    in_flight: int = 0  # calls up when it began
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class Report:
     wrong: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    recovery: list[float | None] = field(default_factory=list)  # per fault: seconds until operators were right
+    recovery: list[float] = field(default_factory=list)  # per fault: seconds until operators were right
     stats: dict[str, Any] = field(default_factory=dict)
     stranded_callers: int = 0
     stuck_operators: int = 0
@@ -110,9 +111,8 @@ class Report:
         return not (self.stranded or self.stuck or self.missing or self.wrong or self.violations)
 
     @property
-    def max_recovery_s(self) -> float | None:
-        known = [r for r in self.recovery if r is not None]
-        return round(max(known), 1) if known else (0.0 if not self.recovery else None)
+    def max_recovery_s(self) -> float:
+        return round(max(self.recovery, default=0.0), 1)
 
     def summary(self) -> dict[str, Any]:
         """The figures, as bench/fault_soak.py prints them."""
@@ -130,8 +130,8 @@ class Report:
         """What went wrong, for an assertion message."""
         lines = [json.dumps(self.summary()), json.dumps(self.stats)]
         for fault, recovery in zip(self.faults, self.recovery):
-            lines.append(f"fault {fault.kind} {fault.end - fault.start:.1f} s {fault.note}: operators right after "
-                         f"{'never' if recovery is None else f'{recovery:.1f} s'}")
+            lines.append(f"fault {fault.kind} ({fault.note}) for {fault.end - fault.start:.1f} s with {fault.in_flight} calls "
+                         f"in flight: operators right {recovery:.1f} s after it ended")
         for title, items in (
             ("stranded callers", self.stranded), ("stuck operators", self.stuck), ("tickets missing", self.missing),
             ("tickets with the wrong outcome", self.wrong), ("controller invariant violations", self.violations),
@@ -170,7 +170,7 @@ def check(
     _stranded(report, history, faults, queue, threshold, end)
     _stuck(report, history, samples, faults, queue, end, recovery_window, settle, wrap_up, warm_up,
            pause_reasons or {})
-    _tickets(report, history, tickets, end_tolerance)
+    _tickets(report, history, tickets, end_tolerance, queue)
     seen: set[str] = set()
     for at, found in violations:
         for text in found:
@@ -260,12 +260,13 @@ def _stranded(report: Report, history: History, faults: Sequence[Fault], queue: 
             t += STEP
         if worst > threshold:
             report.stranded_callers += 1
-            rel = lambda x: f"{x - history.started_at:.1f}"  # noqa: E731
+            rel = lambda x: f"{x - history.started_at:.1f}"
             report.stranded.append(
                 f"call {call.n} from {call.caller}: on hold from t={rel(hold_start)} s, {worst:.1f} s without an offer "
                 f"(until t={rel(worst_at)} s) while an operator was free or AMI was cut; rings: "
                 + (", ".join(f"{r.operator}@{rel(r.rang_at)}" for r in call.rings) or "none")
                 + ("" if entered is None else f"; fallback queue at t={rel(entered)} s")
+                + f" [{trace(call, history, queue)}]"
             )
 
 
@@ -341,7 +342,7 @@ def _stuck(
     for i, fault in enumerate(faults):
         stop = faults[i + 1].start if i + 1 < len(faults) else end
         windows.append((f"after {fault.kind} #{i + 1}", fault.end + recovery_window, stop, fault))
-    rel = lambda x: f"{x - history.started_at:.1f}"  # noqa: E731
+    rel = lambda x: f"{x - history.started_at:.1f}"
     for label, start, stop, fault in windows:
         if stop <= start:
             continue
@@ -352,12 +353,11 @@ def _stuck(
             report.stuck.append(f"{op} {label}: {ep[3]} from t={rel(ep[1])} to t={rel(ep[2])} s "
                                 f"(checked from t={rel(start)} s)")
     for i, fault in enumerate(faults):
+        # Until every lasting mismatch that began before the recovery deadline was over (a lower
+        # bound when one was still on at the end: that operator is reported stuck as well).
         stop = faults[i + 1].start if i + 1 < len(faults) else end
         mine = [e for e in lasting if e[2] > fault.end and e[1] < min(stop, fault.end + recovery_window)]
-        if any(e[2] >= stop - 1e-6 and stop > fault.end + recovery_window for e in mine):
-            report.recovery.append(None)
-        else:
-            report.recovery.append(round(max([0.0, *(e[2] - fault.end for e in mine)]), 1))
+        report.recovery.append(round(max([0.0, *(e[2] - fault.end for e in mine)]), 1))
 
 
 # -- tickets ----------------------------------------------------------------------------------------
@@ -367,7 +367,9 @@ ANSWERED_STAGES = {"bridge", "talking", "connected", "bridged", "on_call", "answ
 UNANSWERED_STAGES = {"arrival", "ivr", "menu", "queue", "waiting", "ringing"}
 
 
-def _tickets(report: Report, history: History, tickets: Sequence[TicketView], end_tolerance: float) -> None:
+def _tickets(
+    report: Report, history: History, tickets: Sequence[TicketView], end_tolerance: float, queue: _QueueLog,
+) -> None:
     wall = history.wall
     since = wall(history.started_at) - 2.0
     by_call: dict[int, list[TicketView]] = {}
@@ -385,16 +387,32 @@ def _tickets(report: Report, history: History, tickets: Sequence[TicketView], en
         mine = by_call.get(call.n, [])
         label = f"call {call.n} from {call.caller} (dialled t={call.dialled_at - history.started_at:.1f} s)"
         if len(mine) > 1:
-            report.missing.append(f"{label}: {len(mine)} tickets {[t.uniqueid for t in mine]}")
+            report.missing.append(f"{label}: {len(mine)} tickets {[t.uniqueid for t in mine]} [{trace(call, history, queue)}]")
             continue
         if not mine:
             if call.reached:
-                report.missing.append(f"{label}: answered by Asterisk, no ticket")
+                report.missing.append(f"{label}: answered by Asterisk, no ticket [{trace(call, history, queue)}]")
             continue
         ticket = mine[0]
         problems = _outcome_problems(call, ticket, wall, end_tolerance)
         if problems:
-            report.wrong.append(f"{label}, ticket {ticket.id}: " + "; ".join(problems))
+            report.wrong.append(f"{label}, ticket {ticket.id} ({ticket.source}): " + "; ".join(problems)
+                                + f" [{trace(call, history, queue)}]")
+
+
+def trace(call: CallRecord, history: History, queue: _QueueLog | None = None) -> str:
+    """One call's story in seconds from its dial: hold, rings, fallback queue, end."""
+    t0 = call.dialled_at
+    rel = lambda x: "-" if x is None else f"+{x - t0:.1f}"
+    parts = [f"t={t0 - history.started_at:.1f} s", f"answered by Asterisk {rel(call.established_at)}"]
+    for r in call.rings:
+        parts.append(f"{r.operator} rang {rel(r.rang_at)}" + (f" answered {rel(r.answered_at)}" if r.answered_at else "")
+                     + f" closed {rel(r.closed_at)}" + (" (bridged)" if r is call.bridged else ""))
+    entered = queue.entered(call) if queue is not None else None
+    if entered is not None:
+        parts.append(f"fallback queue {rel(entered)}")
+    parts.append(f"closed {rel(call.closed_at)} by {call.hangup_by}")
+    return ", ".join(parts)
 
 
 def _call_of(ticket: TicketView, calls: Sequence[CallRecord], wall: Any) -> CallRecord | None:
@@ -441,4 +459,4 @@ def _outcome_problems(call: CallRecord, ticket: TicketView, wall: Any, end_toler
     return problems
 
 
-__all__ = ["Fault", "Report", "Sample", "TicketView", "check"]
+__all__ = ["Fault", "Report", "Sample", "TicketView", "check", "trace"]

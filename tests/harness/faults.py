@@ -251,7 +251,7 @@ class SubprocessController:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
         env["PYTHONUNBUFFERED"] = "1"
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "wb") as log:  # noqa: ASYNC230 - opened once per start, not in a hot path
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "callcenter", "--config", str(self.config), "serve",
                 cwd=str(REPO), env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
@@ -288,7 +288,7 @@ class SubprocessController:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.proc.wait(), 15.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await self.kill()
         self.proc = None
         if self._http is not None:
@@ -474,8 +474,10 @@ class FaultRig:
     async def cut_ami(self, seconds: float = 10.0) -> Fault:
         """The controller's AMI connection is closed and refused for ``seconds``."""
         in_flight = self.traffic.history.in_flight() if self.traffic else 0
+        before = len(self.relay.cuts)
         start, end = await self.relay.outage(seconds)
-        return Fault("ami_cut", start, end, f"{in_flight} calls in flight")
+        cut = self.relay.cuts[before][1]
+        return Fault("ami_cut", start, end, f"{cut} AMI connection(s) cut", in_flight)
 
     async def restart_asterisk(self, timeout: float = 60.0) -> Fault:
         """``core restart now`` on the instance; the fault ends when it is fully booted again."""
@@ -493,7 +495,7 @@ class FaultRig:
             if time.monotonic() > deadline:
                 raise AsteriskError("asterisk.restart", f"Asterisk did not restart within {timeout} s (uptime {up})")
             await asyncio.sleep(0.2)
-        return Fault("asterisk_restart", start, time.monotonic(), f"{in_flight} calls in flight")
+        return Fault("asterisk_restart", start, time.monotonic(), "core restart now", in_flight)
 
     async def kill_controller(self, down: float = 5.0) -> Fault:
         """SIGKILL the controller, leave it dead ``down`` seconds, start it again (the end: it is up)."""
@@ -503,7 +505,7 @@ class FaultRig:
         await self.controller.kill()
         await asyncio.sleep(down)  # the outage itself
         await self.controller.start()
-        return Fault("controller_kill", start, time.monotonic(), f"{in_flight} calls in flight, down {down:g} s")
+        return Fault("controller_kill", start, time.monotonic(), f"SIGKILL, started again after {down:g} s", in_flight)
 
     async def lock_database(self, seconds: float = 10.0) -> Fault:
         """Another connection holds ``BEGIN EXCLUSIVE`` on the controller's SQLite file for ``seconds``."""
@@ -532,7 +534,7 @@ class FaultRig:
         await asyncio.sleep(seconds)  # the lock is held this long
         release.set()
         await holder
-        return Fault("db_lock", times["start"], times["end"], f"{in_flight} calls in flight")
+        return Fault("db_lock", times["start"], times["end"], "BEGIN EXCLUSIVE held", in_flight)
 
     # -- the end -----------------------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ def number_of(event: dict[str, Any]) -> str:
 class Load:
     """How callers and operators behave; times in seconds."""
 
-    interval: tuple[float, float] = (0.8, 1.6)  # between two arrivals (uniform)
+    interval: tuple[float, float] = (0.8, 1.6)  # between two arrivals (uniform)...
+    rate: float | None = None  # ...or Poisson arrivals at this many calls a second (the busy hour)
     burst: int = 10  # the first callers arrive this many at a time, 0.3 s apart, to fill the lines
     talk: tuple[float, float] = (6.0, 12.0)  # from the operator's answer to the hang-up
     answer_after: tuple[float, float] = (0.3, 1.2)  # an operator's phone rings this long before they answer
@@ -368,7 +369,7 @@ class Traffic:
         calls = [t for t in self._tasks if t.get_name().startswith("call-")]
         if not calls:
             return True
-        done, pending = await asyncio.wait(calls, timeout=timeout)
+        _, pending = await asyncio.wait(calls, timeout=timeout)
         return not pending
 
     async def _arrive(self) -> None:
@@ -376,7 +377,8 @@ class Traffic:
             self._spawn(self._call(), name=f"call-burst-{k}")
             await asyncio.sleep(0.3)
         for k in itertools.count():
-            await asyncio.sleep(self.rng.uniform(*self.load.interval))
+            rate = self.load.rate
+            await asyncio.sleep(self.rng.expovariate(rate) if rate else self.rng.uniform(*self.load.interval))
             self._spawn(self._call(), name=f"call-{k}")
 
     def _spawn(self, coro: Any, name: str = "traffic") -> None:
@@ -439,7 +441,7 @@ class Traffic:
             ring = talking()
             assert ring is not None and ring.answered_at is not None
             ends_at = ring.answered_at + record.talk
-            await self.until(lambda: record.closed_at is not None or ring.closed_at is not None, ends_at - time.monotonic())
+            await self.until(lambda r=ring: record.closed_at is not None or r.closed_at is not None, ends_at - time.monotonic())
             if record.closed_at is not None:
                 return
             if ring.closed_at is not None:  # that leg never reached the caller (or the call goes on elsewhere)

@@ -1,0 +1,159 @@
+"""The fault-injection checker (tests/harness/checker.py) on hand-made histories: it must flag what it claims to."""
+
+from __future__ import annotations
+
+from harness.checker import Fault, Sample, TicketView, check
+from harness.queue_log import QueueLogEntry
+from harness.traffic import CallRecord, History, Ring
+
+OFFSET = 1_000_000.0  # wall = monotonic + OFFSET
+
+
+def history() -> History:
+    h = History(started_at=0.0, wall_offset=OFFSET, operators=("1001", "1002"), callers=("2001", "2002"))
+    h.rings = {"1001": [], "1002": []}
+    return h
+
+
+def answered_call(h: History, n: int, caller: str, op: str, at: float, ends: str = "caller") -> CallRecord:
+    """Dialled at ``at``, on hold 0.5 s later, rung at ``op`` after 1 s, answered 1 s later, 6 s of talk."""
+    call = CallRecord(n, caller, at, established_at=at + 0.5, closed_at=at + 8.5)
+    ring = Ring(op, f"c{n}", caller, at + 1.0, answered_at=at + 2.0, closed_at=at + 8.5, call=n)
+    call.rings.append(ring)
+    call.hangups.append((ends, at + 8.49))
+    h.calls.append(call)
+    h.rings[op].append(ring)
+    return call
+
+
+def ticket_of(call: CallRecord, **changes: object) -> TicketView:
+    bridged = call.bridged
+    values: dict[str, object] = {
+        "id": call.n + 1, "uniqueid": f"u{call.n}", "caller_number": call.caller, "source": "controller",
+        "call_status": "completed" if bridged else "abandoned", "arrived_at": call.dialled_at + 0.2 + OFFSET,
+        "answered_at": bridged.answered_at + OFFSET if bridged and bridged.answered_at else None,
+        "ended_at": call.closed_at + OFFSET if call.closed_at else None,
+        "agent_id": bridged.operator if bridged else None, "hangup_by": call.hangup_by, "details": {},
+    }
+    values.update(changes)
+    return TicketView(**values)  # type: ignore[arg-type]
+
+
+def samples(h: History, until: float, override=None) -> list[Sample]:
+    """What a correct controller shows, every 0.25 s; ``override(t, op)`` may replace a state."""
+    out = []
+    t = 0.0
+    while t <= until:
+        states = {}
+        for op in h.operators:
+            status, _ = h.phone_status(op, t)
+            state = {"idle": "available", "ringing": "ringing", "talking": "on_call"}[status]
+            states[op] = ((override(t, op) if override else None) or state, None)
+        out.append(Sample(t, states))
+        t += 0.25
+    return out
+
+
+def run(h, tickets, smp, faults=(), queue_log=(), end=40.0):
+    return check(h, tickets, smp, faults, queue_log, threshold=7.0, end=end)
+
+
+def test_a_clean_history_passes():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)
+    b = answered_call(h, 1, "2002", "1002", 12.0, ends="agent")
+    report = run(h, [ticket_of(a), ticket_of(b)], samples(h, 40.0), [Fault("db_lock", 5.0, 15.0)])
+    assert report.ok, report.describe()
+    assert report.summary() == {"calls": 2, "faults": 1, "stranded_callers": 0, "stuck_operators": 0,
+                                "tickets_missing": 0, "tickets_wrong_outcome": 0, "max_recovery_s": 0.0}
+
+
+def test_a_caller_left_on_hold_while_an_operator_is_idle_is_stranded():
+    h = history()
+    call = CallRecord(0, "2001", 1.0, established_at=1.5, closed_at=20.0, hangups=[("caller", 19.99)])
+    h.calls.append(call)
+    report = run(h, [ticket_of(call)], samples(h, 40.0))
+    assert report.stranded_callers == 1 and "call 0 from 2001" in report.stranded[0]
+
+
+def test_waiting_while_every_operator_talks_is_not_stranded_but_an_ami_cut_is():
+    h = history()
+    answered_call(h, 0, "2001", "1001", 0.0)
+    h.calls[0].closed_at = h.rings["1001"][0].closed_at = 30.0
+    answered_call(h, 1, "2002", "1002", 0.2)
+    h.calls[1].closed_at = h.rings["1002"][0].closed_at = 30.0
+    waiting = CallRecord(2, "2001", 1.0, established_at=1.5, closed_at=20.0, hangups=[("caller", 19.99)])
+    h.callers = ("2001", "2002", "2003")
+    waiting.caller = "2003"
+    h.calls.append(waiting)
+    assert run(h, [], samples(h, 40.0)).stranded_callers == 0
+    cut = run(h, [], samples(h, 40.0), [Fault("ami_cut", 2.0, 12.0)])
+    assert cut.stranded_callers == 1
+    handed_off = [QueueLogEntry(int(OFFSET + 6.0), "u2", "hotline-fallback", "NONE", "ENTERQUEUE", ("", "2003", "1"))]
+    assert run(h, [], samples(h, 40.0), [Fault("ami_cut", 2.0, 12.0)], handed_off).stranded_callers == 0
+
+
+def test_an_operator_shown_ringing_with_an_idle_phone_after_the_recovery_window_is_stuck():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)
+    stuck = samples(h, 40.0, lambda t, op: "ringing" if op == "1002" and t >= 10.0 else None)
+    report = run(h, [ticket_of(a)], stuck, [Fault("ami_cut", 2.0, 12.0)])
+    assert report.stuck_operators == 1 and report.stuck[0].startswith("1002 after ami_cut #1: ACD ringing")
+    assert report.max_recovery_s >= 15.0
+    brief = samples(h, 40.0, lambda t, op: "ringing" if op == "1002" and 12.0 <= t < 20.0 else None)
+    report = run(h, [ticket_of(a)], brief, [Fault("ami_cut", 2.0, 12.0)])
+    assert report.stuck_operators == 0 and report.max_recovery_s == 8.0
+
+
+def test_available_while_talking_on_a_controller_call_is_stuck_unless_app_queue_placed_it():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 20.0)
+    wrong = samples(h, 40.0, lambda t, op: "available" if op == "1001" else None)
+    assert run(h, [ticket_of(a)], wrong, [Fault("controller_kill", 1.0, 2.0)]).stuck_operators == 1
+    log = [
+        QueueLogEntry(int(OFFSET + 20.5), "u0", "hotline-fallback", "NONE", "ENTERQUEUE", ("", "2001", "1")),
+        QueueLogEntry(int(OFFSET + 22.0), "u0", "hotline-fallback", "PJSIP/1001", "CONNECT", ("1", "x", "1")),
+    ]
+    assert run(h, [ticket_of(a)], wrong, [Fault("controller_kill", 1.0, 2.0)], log).stuck_operators == 0
+
+
+def test_missing_duplicate_and_phantom_tickets():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)
+    b = answered_call(h, 1, "2002", "1002", 12.0)
+    report = run(h, [ticket_of(b), ticket_of(b, id=9, uniqueid="u9")], samples(h, 40.0))
+    assert len(report.missing) == 2
+    assert "call 0 from 2001" in report.missing[0] + report.missing[1] and "2 tickets" in "".join(report.missing)
+    phantom = ticket_of(a, arrived_at=OFFSET + 35.0, ended_at=OFFSET + 36.0)
+    report = run(h, [ticket_of(a), ticket_of(b), phantom], samples(h, 40.0))
+    assert len(report.wrong) == 1 and "no such call was made" in report.wrong[0]
+
+
+def test_wrong_outcomes_who_answered_who_hung_up_when_it_ended():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)
+    cut = CallRecord(1, "2002", 12.0, established_at=12.5, closed_at=20.0)  # neither phone hung up
+    ring = Ring("1002", "c1", "2002", 13.0, answered_at=14.0, closed_at=20.0, call=1)
+    cut.rings.append(ring)
+    h.calls.append(cut)
+    h.rings["1002"].append(ring)
+    assert cut.hangup_by == "system"
+    tickets = [ticket_of(a, agent_id="1002"), ticket_of(cut, hangup_by="caller", ended_at=OFFSET + 30.0)]
+    report = run(h, tickets, samples(h, 40.0))
+    assert len(report.wrong) == 2
+    assert "answered by 1001, ticket says 1002" in report.wrong[0]
+    assert "hung up by system, ticket says caller" in report.wrong[1] and "+10.0 s from the real end" in report.wrong[1]
+    never = run(h, [ticket_of(a), ticket_of(cut, ended_at=None)], samples(h, 40.0))
+    assert "never ended" in never.wrong[0]
+
+
+def test_an_answered_leg_that_never_reached_the_caller_is_not_who_answered():
+    h = history()
+    call = CallRecord(0, "2001", 1.0, established_at=1.5, closed_at=9.0, hangups=[("agent", 4.0), ("caller", 8.99)])
+    late = Ring("1001", "c0", "2001", 2.0, answered_at=3.0, closed_at=4.0, call=0)  # hung up, caller still on hold
+    call.rings.append(late)
+    h.calls.append(call)
+    h.rings["1001"].append(late)
+    assert call.bridged is None and call.hangup_by == "caller"
+    report = run(h, [ticket_of(call, agent_id="1001", answered_at=OFFSET + 3.0, call_status="completed")], samples(h, 40.0))
+    assert "nobody answered" in report.wrong[0]
