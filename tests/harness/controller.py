@@ -27,10 +27,26 @@ class Controller:
         assert await ami.wait_connected(10), f"controller could not log in to AMI: {ami.last_error}"
         return self
 
-    async def stop(self) -> None:
+    async def stop(self, check: bool = True) -> None:
+        """Stop it; first the invariant: nothing the core or the adapter holds is untrue (``check``)."""
+        if self.runner is not None and check:
+            await self.check_invariant()
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+
+    async def check_invariant(self, settle: float = 3.0) -> None:
+        """``Adapter.violations()`` is empty (events in flight get ``settle`` seconds to land)."""
+        import asyncio
+        import time
+
+        from callcenter import keys
+
+        adapter = self.app[keys.ADAPTER]
+        deadline = time.monotonic() + settle
+        while (found := adapter.violations()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not found, f"invariant broken: {found}"
 
     @property
     def url(self) -> str:
