@@ -75,6 +75,7 @@ log = structlog.get_logger(__name__)
 
 UNREGISTERED = {"UNAVAILABLE", "INVALID", "UNKNOWN"}
 PHONE_BUSY = {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"}
+DEVICE_STATES = UNREGISTERED | PHONE_BUSY | {"NOT_INUSE"}  # anything else (missing, garbage) is ignored
 # Originate reasons (OriginateResponse ``Reason``) that are the agent's doing: 1 hung up / declined,
 # 3 rang out, 5 busy.  Anything else (0 the channel could not be created, 8 congestion) is the
 # transport's: the offer is withdrawn and nobody is charged a miss.
@@ -389,7 +390,7 @@ class Adapter:
                 adopted.ended_by = "agent" if uniqueid == adopted.agent_uniqueid else "caller"
 
     def on_hangup(self, event: Message) -> None:
-        uniqueid = event.get("Uniqueid", "")
+        uniqueid = _header(event, "Uniqueid")
         for adopted in list(self.adopted.values()):
             if uniqueid == adopted.agent_uniqueid and adopted.ended_by is None:
                 adopted.ended_by = "agent"
@@ -444,11 +445,13 @@ class Adapter:
                 self.on_device_state(event, restore=restore)
 
     def on_device_state(self, event: Message, restore: bool = False) -> None:
-        device = event.get("Device", "")
+        device = _header(event, "Device")
         agent_id = device[len("PJSIP/") :] if device.startswith("PJSIP/") else ""
         if agent_id not in self.skills:
             return
-        state, now = event.get("State", ""), self.clock()
+        state, now = _header(event, "State"), self.clock()
+        if state not in DEVICE_STATES:
+            return
         if state in UNREGISTERED and self._shutting_down():
             return  # Asterisk is going away, not the phone: the resync after it is back tells
         if state in UNREGISTERED:
@@ -480,21 +483,21 @@ class Adapter:
             asyncio.create_task(self.states.save(agent_id, state, reason, since, by))
 
     def on_new_channel(self, event: Message) -> None:
-        leg = self.legs.get(event.get("Uniqueid", ""))
+        leg = self.legs.get(_header(event, "Uniqueid"))
         if leg is not None:
-            leg.channel = event.get("Channel")
+            leg.channel = _header(event, "Channel") or leg.channel
 
     def on_new_state(self, event: Message) -> None:
         """The agent's phone is ringing (or answered at once): the ring window starts now."""
-        leg = self.legs.get(event.get("Uniqueid", ""))
-        if leg is not None and event.get("ChannelState") in RINGING_STATES:
-            leg.channel = leg.channel or event.get("Channel")
+        leg = self.legs.get(_header(event, "Uniqueid"))
+        if leg is not None and _header(event, "ChannelState") in RINGING_STATES:
+            leg.channel = leg.channel or _header(event, "Channel") or None
             self.apply(RingStarted(leg.call_id, leg.agent_id, self.clock()))
 
     def on_user_event(self, event: Message) -> None:
-        if event.get("UserEvent") != "HotlineAgent":
+        if _header(event, "UserEvent") != "HotlineAgent":
             return
-        self.agent_op(event.get("Agent", ""), event.get("Op", ""), by="phone")
+        self.agent_op(_header(event, "Agent"), _header(event, "Op"), by="phone")
 
     def set_skills(self, agent_id: str, skills: frozenset[str]) -> bool:
         """Give an agent new skills: at once if logged in, and at every later login; False if unknown."""
@@ -656,6 +659,12 @@ class Adapter:
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def _header(event: Message, name: str) -> str:
+    """A header's text; "" when missing or garbled (panoramisk makes a repeated header a list)."""
+    value = event.get(name, "")
+    return value if isinstance(value, str) else ""
 
 
 def _cid(text: str) -> str:
