@@ -539,7 +539,8 @@ class Acd:
                         continue  # answered, failed or stopped in time
                     agent = self.agents[agent_id]
                     out.append(StopRinging(call_id, agent_id))
-                    if rang is None:  # never reached the phone
+                    if rang is None or self.link_down_since is not None:
+                        # never reached the phone, or AMI is down and could not say how the ring ended
                         self._withdraw(call, agent, at, out)
                     else:  # rang out its window and Asterisk did not say so: a miss all the same
                         self._ring_failed(call, agent, at, out)

@@ -555,7 +555,7 @@ class Adapter:
             await agi.idle_until(leg.released)
             await agi.run("HANGUP")
         finally:
-            pass
+            self.legs.pop(leg.leg_id, None)
 
     def _measurements(self, call: Call) -> dict:
         """Per-call figures kept on the ticket: menu, wait, rings, two-ring promise, misses."""
