@@ -5,7 +5,8 @@
 during the run, the faults injected, app_queue's queue_log lines and the controller's own
 invariant reports, and says:
 
-- **stranded callers**: a caller on hold (answered by Asterisk, not yet talking to an operator nor
+- **stranded callers**: a caller dropped (the call ended though neither phone hung up, and
+  Asterisk was not restarting), or a caller on hold (answered by Asterisk, not yet talking to an operator nor
   in the fallback queue) who went longer than ``threshold`` (``ami_down_handoff`` plus two rings)
   without any operator phone ringing for them, while an operator who chose to take calls sat
   idle at the phone the whole time, or while AMI was cut;
@@ -170,7 +171,7 @@ def check(
     _stranded(report, history, faults, queue, threshold, end)
     _stuck(report, history, samples, faults, queue, end, recovery_window, settle, wrap_up, warm_up,
            pause_reasons or {})
-    _tickets(report, history, tickets, end_tolerance, queue)
+    _tickets(report, history, tickets, end_tolerance, queue, faults)
     seen: set[str] = set()
     for at, found in violations:
         for text in found:
@@ -232,8 +233,17 @@ class _QueueLog:
 
 def _stranded(report: Report, history: History, faults: Sequence[Fault], queue: _QueueLog, threshold: float, end: float) -> None:
     cuts = [(f.start, f.end) for f in faults if f.kind == "ami_cut"]
+    restarts = [(f.start, f.end) for f in faults if f.kind == "asterisk_restart"]
     for call in history.calls:
         if not call.reached:
+            continue
+        if call.hangup_by == "system" and call.closed_at is not None and not any(
+            a <= call.closed_at <= b for a, b in restarts
+        ):
+            # Neither phone hung up and Asterisk was not restarting: the system dropped a caller.
+            report.stranded_callers += 1
+            report.stranded.append(f"call {call.n} from {call.caller}: dropped (neither phone hung up, Asterisk was "
+                                   f"not restarting) [{trace(call, history, queue)}]")
             continue
         hold_start = call.established_at
         assert hold_start is not None
@@ -369,7 +379,11 @@ UNANSWERED_STAGES = {"arrival", "ivr", "menu", "queue", "waiting", "ringing"}
 
 def _tickets(
     report: Report, history: History, tickets: Sequence[TicketView], end_tolerance: float, queue: _QueueLog,
+    faults: Sequence[Fault],
 ) -> None:
+    # While the controller is dead or cut from AMI it cannot see who hangs up: a ticket that says so
+    # (hangup_by "system", end "observed") is not a lie about a call that ended then.
+    blind = [(f.start, f.end + 2.0) for f in faults if f.kind in ("controller_kill", "ami_cut")]
     wall = history.wall
     since = wall(history.started_at) - 2.0
     by_call: dict[int, list[TicketView]] = {}
@@ -394,7 +408,11 @@ def _tickets(
                 report.missing.append(f"{label}: answered by Asterisk, no ticket [{trace(call, history, queue)}]")
             continue
         ticket = mine[0]
-        problems = _outcome_problems(call, ticket, wall, end_tolerance)
+        unseen = call.closed_at is not None and any(a <= call.closed_at <= b for a, b in blind)
+        problems = _outcome_problems(call, ticket, wall, end_tolerance, unseen)
+        if unseen and ticket.hangup_by == "system" and call.hangup_by != "system" and not problems:
+            report.notes.append(f"{label}: ended while the controller could not see it; hung up by {call.hangup_by}, "
+                                "ticket says system (observed)")
         if problems:
             report.wrong.append(f"{label}, ticket {ticket.id} ({ticket.source}): " + "; ".join(problems)
                                 + f" [{trace(call, history, queue)}]")
@@ -427,7 +445,7 @@ def _call_of(ticket: TicketView, calls: Sequence[CallRecord], wall: Any) -> Call
     return min(candidates, key=lambda c: abs(wall(c.dialled_at) - ticket.arrived_at))
 
 
-def _outcome_problems(call: CallRecord, ticket: TicketView, wall: Any, end_tolerance: float) -> list[str]:
+def _outcome_problems(call: CallRecord, ticket: TicketView, wall: Any, end_tolerance: float, unseen: bool = False) -> list[str]:
     problems: list[str] = []
     bridged = call.bridged
     truth_agent = bridged.operator if bridged is not None else None
@@ -448,11 +466,13 @@ def _outcome_problems(call: CallRecord, ticket: TicketView, wall: Any, end_toler
     elif ticket.answered_at is not None or ticket.call_status != "abandoned":
         problems.append(f"nobody answered, ticket says {ticket.call_status} by {ticket.agent_id}")
     truth_end = call.hangup_by
-    if ticket.hangup_by != truth_end:
-        problems.append(f"hung up by {truth_end}, ticket says {ticket.hangup_by}")
+    end_details = ticket.details.get("end") if isinstance(ticket.details.get("end"), dict) else {}
+    observed = bool(end_details and end_details.get("observed"))
+    if ticket.hangup_by != truth_end and not (unseen and observed and ticket.hangup_by == "system"):
+        problems.append(f"hung up by {truth_end}, ticket says {ticket.hangup_by}"
+                        + (f" (end {dict(end_details)})" if end_details else ""))
     if call.closed_at is not None and abs(ticket.ended_at - wall(call.closed_at)) > end_tolerance:
         problems.append(f"ended {ticket.ended_at - wall(call.closed_at):+.1f} s from the real end")
-    end_details = ticket.details.get("end") if isinstance(ticket.details.get("end"), dict) else {}
     stage = end_details.get("stage") if end_details else None
     if stage in ANSWERED_STAGES | UNANSWERED_STAGES and (stage in ANSWERED_STAGES) != (truth_agent is not None):
         problems.append(f"ended at stage {stage!r}, phones: {'talking' if truth_agent else 'not answered'}")

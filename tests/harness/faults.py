@@ -485,7 +485,7 @@ class FaultRig:
         s = self.asterisk_settings
         start = time.monotonic()
         with contextlib.suppress(AsteriskError):  # the console drops as Asterisk goes down
-            await asyncio.to_thread(embedded.rx, s, "core restart now")
+            await asyncio.to_thread(embedded.rx, s, "core restart now", timeout=3.0)
         deadline = start + timeout
         while True:  # the old process may still answer for a moment: wait for the new one
             await asyncio.to_thread(wait_fully_booted, s, max(1.0, deadline - time.monotonic()))

@@ -30,7 +30,8 @@ from typing import Any
 
 from callcenter.softphone import Softphone, SoftphoneError
 
-BRIDGED_WITHIN = 1.5  # s: an answered ring that closed this close to its call's end was the bridged leg
+BRIDGED_WITHIN = 1.5  # s: an answered ring that closed this close to its call's end was the bridged leg...
+MIN_TALK = 0.5  # s: ...if it lasted this long after the answer (a leg hung up at once never reached the caller)
 FEATURE_CODES = {"login": "*45", "logout": "*46", "pause": "*47", "resume": "*48"}
 CHOSEN_AFTER = {"login": "available", "resume": "available", "logout": "logged_out", "pause": "paused"}
 _NUMBER = re.compile(r"sip:([^@;>]+)@")
@@ -104,7 +105,11 @@ class CallRecord:
         if self.closed_at is None:
             live = [r for r in answered if r.closed_at is None]
             return live[-1] if live else None
-        together = [r for r in answered if r.closed_at is not None and abs(r.closed_at - self.closed_at) <= BRIDGED_WITHIN]
+        together = [
+            r for r in answered
+            if r.closed_at is not None and abs(r.closed_at - self.closed_at) <= BRIDGED_WITHIN
+            and r.closed_at - (r.answered_at or 0.0) >= MIN_TALK
+        ]
         return max(together, key=lambda r: r.answered_at or 0.0) if together else None
 
     @property

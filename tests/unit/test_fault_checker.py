@@ -15,12 +15,13 @@ def history() -> History:
     return h
 
 
-def answered_call(h: History, n: int, caller: str, op: str, at: float, ends: str = "caller") -> CallRecord:
-    """Dialled at ``at``, on hold 0.5 s later, rung at ``op`` after 1 s, answered 1 s later, 6 s of talk."""
-    call = CallRecord(n, caller, at, established_at=at + 0.5, closed_at=at + 8.5)
-    ring = Ring(op, f"c{n}", caller, at + 1.0, answered_at=at + 2.0, closed_at=at + 8.5, call=n)
+def answered_call(h: History, n: int, caller: str, op: str, at: float, ends: str = "caller", talk: float = 6.5) -> CallRecord:
+    """Dialled at ``at``, on hold 0.5 s later, rung at ``op`` after 1 s, answered 1 s later, ``talk`` s of talk."""
+    closed = at + 2.0 + talk
+    call = CallRecord(n, caller, at, established_at=at + 0.5, closed_at=closed)
+    ring = Ring(op, f"c{n}", caller, at + 1.0, answered_at=at + 2.0, closed_at=closed, call=n)
     call.rings.append(ring)
-    call.hangups.append((ends, at + 8.49))
+    call.hangups.append((ends, closed - 0.01))
     h.calls.append(call)
     h.rings[op].append(ring)
     return call
@@ -78,10 +79,8 @@ def test_a_caller_left_on_hold_while_an_operator_is_idle_is_stranded():
 
 def test_waiting_while_every_operator_talks_is_not_stranded_but_an_ami_cut_is():
     h = history()
-    answered_call(h, 0, "2001", "1001", 0.0)
-    h.calls[0].closed_at = h.rings["1001"][0].closed_at = 30.0
-    answered_call(h, 1, "2002", "1002", 0.2)
-    h.calls[1].closed_at = h.rings["1002"][0].closed_at = 30.0
+    answered_call(h, 0, "2001", "1001", 0.0, talk=28.0)
+    answered_call(h, 1, "2002", "1002", 0.2, talk=28.0)
     waiting = CallRecord(2, "2001", 1.0, established_at=1.5, closed_at=20.0, hangups=[("caller", 19.99)])
     h.callers = ("2001", "2002", "2003")
     waiting.caller = "2003"
@@ -129,22 +128,52 @@ def test_missing_duplicate_and_phantom_tickets():
     assert len(report.wrong) == 1 and "no such call was made" in report.wrong[0]
 
 
+def test_a_caller_dropped_outside_an_asterisk_restart_counts_as_stranded():
+    h = history()
+    dropped = CallRecord(0, "2001", 1.0, established_at=1.5, closed_at=5.0)  # neither phone hung up
+    h.calls.append(dropped)
+    assert run(h, [ticket_of(dropped)], samples(h, 40.0), [Fault("controller_kill", 4.0, 9.0)]).stranded_callers == 1
+    assert run(h, [ticket_of(dropped)], samples(h, 40.0), [Fault("asterisk_restart", 4.0, 9.0)]).ok
+
+
 def test_wrong_outcomes_who_answered_who_hung_up_when_it_ended():
     h = history()
     a = answered_call(h, 0, "2001", "1001", 1.0)
-    cut = CallRecord(1, "2002", 12.0, established_at=12.5, closed_at=20.0)  # neither phone hung up
+    cut = CallRecord(1, "2002", 12.0, established_at=12.5, closed_at=20.0)  # neither phone hung up: Asterisk restarted
     ring = Ring("1002", "c1", "2002", 13.0, answered_at=14.0, closed_at=20.0, call=1)
     cut.rings.append(ring)
     h.calls.append(cut)
     h.rings["1002"].append(ring)
     assert cut.hangup_by == "system"
     tickets = [ticket_of(a, agent_id="1002"), ticket_of(cut, hangup_by="caller", ended_at=OFFSET + 30.0)]
-    report = run(h, tickets, samples(h, 40.0))
-    assert len(report.wrong) == 2
+    restart = [Fault("asterisk_restart", 19.5, 24.0)]
+    report = run(h, tickets, samples(h, 40.0), restart)
+    assert len(report.wrong) == 2 and report.stranded_callers == 0
     assert "answered by 1001, ticket says 1002" in report.wrong[0]
     assert "hung up by system, ticket says caller" in report.wrong[1] and "+10.0 s from the real end" in report.wrong[1]
-    never = run(h, [ticket_of(a), ticket_of(cut, ended_at=None)], samples(h, 40.0))
+    never = run(h, [ticket_of(a), ticket_of(cut, ended_at=None)], samples(h, 40.0), restart)
     assert "never ended" in never.wrong[0]
+
+
+def test_a_call_that_ended_while_the_controller_was_dead_may_say_system_if_it_says_observed():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)  # ends at 9.5, by the caller
+    kill = [Fault("controller_kill", 5.0, 11.0)]
+    observed = ticket_of(a, hangup_by="system", details={"end": {"observed": "after_restart"}})
+    report = run(h, [observed], samples(h, 40.0), kill)
+    assert report.ok and "ticket says system (observed)" in report.notes[0]
+    assert not run(h, [ticket_of(a, hangup_by="system")], samples(h, 40.0), kill).ok  # claims to have seen it
+    assert not run(h, [observed], samples(h, 40.0)).ok  # the controller was watching
+
+
+def test_a_leg_hung_up_the_moment_it_was_answered_did_not_reach_the_caller():
+    h = history()
+    call = CallRecord(0, "2001", 1.0, established_at=1.5, closed_at=3.1)
+    leg = Ring("1001", "c0", "2001", 2.0, answered_at=3.0, closed_at=3.1, call=0)
+    call.rings.append(leg)
+    h.calls.append(call)
+    h.rings["1001"].append(leg)
+    assert call.bridged is None and call.hangup_by == "system"
 
 
 def test_an_answered_leg_that_never_reached_the_caller_is_not_who_answered():
