@@ -146,6 +146,7 @@ class Adapter:
         self.legs: dict[str, Leg] = {}
         self.adopted: dict[str, AdoptedCall] = {}
         self.ending: set[str] = set()  # calls whose ticket end is being written
+        self.dropped: dict[str, float] = {}  # legs we gave up before knowing their channel -> when (hung up if they show up)
         self.registered: set[str] = set()
         self.listeners: list[Callable[[Command], None]] = []  # e.g. the wallboard
         self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
@@ -289,11 +290,11 @@ class Adapter:
         channel = leg.channel or await self._channel_of(leg)
         if channel is None or not self.ami.connected:
             log.debug("ami.hangup_unknown_channel", leg=leg.leg_id)
+            now = self.clock()
+            self.dropped = {k: t for k, t in self.dropped.items() if now - t < 120}
+            self.dropped[leg.leg_id] = now  # if its channel appears later, it is hung up then
             return
-        try:
-            await self.ami.action({"Action": "Hangup", "Channel": channel})
-        except AmiError as err:
-            log.debug("ami.hangup_race", channel=channel, reason=str(err))
+        await self._hangup_channel(channel)
 
     async def _channel_of(self, leg: Leg, wait: float = 1.0) -> str | None:
         """The leg's channel name, waiting briefly for its Newchannel event."""
@@ -327,11 +328,11 @@ class Adapter:
             await self._adopt(channels)
         else:
             await self.refresh_agents()
-        self._resync_legs(channels)
-        self._resync_adopted(channels)
         now = self.clock()
         self.link.update(up=True, down_since=None, resyncs=self.link["resyncs"] + 1, last_resync=_utc(now).isoformat())
-        self.apply(LinkUp(now))
+        self.apply(LinkUp(now))  # first: a ring found gone below is offered again, not handed off
+        self._resync_legs(channels)
+        self._resync_adopted(channels)
         self._resynced.set()
         log.info("ami.resynced", channels=len(channels), legs=len(self.legs), adopted=len(self.adopted),
                  waiting=len(self.acd.waiting()))
@@ -486,9 +487,25 @@ class Adapter:
         leg = self.legs.get(_header(event, "Uniqueid"))
         if leg is not None:
             leg.channel = _header(event, "Channel") or leg.channel
+        self._hang_up_dropped(event)
+
+    def _hang_up_dropped(self, event: Message) -> None:
+        """A ring we gave up before its channel was known showed up after all: stop it ringing for nobody."""
+        uniqueid, channel = _header(event, "Uniqueid"), _header(event, "Channel")
+        if uniqueid in self.dropped and channel:
+            del self.dropped[uniqueid]
+            log.info("acd.dropped_leg_hung_up", leg=uniqueid)
+            asyncio.create_task(self._hangup_channel(channel))
+
+    async def _hangup_channel(self, channel: str) -> None:
+        try:
+            await self.ami.action({"Action": "Hangup", "Channel": channel})
+        except AmiError as err:
+            log.debug("ami.hangup_race", channel=channel, reason=str(err))
 
     def on_new_state(self, event: Message) -> None:
         """The agent's phone is ringing (or answered at once): the ring window starts now."""
+        self._hang_up_dropped(event)
         leg = self.legs.get(_header(event, "Uniqueid"))
         if leg is not None and _header(event, "ChannelState") in RINGING_STATES:
             leg.channel = leg.channel or _header(event, "Channel") or None

@@ -101,11 +101,25 @@ class AmiClient:
         self.disconnect_hooks.append(hook)
 
     def _lost(self) -> None:
+        self._drop_awaiting()
         for hook in self.disconnect_hooks:
             try:
                 hook()
             except Exception:
                 log.exception("ami.disconnect_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+
+    def _drop_awaiting(self) -> None:
+        """Fail the actions the lost connection left unanswered instead of letting panoramisk re-send them.
+
+        panoramisk re-sends them after the next FullyBooted: an Originate the controller has long
+        withdrawn would ring a phone for nobody.  Their callers get ``ami.down`` now.
+        """
+        manager = self._manager
+        while manager is not None and manager.awaiting_actions:
+            action = manager.awaiting_actions.popleft()
+            future = getattr(action, "future", None)
+            if future is not None and not future.done():
+                future.set_exception(ConnectionError("AMI connection lost"))
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -119,6 +133,8 @@ class AmiClient:
         except asyncio.TimeoutError as err:
             future.cancel()
             raise AmiError("ami.timeout", f"AMI action {action.get('Action')} got no reply") from err
+        except ConnectionError as err:
+            raise AmiError("ami.down", f"AMI connection lost during {action.get('Action')}") from err
         first = reply[0] if isinstance(reply, list) and reply else reply
         if isinstance(first, Message) and first.get("Response") == "Error":
             raise AmiError("ami.error", f"AMI action {action.get('Action')} failed: {first.get('Message')}")
@@ -138,7 +154,8 @@ class AmiClient:
     async def _consume(self) -> None:
         while True:
             event = await self._events.get()
-            for handler in self.handlers.get(event.get("Event", "").lower(), []):
+            name = event.get("Event", "")
+            for handler in self.handlers.get(name.lower() if isinstance(name, str) else "", []):
                 try:
                     result = handler(event)
                     if result is not None:
@@ -165,8 +182,12 @@ class AmiClient:
         if self.connected:
             log.warning("ami.disconnected", reason=str(exc) if exc else "closed", reconnect_in=self.settings.reconnect_delay)
         self.connected = False
+        if self._manager is not None:
+            self._manager.authenticated = False  # panoramisk keeps it set: actions would go to a dead socket
         if was_connected:
             self._lost()
+        else:
+            self._drop_awaiting()  # the watchdog reported the loss; the socket's actions fail now
         self.connected_since = None
         self.last_error = str(exc) if exc else "disconnected"
 

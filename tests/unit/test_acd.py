@@ -495,3 +495,12 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
         free = [a for a in acd.agents.values() if a.state == AgentState.AVAILABLE and not a.phone_busy and a.held_until is None]
         assert not (free and acd.waiting() and acd.link_down_since is None)
         assert acd.violations(now, slack=1.0) == []
+
+
+def test_a_ring_that_runs_out_while_ami_is_down_is_nobodys_miss():
+    acd = acd_with("a", max_missed=1)
+    ring(acd, acd.handle(CallWaiting("x", 10)), 10)
+    acd.handle(LinkDown(11))  # Asterisk could not tell us how the ring ended
+    acd.handle(Tick(10 + RING + acd.ring_grace))
+    assert acd.agents["a"].missed_in_row == 0 and acd.agents["a"].state == AgentState.AVAILABLE
+    assert acd.calls["x"].missed_by == []
