@@ -498,7 +498,7 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
 
 
 def test_a_ring_that_runs_out_while_ami_is_down_is_nobodys_miss():
-    acd = acd_with("a", max_missed=1)
+    acd = acd_with("a", max_missed=1, handoff_after=60)
     ring(acd, acd.handle(CallWaiting("x", 10)), 10)
     acd.handle(LinkDown(11))  # Asterisk could not tell us how the ring ended
     acd.handle(Tick(10 + RING + acd.ring_grace))
