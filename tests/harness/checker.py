@@ -463,6 +463,8 @@ def _outcome_problems(call: CallRecord, ticket: TicketView, wall: Any, end_toler
                             f" ({ticket.call_status})")
         elif ticket.call_status != "completed":
             problems.append(f"answered, ticket status {ticket.call_status}")
+    elif call.unclear is not None and ticket.agent_id == call.unclear.operator and ticket.call_status == "completed":
+        pass  # answered a moment before the call was cut: bridged or not, the phones cannot tell
     elif ticket.answered_at is not None or ticket.call_status != "abandoned":
         problems.append(f"nobody answered, ticket says {ticket.call_status} by {ticket.agent_id}")
     truth_end = call.hangup_by
@@ -474,7 +476,8 @@ def _outcome_problems(call: CallRecord, ticket: TicketView, wall: Any, end_toler
     if call.closed_at is not None and abs(ticket.ended_at - wall(call.closed_at)) > end_tolerance:
         problems.append(f"ended {ticket.ended_at - wall(call.closed_at):+.1f} s from the real end")
     stage = end_details.get("stage") if end_details else None
-    if stage in ANSWERED_STAGES | UNANSWERED_STAGES and (stage in ANSWERED_STAGES) != (truth_agent is not None):
+    if (stage in ANSWERED_STAGES | UNANSWERED_STAGES and (stage in ANSWERED_STAGES) != (truth_agent is not None)
+            and call.unclear is None):
         problems.append(f"ended at stage {stage!r}, phones: {'talking' if truth_agent else 'not answered'}")
     return problems
 

@@ -113,6 +113,18 @@ class CallRecord:
         return max(together, key=lambda r: r.answered_at or 0.0) if together else None
 
     @property
+    def unclear(self) -> Ring | None:
+        """A ring answered just before the call ended with it (within ``MIN_TALK``): bridged or not,
+        the phones cannot tell (an Asterisk restart cut it, or the leg was hung up as the call dropped)."""
+        if self.closed_at is None or self.bridged is not None:
+            return None
+        return next((
+            r for r in self.rings
+            if r.answered_at is not None and r.closed_at is not None
+            and abs(r.closed_at - self.closed_at) <= BRIDGED_WITHIN and r.closed_at - r.answered_at < MIN_TALK
+        ), None)
+
+    @property
     def hangup_by(self) -> str | None:
         """Who ended it: "caller", "agent" (a hang-up we sent just before it closed), else "system"."""
         if self.closed_at is None:

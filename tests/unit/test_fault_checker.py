@@ -173,7 +173,13 @@ def test_a_leg_hung_up_the_moment_it_was_answered_did_not_reach_the_caller():
     call.rings.append(leg)
     h.calls.append(call)
     h.rings["1001"].append(leg)
-    assert call.bridged is None and call.hangup_by == "system"
+    assert call.bridged is None and call.hangup_by == "system" and call.unclear is leg
+    restart = [Fault("asterisk_restart", 3.0, 8.0)]
+    either = [ticket_of(call), ticket_of(call, agent_id="1001", answered_at=OFFSET + 3.0, call_status="completed")]
+    for ticket in either:  # bridged or not, the phones cannot tell: both answers are accepted
+        assert run(h, [ticket], samples(h, 40.0), restart).ok
+    assert not run(h, [ticket_of(call, agent_id="1002", answered_at=OFFSET + 3.0, call_status="completed")],
+                   samples(h, 40.0), restart).ok
 
 
 def test_an_answered_leg_that_never_reached_the_caller_is_not_who_answered():
