@@ -4,6 +4,7 @@ the controller is back every one of those calls has a ticket (from queue_log).""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,8 +16,14 @@ from harness import eventually
 pytestmark = pytest.mark.e2e
 
 
-async def tickets_by_caller(controller) -> dict:
-    return {t.caller_number: t for t in await controller[keys.TICKETS].list_recent()}
+async def tickets_by_caller(controller, since: float = 0.0) -> dict:
+    """The newest ticket of each caller number, of calls that arrived at ``since`` (epoch seconds) or later.
+
+    queue_log is shared by the whole test session: other tests' calls that ended in the fallback
+    queue (a caller still on the line when its controller stopped) come from the same numbers.
+    """
+    rows = [t for t in await controller[keys.TICKETS].list_recent() if t.arrived_at.timestamp() >= since]
+    return {t.caller_number: t for t in reversed(rows)}  # list_recent is newest first
 
 
 async def test_calls_while_controller_is_down_get_tickets_when_it_is_back(controller_factory, phone_factory, asterisk):
@@ -25,6 +32,7 @@ async def test_calls_while_controller_is_down_get_tickets_when_it_is_back(contro
     callers = [await phone_factory(c, answer="manual") for c in ("2004", "2005")]
     await first.stop()  # the controller goes away; Asterisk and the phones stay
 
+    since = float(int(time.time()))  # queue_log times are whole seconds
     for caller in callers:
         await caller.dial(asterisk.asterisk.hotline_number)
     for caller in callers:
@@ -39,13 +47,14 @@ async def test_calls_while_controller_is_down_get_tickets_when_it_is_back(contro
     second = await controller_factory()
 
     async def both_completed():
-        tickets = await tickets_by_caller(second)
+        tickets = await tickets_by_caller(second, since)
         done = {n: t for n, t in tickets.items() if t.ended_at is not None}
         return done if set(done) == {"2004", "2005"} else None
 
     tickets = await eventually(both_completed, timeout=10, message="tickets for both fallback calls")
-    # queue_log is shared by the whole test session: count only this test's callers
-    mine = [t for t in await second[keys.TICKETS].list_recent() if t.caller_number in ("2004", "2005")]
+    # queue_log is shared by the whole test session: count only this test's calls
+    mine = [t for t in await second[keys.TICKETS].list_recent()
+            if t.caller_number in ("2004", "2005") and t.arrived_at.timestamp() >= since]
     assert len(mine) == 2
     for ticket in tickets.values():
         assert ticket.source == "fallback_queue"
