@@ -128,15 +128,15 @@ def print_report(report: Any, notes: list[str], elapsed: float) -> None:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=None, help="minutes of traffic (default 10)")
-    p.add_argument("--quick", action="store_true", help="3 minutes, a fault every 40 s (each kind once)")
-    p.add_argument("--every", type=float, default=None, help="seconds between faults (default 60, quick 40)")
+    p.add_argument("--quick", action="store_true", help="3 minutes, a fault every 35 s (each kind once)")
+    p.add_argument("--every", type=float, default=None, help="seconds between faults (default 60, quick 35)")
     p.add_argument("--rate", type=float, default=0.6, help="callers arriving per second (Poisson)")
     p.add_argument("--seed", type=int, default=7, help="arrivals, talk times and answer delays")
     p.add_argument("--keep", action="store_true", help="keep the state directory (controller logs, database)")
     p.add_argument("--root", help="the cached Asterisk root (default: the settings' default)")
     args = p.parse_args(argv)
     args.minutes = args.minutes or (3.0 if args.quick else 10.0)
-    args.every = args.every or (40.0 if args.quick else 60.0)
+    args.every = args.every or (35.0 if args.quick else 60.0)
     return args
 
 
