@@ -148,6 +148,7 @@ class Adapter:
         self.ending: set[str] = set()  # calls whose ticket end is being written
         self.dropped: dict[str, float] = {}  # legs we gave up before knowing their channel -> when (hung up if they show up)
         self.registered: set[str] = set()
+        self.device_states: dict[str, str] = {}  # agent id -> the phone's latest device state, in event order
         self.listeners: list[Callable[[Command], None]] = []  # e.g. the wallboard
         self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
         self.started = False  # the first login's restore and adoption are done
@@ -453,6 +454,7 @@ class Adapter:
         state, now = _header(event, "State"), self.clock()
         if state not in DEVICE_STATES:
             return
+        self.device_states[agent_id] = state
         if state in UNREGISTERED and self._shutting_down():
             return  # Asterisk is going away, not the phone: the resync after it is back tells
         if state in UNREGISTERED:
@@ -465,6 +467,15 @@ class Adapter:
             self._log_in_as_chosen(agent_id, now)
         if agent_id in self.acd.agents:
             self.apply(AgentPhoneBusy(agent_id, now, busy=state in PHONE_BUSY))
+
+    def release_phone(self, agent_id: str) -> None:
+        """End a reservation (``AgentPhoneBusy`` set by an automatic callback): the phone is as its last device state says.
+
+        The latest DeviceStateChange is the truth; a DeviceStateList read now can be older than it.
+        """
+        if agent_id in self.acd.agents:
+            busy = self.device_states.get(agent_id) in PHONE_BUSY
+            self.apply(AgentPhoneBusy(agent_id, self.clock(), busy=busy))
 
     def _log_in_as_chosen(self, agent_id: str, now: float) -> None:
         """A phone registered: log its operator in as they last chose (logged out stays out, a break stays a break)."""

@@ -284,7 +284,7 @@ class ListRunner:
         if not finished.done():
             finished.cancel()
         try:
-            self.adapter.apply(AgentPhoneBusy(agent_id, self.adapter.clock(), busy=False))
+            self.adapter.release_phone(agent_id)  # the phone as its latest device state says
         except Exception:
             log.exception("outbound.callback_release_failed", task_id=task_id, agent=agent_id)
         return True
@@ -313,7 +313,6 @@ class ListRunner:
         finally:
             # Also when cancelled (the runner stopping): nobody stays reserved.
             self._release(task.id, agent_id, finished)
-            await self._read_device_states(task.id)
         result = "operator_missed" if outcome.startswith("operator_") else outcome_of(outcome)
         details["outcome"] = outcome
         if attempt_id is not None:
@@ -325,15 +324,6 @@ class ListRunner:
         log.info("outbound.auto_callback", task_id=task.id, agent=agent_id, result=result)
         if "error" not in details:
             self.wake()  # a failure is retried at the next regular look, not in a tight loop
-
-    async def _read_device_states(self, task_id: int) -> None:
-        """Re-read the operators' device states; AMI may be down (then its next login reads them)."""
-        try:
-            await self.adapter.refresh_agents()
-        except AmiError as err:
-            log.warning("outbound.device_states_unread", task_id=task_id, reason=str(err))
-        except Exception:
-            log.exception("outbound.device_states_unread", task_id=task_id)
 
     def on_work_event(self, event: str, data: dict[str, Any]) -> None:
         """``callback.finished`` of an automatic callback: its outcome."""
