@@ -95,6 +95,7 @@ async def ensure_demo_accounts(settings: Settings) -> Path | None:
     import secrets
 
     from callcenter.accounts.service import AccountService
+    from callcenter.private_file import write_private
     from callcenter.store.db import open_database, session_factory
 
     engine = await open_database(settings.database_url)
@@ -112,6 +113,5 @@ async def ensure_demo_accounts(settings: Settings) -> Path | None:
         await engine.dispose()
     path = settings.state_path / "demo-accounts.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines), encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, "".join(lines))  # passwords: mode 600 from the start
     return path

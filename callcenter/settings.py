@@ -452,6 +452,8 @@ def _validate_ivr(ivr: IvrSettings) -> None:
 
 def _fill_secrets(settings: Settings) -> Settings:
     """Generate missing secrets once and keep them beside the database, outside the repository."""
+    from callcenter.private_file import keep_private, write_private
+
     store = settings.state_path / "secrets.toml"
     kept: dict[str, str] = {}
     if store.exists():
@@ -472,8 +474,8 @@ def _fill_secrets(settings: Settings) -> Settings:
         store.parent.mkdir(parents=True, exist_ok=True)
         text = "".join(f'{k} = "{v}"\n' for k, v in sorted(kept.items()))
         if not store.exists() or store.read_text() != text:
-            store.write_text(text)
-            store.chmod(0o600)
+            write_private(store, text)  # mode 600 from the start, never readable by others
+        keep_private(store)
     return settings
 
 

@@ -38,6 +38,8 @@ from typing import Any, Callable
 
 import structlog
 
+from callcenter.private_file import write_private
+
 log = structlog.get_logger(__name__)
 
 DEFAULT_BARESIP = "/usr/bin/baresip"
@@ -212,8 +214,7 @@ class Softphone:
             f"<sip:{self.user}@{self.registrar_host}:{self.registrar_port};transport=udp>"
             f";auth_pass={self.password};answermode=manual;regint=60\n"
         )
-        (self.workdir / "accounts").write_text(account)
-        (self.workdir / "accounts").chmod(0o600)
+        write_private(self.workdir / "accounts", account)  # the SIP password: mode 600 from the start
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import Base, utcnow
@@ -38,3 +38,15 @@ class User(Base):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+
+class WebSession(Base):
+    """One logged-in browser: the encrypted cookie carries its id; logging out deletes the row,
+    so a copy of the old cookie is worth nothing (the cookie alone cannot be revoked)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # random, known only inside the cookie
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)  # rewritten every few minutes of use

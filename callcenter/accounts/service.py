@@ -5,6 +5,12 @@ even the right password is refused, and the lock ends by itself or when an admin
 Hashing runs in a worker thread (argon2 takes tens of milliseconds of CPU by design) so a login
 never delays a screen-pop.  Changing a password or role bumps ``session_epoch``, which ends every
 open session of that user.
+
+Web sessions: the cookie is encrypted, but a copy of it would work until it idles out, so each
+login also opens a ``web_sessions`` row whose random id only the cookie knows; every request needs
+the row (``session_user``), logging out deletes it (``close_session``), and so does a password,
+role or active change (with the epoch).  ``seen_at`` is rewritten at most every ``SESSION_TOUCH``;
+rows idle longer than the idle timeout are pruned at the next login.
 """
 
 from __future__ import annotations
@@ -12,20 +18,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import secrets
 from collections.abc import Callable
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.accounts.exceptions import AccountError, AccountLocked, LoginFailed
-from callcenter.accounts.models import ROLES, User
+from callcenter.accounts.models import ROLES, User, WebSession
 from callcenter.accounts.passwords import check_strength, hash_password, needs_rehash, verify_password
 from callcenter.store.models import utcnow
 
 log = structlog.get_logger(__name__)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SESSION_TOUCH = dt.timedelta(minutes=5)  # a web session's seen_at is rewritten at most this often
 
 
 def clean_username(raw: str) -> str:
@@ -150,6 +158,7 @@ class AccountService:
         """Change a user's role, name, agent or active flag; a role or active change ends their sessions."""
         async with self._sessions() as session, session.begin():
             user = await _must(session, user_id)
+            epoch = user.session_epoch
             if role is not None and role != user.role:
                 _check_role(role)
                 user.role = role
@@ -161,6 +170,8 @@ class AccountService:
             if active is not None and active != user.active:
                 user.active = active
                 user.session_epoch += 1
+            if user.session_epoch != epoch:
+                await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
         log.info("account.updated", user=user.username, role=user.role, agent=user.agent_id, active=user.active)
         return user
 
@@ -173,6 +184,7 @@ class AccountService:
             user.password_hash = encoded
             user.session_epoch += 1
             user.failed_logins, user.locked_until = 0, None
+            await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
         log.info("account.password_set", user=user.username)
 
     async def unlock(self, user_id: int) -> None:
@@ -181,6 +193,36 @@ class AccountService:
             user = await _must(session, user_id)
             user.failed_logins, user.locked_until = 0, None
         log.info("account.unlocked", user=user.username)
+
+    # -- web sessions -------------------------------------------------------------------------
+
+    async def open_session(self, user_id: int, *, idle: dt.timedelta) -> str:
+        """A new server-side web session of the user; its id goes into the cookie.  Idle ones are pruned."""
+        sid = secrets.token_urlsafe(32)
+        now = self.clock()
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(WebSession).where(WebSession.seen_at < now - idle - SESSION_TOUCH))
+            session.add(WebSession(id=sid, user_id=user_id, created_at=now, seen_at=now))
+        return sid
+
+    async def session_user(self, sid: str) -> User | None:
+        """The user of an open web session (None once it was closed); keeps its ``seen_at`` fresh."""
+        now = self.clock()
+        query = select(User, WebSession.seen_at).join(WebSession, WebSession.user_id == User.id).where(WebSession.id == sid)
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        user, seen = row
+        if now - seen > SESSION_TOUCH:
+            async with self._sessions() as session, session.begin():
+                await session.execute(update(WebSession).where(WebSession.id == sid).values(seen_at=now))
+        return user
+
+    async def close_session(self, sid: str) -> None:
+        """End one web session (logout): its cookie no longer works, wherever a copy of it is."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(WebSession).where(WebSession.id == sid))
 
 
 def _check_role(role: str) -> None:

@@ -30,6 +30,7 @@ import structlog
 
 from callcenter.asterisk.config import Layout, layout, render_config
 from callcenter.exceptions import AsteriskError
+from callcenter.private_file import write_private
 from callcenter.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -195,9 +196,12 @@ def write_config(settings: Settings) -> Path:
         path = etc / name
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
+        if name in ("manager.conf", "pjsip.conf"):  # secrets inside: mode 600 from the start
+            write_private(path, text)
+            continue
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o600 if name in ("manager.conf", "pjsip.conf") else 0o644)  # secrets inside
+        tmp.chmod(0o644)
         os.replace(tmp, path)
     _fill_music_on_hold(_host(settings, lay.moh))
     log.debug("asterisk.config_written", directory=str(etc))

@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.csv_cells import SafeWriter, restore
 from callcenter.kb.models import KbEntry, KbRevision
 from callcenter.kb.search import TRIGRAM_MIN, Query, fts_match, highlight, like_pattern, parse_query, snippet
 from callcenter.store.models import clean_text, utcnow
@@ -423,12 +424,12 @@ class KbService:
         return report
 
     async def export_csv(self, *, include_inactive: bool = False) -> str:
-        """Every (active) entry as CSV with a header, in id order."""
+        """Every (active) entry as CSV with a header, in id order; formula-like cells quoted (``csv_cells``)."""
         query = select(KbEntry).order_by(KbEntry.id)
         if not include_inactive:
             query = query.where(KbEntry.active.is_(True))
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = SafeWriter(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         async with self._sessions() as session:
             for e in (await session.scalars(query)).all():
@@ -462,4 +463,4 @@ def _read_csv(data: str | bytes) -> Iterable[tuple[int, dict[str, str]]]:
         raise InvalidData("kb.invalid_csv", f"CSV columns must be among {', '.join(CSV_COLUMNS)}", problems)
     reader.fieldnames = header
     for row in reader:
-        yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+        yield reader.line_num, {k: restore(v) if isinstance(v, str) else v for k, v in row.items() if k is not None}

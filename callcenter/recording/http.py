@@ -2,7 +2,7 @@
 
   GET  /api/recordings?ticket=ID|uniqueid=U|limit=N   recordings the user may hear (operators: their own)
   GET  /api/recordings/{id}                           one recording (supervisors: with its listen log)
-  GET  /api/recordings/{id}/audio[?download=1]        the wav; every play/download is logged (who, when)
+  GET  /api/recordings/{id}/audio[?download=1]        the wav; each playback session is logged (who, when), ranges too
   GET  /api/recordings/{id}/listens                   the listen log (supervisor)
   POST /api/recordings/{id}/flag                      {"flagged": bool, "reason": ...}: keep past retention (supervisor)
   POST /api/agent/recording                           {"paused": bool}: pause/resume the operator's current call
@@ -95,9 +95,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
     if path is None:
         return error_response(410, "recording.no_file", f"no audio: the recording is {row.status}")
     download = request.query.get("download") in ("1", "true", "yes")
-    # A player fetches in ranges: one listen is the request that starts at the beginning.
-    ranged = request.headers.get("Range", "")
-    if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
+    if request.method != "HEAD":  # every byte range counts; the service makes one listen per playback session
         user = current_user(request)
         await service.listened(row.id, user_id=user.id, username=user.username, role=user.role,
                                action="download" if download else "play", address=client_address(request))

@@ -21,8 +21,10 @@ Theory of operation
 - **Pause** (``set_paused``): AMI ``MixMonitorMute`` (Direction both) on the recorded channel: the
   file keeps running with silence, so the timeline stays true; each pause/resume (who, when) goes
   on the row and on the ticket.  (Asterisk 22 has no ``PauseMonitor``: app_monitor is gone.)
-- **Listening** is logged per play or download (``listened``); who may listen is decided in
-  ``http.py``.  **Retention** (``apply_retention``) deletes files older than ``retention_days``
+- **Listening** is logged once per playback session (``listened``): every request for the audio
+  counts, byte ranges included, and the requests of one user for one recording and action
+  (play or download) with gaps under ``LISTEN_SESSION`` are one listen row, however a player
+  splits its fetches.  Who may listen is decided in ``http.py``.  **Retention** (``apply_retention``) deletes files older than ``retention_days``
   unless flagged, and logs each deletion.
 """
 
@@ -62,6 +64,7 @@ OUTBOUND_REGISTER_DELAY = 1.0  # seconds an outbound leg's row waits (see _regis
 TICKET_LOOKUP = 0.3  # seconds the file name waits for the ticket id before the bridge
 CHECK_TIMEOUT = 3.0  # a storage check that hangs (dead network disk) counts as unwritable
 RECOVER_LIMIT = 6 * 3600.0  # after a restart, a still-growing file is watched this long at most
+LISTEN_SESSION = 15 * 60.0  # seconds between requests that still belong to one playback session
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 T = TypeVar("T")
 
@@ -104,6 +107,7 @@ class RecordingService:
         self.live: dict[str, LiveRecording] = {}
         self.fault: dict[str, Any] | None = None  # the wallboard's recording_failed alert
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._listening: dict[tuple[int | str | None, int, str], float] = {}  # (user, recording, action) -> last request
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -420,12 +424,25 @@ class RecordingService:
         return path
 
     async def listened(self, rec_id: int, *, user_id: int | None, username: str, role: str, action: str,
-                       address: str) -> None:
-        """Log one play or download."""
-        async with self.sessions() as session, session.begin():
-            session.add(RecordingListen(recording_id=rec_id, user_id=user_id, username=username, role=role,
-                                        action=action, address=address[:64], at=utcnow()))
+                       address: str) -> bool:
+        """Count one request for the audio (any range); True when it opened a playback session (a new row)."""
+        now = self.clock()
+        key = (user_id if user_id is not None else username, rec_id, action)
+        last = self._listening.get(key)
+        self._listening[key] = now  # before any await: a player's parallel range requests find it
+        if len(self._listening) > 10_000:
+            self._listening = {k: t for k, t in self._listening.items() if now - t < LISTEN_SESSION}
+        if last is not None and 0 <= now - last < LISTEN_SESSION:
+            return False
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add(RecordingListen(recording_id=rec_id, user_id=user_id, username=username, role=role,
+                                            action=action, address=address[:64], at=utcnow()))
+        except BaseException:
+            self._listening.pop(key, None)  # not logged: the next request tries again
+            raise
         log.info("recording.listened", recording_id=rec_id, user=username, role=role, action=action)
+        return True
 
     async def listens(self, rec_id: int) -> list[dict[str, Any]]:
         query = select(RecordingListen).where(RecordingListen.recording_id == rec_id).order_by(RecordingListen.id)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from urllib.parse import unquote
+
 import structlog
 from aiohttp import web
 
@@ -21,6 +25,10 @@ from callcenter.web.security import (
 log = structlog.get_logger(__name__)
 
 MAX_FIELD = 256  # longer names or passwords are refused before any hashing
+NEXT_MAX = 2000
+_NEXT_PATH = re.compile(r"/[A-Za-z0-9._~/-]*\Z")
+_NEXT_QUERY = re.compile(r"[A-Za-z0-9._~!$'()*+,;=:@/?&%-]*\Z")
+NOT_NEXT = frozenset({"/login", "/logout", "/health", "/favicon.ico", "/ws"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -32,15 +40,38 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", me)
 
 
-def _safe_next(target: str | None) -> str | None:
-    """A local path to go back to after login (never another site)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
-        return target
-    return None
+def safe_next(app: web.Application, target: str | None) -> str | None:
+    """``target`` if it is a page of this app to go back to after login, else None (the role's home).
+
+    Only a plain path of our own GET routes (no host, no "//", no backslash, no dot segments, no
+    percent escapes in the path), optionally with a query of URL characters whose escapes decode to
+    no control character: nothing a browser could read as another site (``/%09/evil.example``).
+    """
+    if not target or len(target) > NEXT_MAX:
+        return None
+    path, _, query = target.partition("?")
+    if not _NEXT_PATH.match(path) or "//" in path or {".", ".."} & set(path.split("/")):
+        return None
+    if query and (not _NEXT_QUERY.match(query) or any(ch == "\\" or unicodedata.category(ch) == "Cc" for ch in unquote(query))):
+        return None
+    if path in NOT_NEXT or path.startswith(("/api/", "/static/")):
+        return None
+    return target if _is_page(app, path) else None
+
+
+def _is_page(app: web.Application, path: str) -> bool:
+    for resource in app.router.resources():
+        if not any(route.method == "GET" for route in resource):
+            continue
+        info = resource.get_info()
+        pattern = info.get("pattern")
+        if info.get("path") == path or (pattern is not None and pattern.fullmatch(path)):
+            return True
+    return False
 
 
 def _login_page(request: web.Request, error: str = "", status: int = 200, username: str = "") -> web.Response:
-    next_path = _safe_next(request.query.get("next")) or ""
+    next_path = safe_next(request.app, request.query.get("next")) or ""
     return render(
         "login.html",
         status=status,
@@ -74,22 +105,24 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page(request, "failed", 401, username)
     try:
         user = await request.app[web_keys.ACCOUNTS].authenticate(username, password)
-    except AccountLocked:
-        throttle.failed(address)
-        return _login_page(request, "locked", 423, username)
-    except LoginFailed:
+    except (AccountLocked, LoginFailed):
+        # Locked, unknown or wrong: one answer (status, text, an argon2 hash's time), so the
+        # lock-out does not tell which user names exist.
         throttle.failed(address)
         return _login_page(request, "failed", 401, username)
     throttle.succeeded(address)
     await start_session(request, user)
-    target = _safe_next(str(form.get("next", ""))) or home_of(user.role)
+    target = safe_next(request.app, str(form.get("next", ""))) or home_of(user.role)
     raise web.HTTPFound(target)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session (its websockets too) and show the login form."""
     user = current_user(request)
-    session_of(request).invalidate()
+    session = session_of(request)
+    if isinstance(session.get("sid"), str):
+        await request.app[web_keys.ACCOUNTS].close_session(session["sid"])  # a copy of the cookie dies too
+    session.invalidate()
     request.app[web_keys.HUB].disconnect_user(user.id)
     log.info("web.logout", user=user.username)
     raise web.HTTPFound("/login")

@@ -9,7 +9,6 @@ fonts) show the same thing.
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import html
 import io
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.csv_cells import SafeWriter
 from callcenter.settings import Settings
 from callcenter.web import figures
 from callcenter.web.erlang import agents_needed
@@ -112,7 +112,7 @@ def staffing(rows: list[figures.CallRow], zone: ZoneInfo, days: int, settings: S
 def to_csv(report: dict[str, Any]) -> str:
     """The report as CSV: one section per table, a blank line between them (UTF-8 with BOM for Excel)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)  # no cell a spreadsheet would run as a formula
     writer.writerow(["report", report["from"], report["to"], report["timezone"]])
     writer.writerow([])
     writer.writerow(["summary", *report["summary"].keys()])

