@@ -23,6 +23,8 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -221,9 +223,14 @@ class InProcessController:
 
 
 class SubprocessController:
-    """``python -m callcenter --config FILE serve``: state read from /health; SIGKILL is real."""
+    """``python -m callcenter --config FILE serve``: state read from /health; SIGKILL is real.
+
+    /health shows its details (AMI, agent states) to a logged-in supervisor only: the rig adds a
+    supervisor account to the database before the first start and logs in over HTTP.
+    """
 
     mode = "subprocess"
+    USER = "fault-rig"
 
     def __init__(self, config: Path, settings: cs.Settings, log_dir: Path) -> None:
         self.config = config
@@ -232,6 +239,9 @@ class SubprocessController:
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self._http: Any = None
+        self._password = secrets.token_urlsafe(24)
+        self._account = False
+        self._last_login = 0.0
         self.last_health: dict[str, Any] | None = None
 
     @property
@@ -242,11 +252,36 @@ class SubprocessController:
     def log_path(self) -> Path:
         return self.log_dir / f"controller-{self.starts}.log"
 
+    async def _add_supervisor(self) -> None:
+        from callcenter.accounts.service import AccountService
+        from callcenter.store.db import open_database, session_factory
+
+        engine = await open_database(self.settings.database_url)
+        try:
+            await AccountService(session_factory(engine)).create(self.USER, self._password, "supervisor")
+        finally:
+            await engine.dispose()
+        self._account = True
+
+    async def _login(self) -> None:
+        """Log in as the rig's supervisor (the session cookie stays in the client's jar)."""
+        self._last_login = time.monotonic()
+        async with self._http.get(f"{self.url}/login") as response:
+            page = await response.text()
+        match = re.search(r'name="csrf_token" value="([^"]*)"', page)
+        form = {"username": self.USER, "password": self._password, "csrf_token": match.group(1) if match else ""}
+        async with self._http.post(f"{self.url}/login", data=form, allow_redirects=False) as response:
+            await response.read()
+
     async def start(self, timeout: float = 30.0) -> None:
         import aiohttp
 
         if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0))
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=2.0), cookie_jar=aiohttp.CookieJar(unsafe=True),  # 127.0.0.1
+            )
+        if not self._account:
+            await self._add_supervisor()
         self.starts += 1
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
@@ -273,15 +308,22 @@ class SubprocessController:
         return ""
 
     async def health(self) -> dict[str, Any] | None:
+        """The /health body with its details (None: no answer); logs in again when they are missing."""
         if self._http is None or self.proc is None or self.proc.returncode is not None:
             return None
-        try:
-            async with self._http.get(f"{self.url}/health") as response:
-                body = await response.json()
-        except Exception:  # noqa: BLE001 - not up (yet), or going away
-            return None
-        self.last_health = body if isinstance(body, dict) else None
-        return self.last_health
+        for attempt in range(2):
+            try:
+                async with self._http.get(f"{self.url}/health") as response:
+                    body = await response.json()
+                if not isinstance(body, dict):
+                    return None
+                if "ami" in body or attempt == 1 or time.monotonic() - self._last_login < 1.0:
+                    self.last_health = body
+                    return body
+                await self._login()
+            except Exception:  # noqa: BLE001 - not up (yet), or going away
+                return None
+        return None
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -303,7 +345,7 @@ class SubprocessController:
 
     async def agent_states(self) -> dict[str, tuple[str, str | None]] | None:
         health = await self.health()
-        if health is None:
+        if health is None or "acd" not in health:
             return None
         agents = health.get("acd", {}).get("agents", {})
         reasons = health.get("acd", {}).get("pause_reasons", {}) or {}
