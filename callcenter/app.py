@@ -29,6 +29,7 @@ from callcenter.tickets.cdr import cdr_path
 from callcenter.tickets.reconcile import QueueLogReconciler
 from callcenter.tickets.service import TicketService
 from callcenter.tickets.sweep import close_vanished_calls
+from callcenter.web.api import unhandled_errors
 from callcenter.web.health import health
 from callcenter.web.plugin import setup_web
 from callcenter.workorders.plugin import setup_workorders
@@ -41,7 +42,7 @@ SWEEP_INTERVAL = 30.0  # seconds between sweeps for tickets of calls Asterisk no
 
 def create_app(settings: Settings) -> web.Application:
     """Build the controller's application; nothing is opened until it starts."""
-    app = web.Application()
+    app = web.Application(middlewares=[unhandled_errors])  # outermost: a logged 500 with an error id
     app[keys.SETTINGS] = settings
     app.cleanup_ctx.extend([_store, _ivr, _ami, _adapter, _agi, _reconciler])
     app.router.add_get("/health", health)

@@ -136,6 +136,7 @@ class WorkOrderSettings:
     link_window_days: float = 30.0  # a repeat call joins the caller's open ticket this recent; 0: never
     overdue_check_seconds: float = 60.0  # how often overdue tickets are looked for (alerts); 0: never
     kb_sample: str = "data/kb_sample.csv"  # loaded into an empty knowledge base at start; "": none
+    promise_max_days: float = 365.0  # a promised reply or scheduled callback lies between now and this far ahead
 
 
 @dataclass(frozen=True)
@@ -401,8 +402,9 @@ def _validate_workorders(settings: Settings) -> None:
         zoneinfo.ZoneInfo(wo.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ConfigError("config.value", f"workorders.timezone: unknown time zone {wo.timezone!r}") from None
-    if min(wo.callback_within_hours, wo.abandoned_reply_hours) <= 0:
-        raise ConfigError("config.value", "workorders: callback_within_hours and abandoned_reply_hours must be > 0")
+    if min(wo.callback_within_hours, wo.abandoned_reply_hours, wo.promise_max_days) <= 0:
+        raise ConfigError("config.value", "workorders: callback_within_hours, abandoned_reply_hours and "
+                                          "promise_max_days must be > 0")
     for key in ("dial",):
         if "{number}" not in getattr(out, key):
             raise ConfigError("config.value", f"outbound.{key} must contain {{number}}, e.g. PJSIP/{{number}}@trunk")

@@ -4,25 +4,22 @@
   PUT    /api/ivr/rules/{name}      create or replace a rule (JSON body: a schedule-file table)
   DELETE /api/ivr/rules/{name}      remove a rule
   GET    /api/ivr/preview?at=ISO    which messages would play at that moment (default: now)
+
+Requests are read through the shared validation layer (``callcenter.web.api``, models in
+``callcenter.ivr.schemas``); a rule the schedule engine refuses answers 400 with its reason.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 
 from callcenter import keys
+from callcenter.ivr import schemas as s
 from callcenter.ivr.exceptions import ScheduleError
 from callcenter.ivr.schedule import select
-
-
-def add_routes(app: web.Application) -> None:
-    """Register the schedule's routes."""
-    app.router.add_get("/api/ivr/rules", list_rules)
-    app.router.add_put("/api/ivr/rules/{name}", put_rule)
-    app.router.add_delete("/api/ivr/rules/{name}", delete_rule)
-    app.router.add_get("/api/ivr/preview", preview)
+from callcenter.web import api
+from callcenter.web.api import Route
+from callcenter.web.exceptions import WebError
 
 
 async def list_rules(request: web.Request) -> web.Response:
@@ -32,37 +29,30 @@ async def list_rules(request: web.Request) -> web.Response:
 
 async def put_rule(request: web.Request) -> web.Response:
     """Create or replace one rule; 400 with the reason when it is not valid."""
+    name = api.path_text(request, "name")
+    body = await api.body(request, s.RuleIn)
+    if body.name is not None and body.name != name:
+        raise WebError(400, "ivr.rule_name", "the body's name differs from the URL's")
     try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "ivr.rule_json", "the body must be a JSON object")
-    if not isinstance(body, dict):
-        return _error(400, "ivr.rule_json", "the body must be a JSON object")
-    name = request.match_info["name"]
-    if body.setdefault("name", name) != name:
-        return _error(400, "ivr.rule_name", "the body's name differs from the URL's")
-    try:
-        rule = await _flow(request).rules.put(body)
+        rule = await _flow(request).rules.put(body.spec(name))
     except ScheduleError as err:
-        return _error(400, err.slug, str(err))
+        raise WebError(400, err.slug, str(err)) from None
     return web.json_response({"rule": rule.to_spec()})
 
 
 async def delete_rule(request: web.Request) -> web.Response:
     """Remove one rule; 404 when there is none of that name."""
-    name = request.match_info["name"]
+    name = api.path_text(request, "name")
     if not await _flow(request).rules.delete(name):
-        return _error(404, "ivr.rule_unknown", f"no rule named {name!r}")
+        raise WebError(404, "ivr.rule_unknown", f"no rule named {name!r}")
     return web.json_response({"deleted": name})
 
 
 async def preview(request: web.Request) -> web.Response:
     """The seasonal messages a caller would hear at ``at`` (ISO datetime; default now)."""
+    q = api.query(request, s.PreviewQuery)
     flow = _flow(request)
-    try:
-        moment = dt.datetime.fromisoformat(request.query["at"]) if "at" in request.query else flow.clock()
-    except ValueError:
-        return _error(400, "ivr.preview_time", "at must be an ISO datetime")
+    moment = q.at or flow.clock()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=flow.zone)
     local = moment.astimezone(flow.zone)
@@ -74,11 +64,25 @@ def _flow(request: web.Request):
     """The running IVR; 503 when it is switched off or could not start."""
     flow = request.app.get(keys.IVR)
     if flow is None:
-        raise web.HTTPServiceUnavailable(
-            text='{"error": "ivr.off", "message": "the IVR is not running"}', content_type="application/json"
-        )
+        raise WebError(503, "ivr.off", "the IVR is not running")
     return flow
 
 
-def _error(status: int, slug: str, message: str) -> web.Response:
-    return web.json_response({"error": slug, "message": message}, status=status)
+I = "IVR schedule"
+IVR_OFF = {503: "the IVR is switched off or could not start"}
+NAME = {"name": s.NAME_PARAM}
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/ivr/rules", list_rules, "Every rule of the schedule", I, response=s.RuleList, errors=IVR_OFF,
+          role="supervisor"),
+    Route("PUT", "/api/ivr/rules/{name}", put_rule, "Create or replace a rule (effective at once)", I, body=s.RuleIn,
+          path_params=NAME, response=s.RuleSaved, errors=IVR_OFF, role="supervisor"),
+    Route("DELETE", "/api/ivr/rules/{name}", delete_rule, "Remove a rule", I, path_params=NAME,
+          response=s.RuleDeleted, errors=IVR_OFF, role="supervisor"),
+    Route("GET", "/api/ivr/preview", preview, "The messages a caller would hear at a moment", I, query=s.PreviewQuery,
+          response=s.Preview, errors=IVR_OFF, role="supervisor"),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the schedule's routes."""
+    api.register(app, ROUTES)

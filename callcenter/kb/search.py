@@ -20,7 +20,8 @@ MAX_QUERY_LEN = 200
 TRIGRAM_MIN = 3  # the trigram tokenizer needs 3 characters to use its index
 MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 
-_SPLIT = re.compile(r"[\s,.;:!?，。；：！？、/\\|()\[\]{}（）【】《》“”\"'‘’+*^~`<>=&%$#@-]+")
+# Control characters split too: a NUL in a MATCH phrase is an FTS5 syntax error.
+_SPLIT = re.compile(r"[\s\x00-\x1f\x7f,.;:!?，。；：！？、/\\|()\[\]{}（）【】《》“”\"'‘’+*^~`<>=&%$#@-]+")
 
 
 @dataclass(frozen=True)

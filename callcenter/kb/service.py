@@ -385,14 +385,17 @@ class KbService:
         All or nothing: when any row is invalid nothing is written and every problem is reported
         with its line number.  Rows equal to the stored entry change nothing (no revision).
         """
-        rows = list(_read_csv(data))
+        try:
+            rows = list(_read_csv(data))
+        except csv.Error as err:  # a field beyond the csv module's limit, a stray quote
+            raise InvalidData("kb.invalid_csv", f"the CSV cannot be read: {err}") from None
         problems: list[dict[str, str]] = []
         parsed: list[tuple[int | None, dict[str, str]]] = []
         for line, row in rows:
             raw_id = (row.get("id") or "").strip()
             entry_id: int | None = None
             if raw_id:
-                if not raw_id.isdigit():
+                if not (raw_id.isascii() and raw_id.isdigit() and 1 <= int(raw_id) <= 2**63 - 1):
                     problems.append({"field": f"line {line}: id", "problem": f"{raw_id!r} is not a number"})
                     continue
                 entry_id = int(raw_id)

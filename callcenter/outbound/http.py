@@ -1,50 +1,29 @@
 """HTTP JSON API of outbound lists: import a list (supervisors), read tasks and the attempt log.
 
 Same conventions as the work-order API (``callcenter.workorders.api``): routes declared once in
-``ROUTES``, query parameters validated, errors ``{"error", "message", "problems"}`` (400 with every
-bad row of an import by line, 404, 409).  The web side's access middleware covers ``/api/*``:
-reading needs any logged-in user, importing and cancelling the supervisor role.
+``ROUTES`` with their models (``callcenter.outbound.schemas``), validated by ``callcenter.web.api``,
+errors ``{"error", "message", "problems"}`` (400 with every bad row of an import by line, 404, 409).
+The web side's access middleware covers ``/api/*``: reading needs any logged-in user, importing and
+cancelling the supervisor role.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from callcenter.outbound import keys
-from callcenter.outbound.models import ATTEMPT_RESULTS, LIST_KINDS
-from callcenter.web.security import requires
-from callcenter.workorders import schemas
-from callcenter.workorders.api import Route, int_id, query_of, who, wrap
-from callcenter.workorders.models import TASK_STATES
-
-KINDS = [*LIST_KINDS, "abandoned"]
-IMPORT_QUERY = {
-    "name": {"type": "string", "maxLength": 128, "description": "a label for the list (default: the file name)"},
-    "dry_run": {"type": "boolean", "description": "check the file and report, write nothing"},
-}
-TASKS_QUERY = {
-    "kind": {"type": "string", "enum": KINDS},
-    "state": {"type": "string", "enum": [*TASK_STATES, "all"], "description": "default: all"},
-    "list_id": {"type": "integer", "minimum": 1},
-    "offset": {"type": "integer", "minimum": 0},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-}
-ATTEMPTS_QUERY = {
-    "task_id": {"type": "integer", "minimum": 1},
-    "result": {"type": "string", "enum": list(ATTEMPT_RESULTS)},
-    "since": {"type": "string", "description": "ISO datetime"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-}
+from callcenter.outbound import schemas as s
+from callcenter.web import api
+from callcenter.web.api import Route, path_id
+from callcenter.workorders.api import errors, who
 
 
 async def import_list(request: web.Request) -> web.Response:
     """Import a CSV list (follow-ups, reminders): all or nothing, every bad row reported by line."""
-    q = query_of(request, IMPORT_QUERY)
-    name = q.get("name") or _file_name(request)
-    report = await request.app[keys.LISTS].import_csv(await request.read(), name=name, by=who(request),
-                                                     dry_run=q.get("dry_run", False))
+    q = api.query(request, s.ImportQuery)
+    name = q.name or _file_name(request)
+    report = await request.app[keys.LISTS].import_csv(await api.text_body(request, "list"), name=name,
+                                                     by=who(request), dry_run=q.dry_run)
     runner = request.app.get(keys.RUNNER)
     if runner is not None and report["created"]:
         runner.wake()
@@ -62,32 +41,28 @@ def _file_name(request: web.Request) -> str:
 
 async def list_tasks(request: web.Request) -> web.Response:
     """Outbound tasks (list calls and abandoned-call callbacks), soonest first."""
-    q = query_of(request, TASKS_QUERY)
-    state = q.get("state", "all")
-    tasks = await request.app[keys.LISTS].tasks(kind=q.get("kind"), state=None if state == "all" else state,
-                                                list_id=q.get("list_id"), limit=q.get("limit", 100),
-                                                offset=q.get("offset", 0))
+    q = api.query(request, s.TasksQuery)
+    tasks = await request.app[keys.LISTS].tasks(kind=q.kind, state=None if q.state == "all" else q.state,
+                                                list_id=q.list_id, limit=q.limit, offset=q.offset)
     return web.json_response({"tasks": tasks})
 
 
 async def get_task(request: web.Request) -> web.Response:
     """One task with every attempt."""
-    return web.json_response(await request.app[keys.LISTS].task(int_id(request)))
+    return web.json_response(await request.app[keys.LISTS].task(path_id(request, what="callback_task")))
 
 
 async def cancel_task(request: web.Request) -> web.Response:
     """Stop calling (the patient asked so, the appointment was cancelled)."""
-    body = await request.json() if request.can_read_body else {}
-    reason = str(body.get("reason", ""))[:200] if isinstance(body, dict) else ""
-    return web.json_response(await request.app[keys.LISTS].cancel(int_id(request), who(request), reason))
+    body = await api.body(request, s.Cancel, optional=True)
+    task_id = path_id(request, what="callback_task")
+    return web.json_response(await request.app[keys.LISTS].cancel(task_id, who(request), body.reason))
 
 
 async def list_attempts(request: web.Request) -> web.Response:
     """The attempt log, newest first."""
-    q = query_of(request, ATTEMPTS_QUERY)
-    since = schemas.parse_datetime(q["since"]) if "since" in q else None
-    attempts = await request.app[keys.LISTS].attempts(task_id=q.get("task_id"), result=q.get("result"), since=since,
-                                                      limit=q.get("limit", 100))
+    q = api.query(request, s.AttemptsQuery)
+    attempts = await request.app[keys.LISTS].attempts(task_id=q.task_id, result=q.result, since=q.since, limit=q.limit)
     return web.json_response({"attempts": attempts})
 
 
@@ -97,21 +72,21 @@ async def list_imports(request: web.Request) -> web.Response:
 
 
 L = "outbound lists"
-ROUTES: tuple[tuple[Route, str | None], ...] = (
-    (Route("POST", "/api/outbound/import", import_list, "Import a follow-up / reminder list (CSV)", L,
-           query=IMPORT_QUERY, status=201, body_media="text/csv"), "supervisor"),
-    (Route("GET", "/api/outbound/lists", list_imports, "Imported lists", L), None),
-    (Route("GET", "/api/outbound/tasks", list_tasks, "Outbound tasks", L, query=TASKS_QUERY), None),
-    (Route("GET", "/api/outbound/tasks/{id}", get_task, "One task with its attempts", L), None),
-    (Route("POST", "/api/outbound/tasks/{id}/cancel", cancel_task, "Stop calling a pending task", L), "supervisor"),
-    (Route("GET", "/api/outbound/attempts", list_attempts, "The attempt log", L, query=ATTEMPTS_QUERY), None),
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/outbound/import", import_list, "Import a follow-up / reminder list (CSV)", L,
+          query=s.ImportQuery, body_media="text/csv", ok=(200, 201), response=s.ListImportReport,
+          errors={409: "the same rows were imported at the same moment"}, role="supervisor"),
+    Route("GET", "/api/outbound/lists", list_imports, "Imported lists", L, response=s.ImportList),
+    Route("GET", "/api/outbound/tasks", list_tasks, "Outbound tasks", L, query=s.TasksQuery, response=s.ListTaskList),
+    Route("GET", "/api/outbound/tasks/{id}", get_task, "One task with its attempts", L, response=s.TaskWithAttempts),
+    Route("POST", "/api/outbound/tasks/{id}/cancel", cancel_task, "Stop calling a pending task", L,
+          body=s.Cancel, body_required=False, response=s.ListTask, errors={409: "the task is not pending"},
+          role="supervisor"),
+    Route("GET", "/api/outbound/attempts", list_attempts, "The attempt log", L, query=s.AttemptsQuery,
+          response=s.AttemptList),
 )
 
 
 def add_routes(app: web.Application) -> None:
     """Register the routes; imports and cancelling need the supervisor role."""
-    for route, role in ROUTES:
-        handler: Any = wrap(route)
-        if role is not None:
-            handler = requires(role)(handler)
-        app.router.add_route(route.method, route.path, handler)
+    api.register(app, ROUTES, errors)

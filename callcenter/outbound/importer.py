@@ -129,10 +129,17 @@ def decode(data: bytes | str) -> str:
 def parse(data: bytes | str, now: dt.datetime, rules: Rules) -> tuple[list[ListRow], list[dict[str, str]]]:
     """Valid rows and the problems of the others (``{"line", "field", "problem"}``)."""
     try:
+        return _parse(data, now, rules)
+    except csv.Error as err:  # a field beyond the csv module's limit, a stray quote
+        return [], [{"line": "?", "field": "file", "problem": f"is not valid CSV ({err})"}]
+
+
+def _parse(data: bytes | str, now: dt.datetime, rules: Rules) -> tuple[list[ListRow], list[dict[str, str]]]:
+    try:
         text = decode(data)
     except UnicodeDecodeError:
         return [], [{"line": "1", "field": "file", "problem": "is not text (UTF-8 or GB18030 CSV)"}]
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
         return [], [{"line": "1", "field": "file", "problem": "is empty (a header row and one row per patient)"}]

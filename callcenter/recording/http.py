@@ -21,23 +21,16 @@ from aiohttp import web
 
 from callcenter.accounts.models import User
 from callcenter.recording import keys
+from callcenter.recording import schemas as s
 from callcenter.recording.exceptions import NotLive, RecordingError
 from callcenter.recording.models import Recording
 from callcenter.recording.service import summary_of
+from callcenter.web import api
+from callcenter.web.api import Route, path_id
 from callcenter.web.exceptions import error_response
 from callcenter.web.security import client_address, current_user, requires
 
 log = structlog.get_logger(__name__)
-
-
-def add_routes(app: web.Application) -> None:
-    """Register the recording routes."""
-    app.router.add_get("/api/recordings", list_recordings)
-    app.router.add_get("/api/recordings/{id:\\d+}", get_recording)
-    app.router.add_get("/api/recordings/{id:\\d+}/audio", audio)
-    app.router.add_get("/api/recordings/{id:\\d+}/listens", listens)
-    app.router.add_post("/api/recordings/{id:\\d+}/flag", flag)
-    app.router.add_post("/api/agent/recording", pause)
 
 
 def may_listen(user: User, row: Recording) -> bool:
@@ -47,7 +40,7 @@ def may_listen(user: User, row: Recording) -> bool:
 
 async def _visible(request: web.Request) -> Recording | web.Response:
     service = request.app[keys.RECORDINGS]
-    row = await service.get(int(request.match_info["id"]))
+    row = await service.get(path_id(request, what="recording"))
     user = current_user(request)
     if row is None or not may_listen(user, row):
         if row is not None:
@@ -60,15 +53,10 @@ async def _visible(request: web.Request) -> Recording | web.Response:
 async def list_recordings(request: web.Request) -> web.Response:
     """Recordings of a ticket or call, or the newest ones; operators see only calls they took."""
     user = current_user(request)
-    query = request.query
-    try:
-        ticket_id = int(query["ticket"]) if "ticket" in query else None
-        limit = max(1, min(200, int(query.get("limit", "50"))))
-    except ValueError:
-        return error_response(400, "recording.bad_query", "ticket and limit are integers")
+    q = api.query(request, s.RecordingsQuery)
     agent = None if user.role == "supervisor" else (user.agent_id or "\0")
-    rows = await request.app[keys.RECORDINGS].find(ticket_id=ticket_id, uniqueid=query.get("uniqueid"),
-                                                   agent_id=agent, limit=limit)
+    rows = await request.app[keys.RECORDINGS].find(ticket_id=q.ticket, uniqueid=q.uniqueid, agent_id=agent,
+                                                   limit=q.limit)
     return web.json_response({"recordings": [_json(row) for row in rows]})
 
 
@@ -94,7 +82,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
     path = service.file_of(row)
     if path is None:
         return error_response(410, "recording.no_file", f"no audio: the recording is {row.status}")
-    download = request.query.get("download") in ("1", "true", "yes")
+    download = api.query(request, s.AudioQuery).download
     if request.method != "HEAD":  # every byte range counts; the service makes one listen per playback session
         user = current_user(request)
         await service.listened(row.id, user_id=user.id, username=user.username, role=user.role,
@@ -118,14 +106,10 @@ async def flag(request: web.Request) -> web.Response:
     """Keep a recording past retention (a dispute, quality review), or release it."""
     if current_user(request).role != "supervisor":
         return error_response(403, "recording.supervisors_only", "only supervisors flag recordings")
-    body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
-    if not isinstance(body.get("flagged"), bool):
-        return error_response(400, "recording.bad_flag", "flagged must be true or false")
+    body = await api.body(request, s.Flag)
     user = current_user(request)
-    row = await request.app[keys.RECORDINGS].flag(int(request.match_info["id"]), body["flagged"],
-                                                  str(body.get("reason") or ""), user.username)
+    row = await request.app[keys.RECORDINGS].flag(path_id(request, what="recording"), body.flagged, body.reason,
+                                                  user.username)
     if row is None:
         return error_response(404, "recording.unknown", "no such recording")
     return web.json_response(_json(row))
@@ -135,17 +119,13 @@ async def flag(request: web.Request) -> web.Response:
 async def pause(request: web.Request) -> web.Response:
     """Pause (mute) or resume the recording of the call this operator is on now."""
     user = current_user(request)
-    body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
-    if not isinstance(body.get("paused"), bool):
-        return error_response(400, "recording.bad_pause", "paused must be true or false")
+    body = await api.body(request, s.Pause)
     service = request.app[keys.RECORDINGS]
     live = service.live_of_agent(user.agent_id) if user.agent_id else None
     if live is None:
         return error_response(409, "recording.not_live", "you are not on a recorded call")
     try:
-        result = await service.set_paused(live, body["paused"], user.username)
+        result = await service.set_paused(live, body.paused, user.username)
     except NotLive as err:
         return error_response(409, err.slug, str(err))
     except RecordingError as err:
@@ -159,11 +139,25 @@ def _json(row: Recording) -> dict[str, Any]:
     return body
 
 
-async def _body(request: web.Request) -> dict[str, Any] | web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        return error_response(400, "web.bad_json", "the body must be a JSON object")
-    if not isinstance(body, dict):
-        return error_response(400, "web.bad_json", "the body must be a JSON object")
-    return body
+R = "recordings"
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/recordings", list_recordings, "Recordings the user may hear (operators: their own calls)", R,
+          query=s.RecordingsQuery, response=s.RecordingList),
+    Route("GET", "/api/recordings/{id}", get_recording, "One recording (supervisors: with its listen log)", R,
+          response=s.Recording),
+    Route("GET", "/api/recordings/{id}/audio", audio, "The wav, inline or as a download; every listen is logged", R,
+          query=s.AudioQuery, response={"type": "string", "format": "binary"}, response_media="audio/wav",
+          errors={410: "the recording has no audio (failed, deleted)"}),
+    Route("GET", "/api/recordings/{id}/listens", listens, "Who played or downloaded the recording, and when", R,
+          response=s.Listens),
+    Route("POST", "/api/recordings/{id}/flag", flag, "Keep a recording past retention, or release it", R,
+          body=s.Flag, response=s.Recording),
+    Route("POST", "/api/agent/recording", pause, "Pause or resume the recording of the operator's current call", R,
+          body=s.Pause, response=s.Paused,
+          errors={409: "not on a recorded call", 503: "Asterisk did not take the change"}),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the recording routes (and describe them in the OpenAPI document)."""
+    api.register(app, ROUTES)

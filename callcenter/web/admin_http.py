@@ -17,8 +17,9 @@ from aiohttp import web
 from callcenter.accounts.exceptions import AccountError
 from callcenter.accounts.models import User
 from callcenter.store.models import utcnow
+from callcenter.web import api
 from callcenter.web import keys as web_keys
-from callcenter.web.agent_http import _json
+from callcenter.web import schemas as s
 from callcenter.web.exceptions import error_response
 from callcenter.web.pages import page
 from callcenter.web.security import current_user, requires, user_json
@@ -27,11 +28,7 @@ from callcenter.web.security import current_user, requires, user_json
 def add_routes(app: web.Application) -> None:
     """Register the account management routes."""
     app.router.add_get("/admin/users", users_page)
-    app.router.add_get("/api/admin/users", list_users)
-    app.router.add_post("/api/admin/users", create_user)
-    app.router.add_patch("/api/admin/users/{id:\\d+}", update_user)
-    app.router.add_post("/api/admin/users/{id:\\d+}/password", set_password)
-    app.router.add_post("/api/admin/users/{id:\\d+}/unlock", unlock)
+    api.register(app, ROUTES)
 
 
 def _admin_json(user: User) -> dict:
@@ -60,16 +57,10 @@ async def list_users(request: web.Request) -> web.Response:
 @requires("admin")
 async def create_user(request: web.Request) -> web.Response:
     """Add an account."""
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
+    body = await api.body(request, s.UserIn)
     try:
         user = await request.app[web_keys.ACCOUNTS].create(
-            str(body.get("username", "")),
-            str(body.get("password", "")),
-            str(body.get("role", "")),
-            display_name=str(body.get("display_name") or ""),
-            agent_id=str(body.get("agent_id") or "") or None,
+            body.username, body.password, body.role, display_name=body.display_name, agent_id=body.agent_id or None
         )
     except AccountError as err:
         return error_response(409 if err.slug == "account.exists" else 400, err.slug, str(err))
@@ -79,21 +70,20 @@ async def create_user(request: web.Request) -> web.Response:
 @requires("admin")
 async def update_user(request: web.Request) -> web.Response:
     """Change role, name, agent or active flag (an admin cannot demote or disable themself)."""
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
-    user_id = int(request.match_info["id"])
+    body = (await api.body(request, s.UserPatch)).changes()
+    user_id = api.path_id(request, what="account")
     me = current_user(request)
     if user_id == me.id and (body.get("role", me.role) != me.role or body.get("active") is False):
         return error_response(400, "account.self_lockout", "you cannot demote or disable your own account")
     active = body.get("active")
+    agent_id = (body["agent_id"] or "") if "agent_id" in body else None  # null or "": no phone
     try:
         user = await request.app[web_keys.ACCOUNTS].update(
             user_id,
             role=body.get("role"),
             display_name=body.get("display_name"),
-            agent_id=body.get("agent_id"),
-            active=bool(active) if active is not None else None,
+            agent_id=agent_id,
+            active=active,
         )
     except AccountError as err:
         return error_response(404 if err.slug == "account.unknown" else 400, err.slug, str(err))
@@ -105,12 +95,10 @@ async def update_user(request: web.Request) -> web.Response:
 @requires("admin")
 async def set_password(request: web.Request) -> web.Response:
     """Set a new password (the user's sessions end)."""
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
-    user_id = int(request.match_info["id"])
+    body = await api.body(request, s.NewPassword)
+    user_id = api.path_id(request, what="account")
     try:
-        await request.app[web_keys.ACCOUNTS].set_password(user_id, str(body.get("password", "")))
+        await request.app[web_keys.ACCOUNTS].set_password(user_id, body.password)
     except AccountError as err:
         return error_response(404 if err.slug == "account.unknown" else 400, err.slug, str(err))
     request.app[web_keys.HUB].disconnect_user(user_id)
@@ -121,7 +109,20 @@ async def set_password(request: web.Request) -> web.Response:
 async def unlock(request: web.Request) -> web.Response:
     """End a lock-out."""
     try:
-        await request.app[web_keys.ACCOUNTS].unlock(int(request.match_info["id"]))
+        await request.app[web_keys.ACCOUNTS].unlock(api.path_id(request, what="account"))
     except AccountError as err:
         return error_response(404, err.slug, str(err))
     return web.json_response({"ok": True, "at": dt.datetime.now(dt.UTC).isoformat()})
+
+
+U = "accounts"
+ROUTES: tuple[api.Route, ...] = (
+    api.Route("GET", "/api/admin/users", list_users, "Every account (never a password hash)", U, response=s.Accounts),
+    api.Route("POST", "/api/admin/users", create_user, "Add an account", U, body=s.UserIn, ok=(201,),
+              response=s.AccountAnswer, errors={409: "the name is taken"}),
+    api.Route("PATCH", "/api/admin/users/{id}", update_user, "Change role, name, phone or active flag", U,
+              body=s.UserPatch, response=s.AccountAnswer),
+    api.Route("POST", "/api/admin/users/{id}/password", set_password, "Set a new password (the user's sessions end)",
+              U, body=s.NewPassword, response=s.Done),
+    api.Route("POST", "/api/admin/users/{id}/unlock", unlock, "End a lock-out", U, response=s.Done),
+)

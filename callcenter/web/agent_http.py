@@ -13,31 +13,28 @@ keeps an operator to the tickets of calls that rang their phone.
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from aiohttp import web
 
 from callcenter import keys
 from callcenter.acd import AgentState, WrapUpEnded
+from callcenter.web import api
 from callcenter.web import keys as web_keys
+from callcenter.web import schemas as s
 from callcenter.web.exceptions import error_response
 from callcenter.web.pages import page
+from callcenter.web.schemas import PAUSE_REASONS
 from callcenter.web.security import current_user, requires
 from callcenter.web.store import agent_recent, caller_history
 
 log = structlog.get_logger(__name__)
 
-PAUSE_REASONS = ("break", "meal", "training", "meeting", "admin")
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the operator's routes."""
+    """Register the operator's routes (the JSON ones described in the OpenAPI document)."""
     app.router.add_get("/agent", agent_page)
-    app.router.add_get("/api/agent/state", get_state)
-    app.router.add_post("/api/agent/state", set_state)
-    app.router.add_get("/api/agent/recent", recent)
-    app.router.add_get("/api/callers/{number}/tickets", history)
+    api.register(app, ROUTES)
 
 
 @requires("operator")
@@ -68,10 +65,8 @@ async def set_state(request: web.Request) -> web.Response:
     agent_id = _agent_id(request)
     if isinstance(agent_id, web.Response):
         return agent_id
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
-    op, reason = str(body.get("op", "")), str(body.get("reason") or "break")
+    body = await api.body(request, s.AgentOp)
+    op, reason = body.op, body.reason or "break"
     ok = change_state(request.app, agent_id, op, reason)
     if ok is None:
         return error_response(400, "agent.bad_op", "op must be login, ready, pause or logout (reason one of the list)")
@@ -118,16 +113,23 @@ async def recent(request: web.Request) -> web.Response:
 @requires("operator")
 async def history(request: web.Request) -> web.Response:
     """A caller's earlier tickets (newest first)."""
-    number = request.match_info["number"]
-    exclude = request.query.get("exclude", "")
-    return web.json_response({"tickets": await caller_history(request.app[web_keys.READS], number, exclude)})
+    number = api.path_text(request, "number", 40)
+    q = api.query(request, s.HistoryQuery)
+    return web.json_response({"tickets": await caller_history(request.app[web_keys.READS], number, q.exclude)})
 
 
-async def _json(request: web.Request) -> dict[str, Any] | web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        return error_response(400, "web.bad_json", "the body must be a JSON object")
-    if not isinstance(body, dict):
-        return error_response(400, "web.bad_json", "the body must be a JSON object")
-    return body
+A = "operator desk"
+NO_PHONE = {409: "this account is not linked to an operator phone"}
+ROUTES: tuple[api.Route, ...] = (
+    api.Route("GET", "/api/agent/state", get_state, "This operator's ACD state", A, response=s.AgentState,
+              errors=NO_PHONE),
+    api.Route("POST", "/api/agent/state", set_state, "Log in, ready, pause with a reason, resume, log out", A,
+              body=s.AgentOp, response=s.AgentAnswer,
+              errors={409: "no phone linked, or the change is refused now (agent tells the state)"}),
+    api.Route("GET", "/api/agent/recent", recent, "This operator's latest tickets", A, response=s.Tickets,
+              errors=NO_PHONE),
+    api.Route("GET", "/api/callers/{number}/tickets", history, "A caller's earlier tickets (newest first)", A,
+              query=s.HistoryQuery, path_params={"number": s.NUMBER_PARAM}, response=s.Tickets),
+    api.Route("GET", "/api/me", None, "Who is logged in, and the CSRF token scripts send back", "session",
+              response=s.Me),
+)

@@ -16,11 +16,12 @@ from aiohttp import web
 
 from callcenter import keys
 from callcenter.web import keys as web_keys
+from callcenter.web.api import ID_MAX
 from callcenter.web.exceptions import error_response
 from callcenter.web.security import SAFE_METHODS, USER_KEY, Handler
 from callcenter.web.store import tickets_of_work
 
-TICKET_PATH = re.compile(r"^/api/tickets/(\d+)(?:/(notes|escalate|callback|survey))?/?$")
+TICKET_PATH = re.compile(r"^/api/tickets/([0-9]{1,19})(?:/(notes|escalate|callback|survey))?/?$", re.ASCII)
 
 
 @web.middleware
@@ -30,8 +31,8 @@ async def ticket_guard(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     match = TICKET_PATH.match(request.path)
     user = request.get(USER_KEY)
-    if match is None or user is None or user.at_least("supervisor"):
-        return await handler(request)
+    if match is None or user is None or user.at_least("supervisor") or int(match.group(1)) > ID_MAX:
+        return await handler(request)  # beyond the database's ids: the API answers 404
     rows = await tickets_of_work(request.app[web_keys.READS], int(match.group(1)))
     if not rows:
         return await handler(request)  # no such ticket: the API answers 404

@@ -15,7 +15,9 @@ import structlog
 from aiohttp import web
 
 from callcenter import keys
+from callcenter.web import api
 from callcenter.web import keys as web_keys
+from callcenter.web import schemas as s
 from callcenter.web.exceptions import error_response
 from callcenter.web.pages import page
 from callcenter.web.reports import body_html, build_report, parse_range, print_html, to_csv, to_pdf
@@ -27,9 +29,7 @@ log = structlog.get_logger(__name__)
 def add_routes(app: web.Application) -> None:
     """Register the report routes."""
     app.router.add_get("/reports", reports_page)
-    app.router.add_get("/api/reports", report_json)
-    app.router.add_get("/api/reports.csv", report_csv)
-    app.router.add_get("/api/reports.pdf", report_pdf)
+    api.register(app, ROUTES)
 
 
 async def _report(request: web.Request) -> dict | web.Response:
@@ -37,7 +37,11 @@ async def _report(request: web.Request) -> dict | web.Response:
     zone = ZoneInfo(settings.web.timezone)
     today = dt.datetime.now(zone).date()
     try:
-        start, end = parse_range(dict(request.query), zone, today)
+        q = api.query(request, s.ReportQuery)
+    except api.RequestInvalid as err:
+        return api.error_json(err.status, err.slug, str(err), problems=err.problems)
+    try:
+        start, end = parse_range(q.as_strings(), zone, today)
     except (ValueError, KeyError) as err:
         return error_response(400, "report.bad_range", str(err))
     return await build_report(request.app[web_keys.READS], settings, start, end)
@@ -101,3 +105,16 @@ async def report_pdf(request: web.Request) -> web.Response:
     name = f"hotline-report-{report['from']}-{report['to']}.pdf"
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+R = "reports"
+RANGE = {400: "the range is not valid (ends before it starts, longer than a year)"}
+ROUTES: tuple[api.Route, ...] = (
+    api.Route("GET", "/api/reports", report_json, "The report's figures", R, query=s.ReportQuery, response=s.Report,
+              errors=RANGE),
+    api.Route("GET", "/api/reports.csv", report_csv, "The report as a CSV download", R, query=s.ReportQuery,
+              response={"type": "string"}, response_media="text/csv", errors=RANGE),
+    api.Route("GET", "/api/reports.pdf", report_pdf, "The report as a PDF download (printed by headless Chromium)", R,
+              query=s.ReportQuery, response={"type": "string", "format": "binary"}, response_media="application/pdf",
+              errors={**RANGE, 503: "Chromium could not print the PDF"}),
+)

@@ -18,8 +18,9 @@ from aiohttp import web
 from callcenter import keys
 from callcenter.agents.store import RotaError
 from callcenter.ivr.flow import MENU
+from callcenter.web import api
 from callcenter.web import keys as web_keys
-from callcenter.web.agent_http import _json
+from callcenter.web import schemas as s
 from callcenter.web.exceptions import error_response
 from callcenter.web.pages import page
 from callcenter.web.security import current_user, requires
@@ -30,10 +31,7 @@ MENU_SKILLS = tuple(dict.fromkeys(o.route.skill for o in MENU.values() if o.rout
 def add_routes(app: web.Application) -> None:
     """Register the rota's routes."""
     app.router.add_get("/rota", rota_page)
-    app.router.add_get("/api/rota", get_rota)
-    app.router.add_put("/api/rota/shifts/{name}", put_shift)
-    app.router.add_delete("/api/rota/shifts/{name}", delete_shift)
-    app.router.add_put("/api/rota/agents/{agent_id}/skills", put_skills)
+    api.register(app, ROUTES)
 
 
 def local_now(app: web.Application) -> dt.datetime:
@@ -76,14 +74,12 @@ async def get_rota(request: web.Request) -> web.Response:
 @requires("supervisor")
 async def put_shift(request: web.Request) -> web.Response:
     """Create or replace a shift; 400 saying why when it is not valid."""
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
-    name = request.match_info["name"]
-    if body.setdefault("name", name) != name:
+    name = api.path_text(request, "name")
+    body = await api.body(request, s.ShiftIn)
+    if body.name is not None and body.name != name:
         return error_response(400, "rota.bad_name", "the body's name differs from the URL's")
     try:
-        shift = await request.app[web_keys.ROTA].put(name, body, current_user(request).username)
+        shift = await request.app[web_keys.ROTA].put(name, {"name": name, **body.spec()}, current_user(request).username)
     except RotaError as err:
         return error_response(400, err.slug, str(err))
     request.app[web_keys.HUB].touch()
@@ -93,7 +89,7 @@ async def put_shift(request: web.Request) -> web.Response:
 @requires("supervisor")
 async def delete_shift(request: web.Request) -> web.Response:
     """Remove a shift; 404 when there is none of that name."""
-    name = request.match_info["name"]
+    name = api.path_text(request, "name")
     if not await request.app[web_keys.ROTA].delete(name, current_user(request).username):
         return error_response(404, "rota.unknown", f"no shift named {name!r}")
     request.app[web_keys.HUB].touch()
@@ -103,16 +99,28 @@ async def delete_shift(request: web.Request) -> web.Response:
 @requires("supervisor")
 async def put_skills(request: web.Request) -> web.Response:
     """Give an operator new skills: kept, and applied to the ACD at once."""
-    agent_id = request.match_info["agent_id"]
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
+    agent_id = api.path_text(request, "agent_id", 32)
+    body = await api.body(request, s.Skills)
     try:
-        skills = await request.app[web_keys.ROTA].set_skills(agent_id, body.get("skills"), current_user(request).username)
+        skills = await request.app[web_keys.ROTA].set_skills(agent_id, body.skills, current_user(request).username)
     except RotaError as err:
         return error_response(404 if err.slug == "agent.unknown" else 400, err.slug, str(err))
     request.app[keys.ADAPTER].set_skills(agent_id, frozenset(skills))
     return web.json_response({"agent_id": agent_id, "skills": list(skills)}, dumps=_dumps)
+
+
+R = "rota"
+SHIFT = {"name": s.SHIFT_PARAM}
+ROUTES: tuple[api.Route, ...] = (
+    api.Route("GET", "/api/rota", get_rota, "Shifts, operators (skills, on duty now, state), menu skills", R,
+              response=s.Rota),
+    api.Route("PUT", "/api/rota/shifts/{name}", put_shift, "Create or replace a shift (in effect at once)", R,
+              body=s.ShiftIn, path_params=SHIFT, response=s.ShiftSaved),
+    api.Route("DELETE", "/api/rota/shifts/{name}", delete_shift, "Remove a shift", R, path_params=SHIFT,
+              response=s.ShiftDeleted),
+    api.Route("PUT", "/api/rota/agents/{agent_id}/skills", put_skills, "Give an operator new skills", R,
+              body=s.Skills, path_params={"agent_id": s.AGENT_PARAM}, response=s.SkillsSaved),
+)
 
 
 def _dumps(obj: object) -> str:

@@ -13,8 +13,10 @@ import structlog
 from aiohttp import web
 
 from callcenter import keys
+from callcenter.web import api
 from callcenter.web import keys as web_keys
-from callcenter.web.agent_http import _json, change_state
+from callcenter.web import schemas as s
+from callcenter.web.agent_http import change_state
 from callcenter.web.exceptions import error_response
 from callcenter.web.pages import page
 from callcenter.web.security import current_user, requires
@@ -27,8 +29,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/schedule", schedule_page)
     app.router.add_get("/kb", kb_page)
-    app.router.add_get("/api/supervisor/wallboard", wallboard)
-    app.router.add_post("/api/supervisor/agents/{agent_id}", control_agent)
+    api.register(app, ROUTES)
 
 
 @requires("supervisor")
@@ -58,13 +59,11 @@ async def wallboard(request: web.Request) -> web.Response:
 @requires("supervisor")
 async def control_agent(request: web.Request) -> web.Response:
     """Pause, log out, log in or ready an operator."""
-    agent_id = request.match_info["agent_id"]
+    agent_id = api.path_text(request, "agent_id", 32)
     if agent_id not in request.app[keys.ADAPTER].skills:
         return error_response(404, "agent.unknown", f"no operator {agent_id}")
-    body = await _json(request)
-    if isinstance(body, web.Response):
-        return body
-    op, reason = str(body.get("op", "")), str(body.get("reason") or "break")
+    body = await api.body(request, s.AgentOp)
+    op, reason = body.op, body.reason or "break"
     ok = change_state(request.app, agent_id, op, reason)
     if ok is None:
         return error_response(400, "agent.bad_op", "op must be login, ready, pause or logout")
@@ -73,6 +72,16 @@ async def control_agent(request: web.Request) -> web.Response:
     if not ok:
         return web.json_response({"error": "agent.refused", "message": f"cannot {op} now", "agent": message}, status=409)
     return web.json_response({"agent": message})
+
+
+S = "supervisor"
+ROUTES: tuple[api.Route, ...] = (
+    api.Route("GET", "/api/supervisor/wallboard", wallboard, "The wallboard as JSON (the page gets it over /ws)", S,
+              response=s.Wallboard),
+    api.Route("POST", "/api/supervisor/agents/{agent_id}", control_agent, "Pause, log out, log in or ready an operator",
+              S, body=s.AgentOp, path_params={"agent_id": s.AGENT_PARAM}, response=s.AgentAnswer,
+              errors={404: "no such operator", 409: "the change is refused now (agent tells the state)"}),
+)
 
 
 def _dumps(obj: object) -> str:

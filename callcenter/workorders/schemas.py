@@ -1,258 +1,360 @@
-"""JSON schemas of the work-order API, and the small validator that enforces them.
+"""Requests and answers of the work-order API (tickets, callbacks, departments, knowledge base) as models.
 
-The same dictionaries are the OpenAPI document's schemas and the validation of each request, so
-the document cannot drift from what the server accepts.  The validator covers the JSON Schema
-subset used here (type, enum, properties, required, additionalProperties, minProperties, items,
-min/maxLength, minimum/maximum, format date-time) and reports every problem with its field path.
+The same pydantic models validate each request (``callcenter.web.api``) and make the OpenAPI
+document (``callcenter.web.openapi``), so the document cannot drift from what the server accepts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from callcenter.web.api import Body, Count, Id, Patch, Promise, Query, Reply, limit, line, text
 from callcenter.workorders.lifecycle import CATEGORIES, CLOSE_REASONS, PRIORITIES, Status
+from callcenter.workorders.models import CONTACT_KINDS, TASK_KINDS, TASK_STATES
 
-DATETIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with offset, e.g. 2025-03-10T17:00:00+08:00"}
-NULLABLE_DATETIME = {**DATETIME, "type": ["string", "null"]}
-
-TICKET_PATCH = {
-    "type": "object",
-    "additionalProperties": False,
-    "minProperties": 1,
-    "properties": {
-        "category": {"type": ["string", "null"], "enum": [*CATEGORIES, None],
-                     "description": "; ".join(f"{k}: {v}" for k, v in CATEGORIES.items())},
-        "priority": {"type": "string", "enum": list(PRIORITIES)},
-        "notes": {"type": "string", "maxLength": 4000},
-        "status": {"type": "string", "enum": [s.value for s in Status],
-                   "description": "target status; the lifecycle allows one move at a time (see allowed_status)"},
-        "close_reason": {"type": "string", "enum": list(CLOSE_REASONS), "description": "needed when status is closed"},
-        "promised_reply_at": NULLABLE_DATETIME,
-        "assigned_agent": {"type": ["string", "null"], "maxLength": 64},
-        "department_id": {"type": ["integer", "null"], "minimum": 1},
-    },
-}
-NOTE = {
-    "type": "object", "additionalProperties": False, "required": ["text"],
-    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 4000}},
-}
-ESCALATE = {
-    "type": "object", "additionalProperties": False, "required": ["department_id"],
-    "properties": {
-        "department_id": {"type": "integer", "minimum": 1},
-        "promised_reply_at": DATETIME,
-        "reason": {"type": "string", "maxLength": 1000},
-        "call": {"type": "boolean", "description": "ring the department now (default true)"},
-    },
-}
-CALLBACK = {
-    "type": "object", "additionalProperties": False,
-    "properties": {
-        "agent_id": {"type": "string", "maxLength": 64, "description": "operator whose phone rings first (default: the logged-in user's agent)"},
-        "number": {"type": "string", "maxLength": 32, "description": "number to call (default: the ticket's caller)"},
-        "survey": {"type": "boolean", "description": "after the operator hangs up, the caller hears the satisfaction survey"},
-        "task_id": {"type": "integer", "minimum": 1, "description": "the callback task this call works off"},
-        "at": {**DATETIME, "description": "schedule instead of calling now: a pending callback task due at this "
-                                          "time (for agent_id, default the logged-in operator)"},
-    },
-}
-SURVEY = {
-    "type": "object", "additionalProperties": False, "required": ["score"],
-    "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}},
-}
-KB_ENTRY = {
-    "type": "object", "additionalProperties": False, "required": ["question", "answer"],
-    "properties": {
-        "question": {"type": "string", "minLength": 1, "maxLength": 500},
-        "answer": {"type": "string", "minLength": 1, "maxLength": 5000},
-        "keywords": {"type": "string", "maxLength": 500},
-        "category": {"type": "string", "maxLength": 32},
-        "department": {"type": "string", "maxLength": 64},
-    },
-}
-KB_ENTRY_PATCH = {**KB_ENTRY, "required": [], "minProperties": 1}
-DEPARTMENT = {
-    "type": "object", "additionalProperties": False, "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 64},
-        "office_phone": {"type": "string", "maxLength": 32},
-        "notes": {"type": "string", "maxLength": 2000},
-        "active": {"type": "boolean"},
-    },
-}
-DEPARTMENT_PATCH = {**DEPARTMENT, "required": [], "minProperties": 1}
-DUTY = {
-    "type": "object", "additionalProperties": False,
-    "properties": {
-        "weekdays": {"type": "array", "items": {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
-        "times": {"type": "string", "description": "HH:MM-HH:MM in the hospital's time; may run across midnight"},
-    },
-}
-SPECIALIST = {
-    "type": "object", "additionalProperties": False, "required": ["name", "mobile"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 64},
-        "title": {"type": "string", "maxLength": 64},
-        "mobile": {"type": "string", "minLength": 1, "maxLength": 32},
-        "duty": DUTY,
-        "rank": {"type": "integer", "minimum": 0, "maximum": 1000},
-        "active": {"type": "boolean"},
-    },
-}
-SPECIALIST_PATCH = {**SPECIALIST, "required": [], "minProperties": 1}
-
-ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string", "description": "stable slug, e.g. request.invalid, ticket.illegal_move"},
-        "message": {"type": "string"},
-        "problems": {"type": "array", "items": {"type": "object", "properties": {
-            "field": {"type": "string"}, "problem": {"type": "string"}}}},
-        "allowed": {"type": "array", "items": {"type": "string"}, "description": "statuses allowed next (illegal moves)"},
-    },
-}
-CONTACT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["inbound", "callback", "escalation", "note", "survey", "status", "outbound"]},
-        "at": DATETIME, "agent_id": {"type": ["string", "null"]}, "number": {"type": ["string", "null"]},
-        "outcome": {"type": ["string", "null"]}, "reached": {"type": ["string", "null"]},
-        "call_ticket_id": {"type": ["integer", "null"]}, "text": {"type": "string"}, "details": {"type": "object"},
-    },
-}
-TASK = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"}, "ticket_id": {"type": ["integer", "null"]},
-        "kind": {"type": "string", "enum": ["callback", "abandoned", "followup_day7", "appointment_reminder"]},
-        "number": {"type": "string"}, "state": {"type": "string", "enum": ["pending", "dialing", "done", "failed", "cancelled"]},
-        "attempts": {"type": "integer"}, "max_attempts": {"type": "integer"}, "not_before": DATETIME,
-        "result": {"type": ["string", "null"]},
-    },
-}
-TICKET = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "work_ticket_id": {"type": "integer", "description": "the ticket to work on: the parent when this call was merged"},
-        "caller_number": {"type": "string"}, "caller_name": {"type": "string"},
-        "call_status": {"type": "string", "enum": ["new", "ringing", "answered", "abandoned", "completed"]},
-        "source": {"type": "string", "description": "controller, fallback_queue or 12345"},
-        "arrived_at": DATETIME, "answered_at": NULLABLE_DATETIME, "ended_at": NULLABLE_DATETIME,
-        "agent_id": {"type": ["string", "null"]}, "menu_choice": {"type": ["string", "null"]},
-        "status": {"type": "string", "enum": [s.value for s in Status]},
-        "allowed_status": {"type": "array", "items": {"type": "string"}},
-        "category": {"type": ["string", "null"]}, "priority": {"type": "string", "enum": list(PRIORITIES)},
-        "notes": {"type": "string"}, "promised_reply_at": NULLABLE_DATETIME, "callback_by": NULLABLE_DATETIME,
-        "satisfaction": {"type": ["integer", "null"]}, "close_reason": {"type": ["string", "null"]},
-        "parent_id": {"type": ["integer", "null"]}, "revisits": {"type": "integer"},
-        "department_id": {"type": ["integer", "null"]}, "external_ref": {"type": ["string", "null"]},
-        "needs_promise": {"type": "boolean", "description": "the call ended unsolved without a promised reply time"},
-        "overdue": {"type": ["object", "null"], "properties": {
-            "deadline": DATETIME, "late_seconds": {"type": "integer"}, "days": {"type": "integer"}}},
-    },
-}
-TICKET_DETAIL = {
-    "allOf": [TICKET, {"type": "object", "properties": {
-        "contacts": {"type": "array", "items": CONTACT},
-        "tasks": {"type": "array", "items": TASK},
-        "linked_calls": {"type": "array", "items": {"type": "integer"}},
-        "parent": {"type": ["object", "null"]},
-        "department": {"type": ["object", "null"]},
-        "ivr": {"type": ["object", "null"], "description": "what the caller did in the IVR"},
-    }}],
-}
-SEARCH_RESULT = {
-    "type": "object",
-    "properties": {
-        "query": {"type": "string"}, "terms": {"type": "array", "items": {"type": "string"}},
-        "took_ms": {"type": "number"},
-        "results": {"type": "array", "items": {"type": "object", "properties": {
-            "id": {"type": "integer"}, "question": {"type": "string"},
-            "question_html": {"type": "string", "description": "HTML-escaped, terms in <mark>"},
-            "snippet_html": {"type": "string", "description": "about 80 characters of the answer around the first match"},
-            "keywords_html": {"type": "string"}, "answer": {"type": "string"},
-            "category": {"type": "string"}, "department": {"type": "string"}}}},
-    },
-}
-
-_TYPES = {
-    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
-}
+StatusName = Literal[tuple(s.value for s in Status)]  # type: ignore[valid-type]
+Category = Literal[tuple(CATEGORIES)]  # type: ignore[valid-type]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+CloseReason = Literal[CLOSE_REASONS]  # type: ignore[valid-type]
+TaskKind = Literal[TASK_KINDS]  # type: ignore[valid-type]
+TaskState = Literal[TASK_STATES]  # type: ignore[valid-type]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+AgentId = line(32, 1)
+Phone = line(32, 1)
+TIMES = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+CallerNumber = line(40, 1)
+Limit500 = limit(500)
+Limit50 = limit(50)
+Notes = text(4000)
+Name = line(64)
+NoteText = text(4000, 1)
+Reason = text(1000)
+Question = text(500, 1)
+Answer = text(5000, 1)
+Keywords = text(500)
+Label = line(32)
+RequiredName = line(64, 1)
+RequiredLabel = line(32, 1)
+LongNotes = text(2000)
+DutyTimes = line(11, 11, TIMES)
 
 
-def validate(schema: dict[str, Any], value: Any, path: str = "") -> list[dict[str, str]]:
-    """Every problem of ``value`` against ``schema``: [{"field": "a.b", "problem": "..."}]."""
-    where = path or "body"
-    types = schema.get("type")
-    if types is not None:
-        allowed = types if isinstance(types, list) else [types]
-        if not any(_is(value, t) for t in allowed):
-            return [{"field": where, "problem": f"must be {' or '.join(allowed)}, not {_name(value)}"}]
-    problems: list[dict[str, str]] = []
-    if "enum" in schema and value not in schema["enum"]:
-        shown = ", ".join("null" if v is None else str(v) for v in schema["enum"])
-        return [{"field": where, "problem": f"must be one of {shown} (got {value!r})"}]
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            problems.append({"field": where, "problem": "must not be empty" if schema["minLength"] == 1
-                             else f"must be at least {schema['minLength']} characters"})
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            problems.append({"field": where, "problem": f"is {len(value)} characters, at most {schema['maxLength']}"})
-        if schema.get("format") == "date-time" and parse_datetime(value) is None:
-            problems.append({"field": where, "problem": f"{value!r} is not an ISO datetime with offset "
-                                                        "(e.g. 2025-03-10T17:00:00+08:00)"})
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            problems.append({"field": where, "problem": f"must be at least {schema['minimum']}"})
-        if "maximum" in schema and value > schema["maximum"]:
-            problems.append({"field": where, "problem": f"must be at most {schema['maximum']}"})
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                problems.append({"field": _join(path, name), "problem": "is required"})
-        if schema.get("additionalProperties") is False:
-            for name in value:
-                if name not in props:
-                    problems.append({"field": _join(path, name),
-                                     "problem": f"is not a known field (known: {', '.join(props)})"})
-        if len(value) < schema.get("minProperties", 0):
-            problems.append({"field": where, "problem": f"give at least one of: {', '.join(props)}"})
-        for name, sub in props.items():
-            if name in value:
-                problems += validate(sub, value[name], _join(path, name))
-    if isinstance(value, list) and "items" in schema:
-        for n, item in enumerate(value):
-            problems += validate(schema["items"], item, f"{where}[{n}]")
-    return problems
+# -- requests ---------------------------------------------------------------------------------------
 
 
-def parse_datetime(text: str) -> dt.datetime | None:
-    """An aware datetime from ISO text (``Z`` accepted); None when invalid or without offset."""
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+class TicketQuery(Query):
+    caller: CallerNumber | None = Field(None, description="caller's number (punctuation ignored)")
+    status: list[StatusName] | None = Field(None, min_length=1, max_length=len(Status),
+                                            description="comma-separated statuses")
+    open: bool = Field(False, description="only tickets not closed or merged")
+    overdue: bool = Field(False, description="only tickets past their promised reply or callback deadline")
+    limit: Limit500 = 50
 
 
-def _is(value: Any, type_name: str) -> bool:
-    if type_name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if type_name == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, _TYPES[type_name])
+class TicketPatch(Patch):
+    """Fields to change, and at most one status move."""
+
+    category: Category | None = Field(None, description="; ".join(f"{k}: {v}" for k, v in CATEGORIES.items()))
+    priority: Priority = "normal"
+    notes: Notes = ""
+    status: StatusName | None = Field(None, description="target status; one move at a time (see allowed_status)")
+    close_reason: CloseReason | None = Field(None, description="needed when status is closed")
+    promised_reply_at: Promise | None = None
+    assigned_agent: Name | None = None
+    department_id: Id | None = None
 
 
-def _name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}.get(
-        type(value), type(value).__name__
-    )
+class Note(Body):
+    text: NoteText
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+class Escalate(Body):
+    department_id: Id
+    promised_reply_at: Promise | None = None
+    reason: Reason = ""
+    call: bool = Field(True, description="ring the department now")
+
+
+class Callback(Body):
+    agent_id: AgentId | None = Field(None, description="operator whose phone rings first (default: the logged-in one)")
+    number: Phone | None = Field(None, description="number to call (default: the ticket's caller)")
+    survey: bool | None = Field(None, description="after the operator hangs up, the caller hears the survey")
+    task_id: Id | None = Field(None, description="the callback task this call works off")
+    at: Promise | None = Field(None, description="schedule instead of calling now: a pending callback task due at "
+                                                 "this time (a ticket may have several)")
+
+
+class Survey(Body):
+    score: int = Field(ge=1, le=5)
+
+
+class ImportQuery(Query):
+    format: Literal["csv", "json"] | None = Field(None, description="default: from the Content-Type")
+
+
+class TasksQuery(Query):
+    state: Literal[(*TASK_STATES, "all")] = "pending"  # type: ignore[valid-type]
+    kind: TaskKind | None = None
+    limit: Limit500 = 100
+
+
+class KbEntryIn(Body):
+    question: Question
+    answer: Answer
+    keywords: Keywords = ""
+    category: Label = ""
+    department: Name = ""
+
+
+class KbEntryPatch(Patch):
+    question: Question = ""
+    answer: Answer = ""
+    keywords: Keywords = ""
+    category: Label = ""
+    department: Name = ""
+
+
+class DepartmentIn(Body):
+    name: RequiredName
+    office_phone: Label = ""
+    notes: LongNotes = ""
+    active: bool = True
+
+
+class DepartmentPatch(Patch):
+    name: RequiredName = ""
+    office_phone: Label = ""
+    notes: LongNotes = ""
+    active: bool = True
+
+
+class Duty(Body):
+    weekdays: list[Weekday] | None = Field(None, max_length=7)
+    times: DutyTimes | None = Field(None, description="HH:MM-HH:MM in the hospital's time; may run "
+                                                                "across midnight")
+
+
+class SpecialistIn(Body):
+    name: RequiredName
+    title: Name = ""
+    mobile: Phone
+    duty: Duty | None = None
+    rank: int = Field(0, ge=0, le=1000)
+    active: bool = True
+
+
+class SpecialistPatch(Patch):
+    name: RequiredName = ""
+    title: Name = ""
+    mobile: Phone = ""
+    duty: Duty | None = None
+    rank: int = Field(0, ge=0, le=1000)
+    active: bool = True
+
+
+class SearchQuery(Query):
+    q: str = Field(max_length=200, description="words; every one must match (control characters are separators)")
+    category: RequiredLabel | None = None
+    department: RequiredName | None = None
+    limit: Limit50 = 10
+
+
+class SuggestQuery(Query):
+    ticket: Id | None = None
+    choice: RequiredLabel | None = None
+    category: RequiredLabel | None = None
+    limit: Limit50 = 10
+
+
+class KbListQuery(Query):
+    category: RequiredLabel | None = None
+    offset: Count = 0
+    limit: Limit500 = 50
+
+
+# -- answers ----------------------------------------------------------------------------------------
+
+Moment = str  # ISO 8601 with offset, as the answers write them
+
+
+class Overdue(Reply):
+    deadline: Moment
+    late_seconds: int
+    days: int
+
+
+class Ticket(Reply):
+    id: int
+    work_ticket_id: int = Field(description="the ticket to work on: the parent when this call was merged")
+    caller_number: str
+    caller_name: str
+    call_status: str
+    source: str = Field(description="controller, fallback_queue or 12345")
+    arrived_at: Moment
+    answered_at: Moment | None
+    ended_at: Moment | None
+    agent_id: str | None
+    menu_choice: str | None
+    status: StatusName
+    allowed_status: list[StatusName]
+    category: str | None
+    priority: Priority
+    notes: str
+    promised_reply_at: Moment | None
+    callback_by: Moment | None
+    satisfaction: int | None
+    close_reason: str | None
+    parent_id: int | None
+    revisits: int
+    department_id: int | None
+    external_ref: str | None
+    needs_promise: bool = Field(description="the call ended unsolved without a promised reply time")
+    overdue: Overdue | None
+
+
+class Contact(Reply):
+    id: int
+    kind: Literal[CONTACT_KINDS]  # type: ignore[valid-type]
+    at: Moment
+    agent_id: str | None
+    number: str | None
+    outcome: str | None
+    reached: str | None
+    call_ticket_id: int | None
+    text: str
+    details: dict[str, Any]
+
+
+class Task(Reply):
+    id: int
+    ticket_id: int | None
+    kind: TaskKind
+    number: str
+    state: TaskState
+    attempts: int
+    max_attempts: int
+    not_before: Moment
+    result: str | None
+    agent_id: str | None
+
+
+class TicketDetail(Ticket):
+    contacts: list[Contact]
+    tasks: list[Task]
+    linked_calls: list[int]
+    parent: Ticket | None
+    department: dict[str, Any] | None
+    ivr: dict[str, Any] | None = Field(description="what the caller did in the IVR")
+
+
+class TicketList(Reply):
+    tickets: list[Ticket]
+
+
+class Escalation(Reply):
+    ticket: TicketDetail
+    escalation: dict[str, Any] | None
+
+
+class CallbackStarted(Reply):
+    """A callback under way (202) or scheduled (201: ``task``)."""
+
+
+class ImportReport(Reply):
+    created: int
+    skipped: int
+    ticket_ids: list[int]
+
+
+class TaskList(Reply):
+    tasks: list[Task]
+
+
+class Specialist(Reply):
+    id: int
+    department_id: int
+    name: str
+    title: str
+    mobile: str
+    duty: dict[str, Any]
+    rank: int
+    active: bool
+
+
+class Department(Reply):
+    id: int
+    name: str
+    office_phone: str
+    notes: str
+    active: bool
+    specialists: list[Specialist]
+
+
+class DepartmentList(Reply):
+    departments: list[Department]
+
+
+class Deleted(Reply):
+    deleted: int
+
+
+class SearchHit(Reply):
+    id: int
+    question: str
+    question_html: str = Field(description="HTML-escaped, terms in <mark>")
+    snippet_html: str = Field(description="about 80 characters of the answer around the first match")
+    keywords_html: str
+    answer: str
+    category: str
+    department: str
+
+
+class SearchResult(Reply):
+    query: str
+    terms: list[str]
+    took_ms: float
+    results: list[SearchHit]
+
+
+class KbEntry(Reply):
+    id: int
+    question: str
+    answer: str
+    keywords: str
+    category: str
+    department: str
+    active: bool
+    updated_by: str | None
+    updated_at: Moment
+
+
+class KbPage(Reply):
+    total: int
+    entries: list[KbEntry]
+
+
+class KbSuggestions(Reply):
+    choice: str | None
+    category: str | None
+    entries: list[KbEntry]
+
+
+class KbRevision(Reply):
+    id: int
+    action: str
+    by: str | None
+    at: Moment
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class KbHistory(Reply):
+    history: list[KbRevision]
+
+
+class KbImportReport(Reply):
+    created: int
+    updated: int
+    unchanged: int

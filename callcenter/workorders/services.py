@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.settings import Settings
@@ -479,13 +480,16 @@ class WorkOrderService:
             raise InvalidData("callback.invalid_number", "the number to call is not valid",
                               [{"field": "number", "problem": f"{number!r} is not a phone number"}])
         now = utcnow()
-        async with self._sessions() as session, session.begin():
-            task = CallbackTask(ticket_id=ticket_id, kind=kind, dedupe_key=dedupe_key, number=digits,
-                                name=normalise_name(name), state="pending", attempts=0,
-                                max_attempts=self.settings.outbound.max_attempts, not_before=not_before or now,
-                                agent_id=agent_id, details=details or {}, created_at=now, updated_at=now)
-            session.add(task)
-            await session.flush()
+        try:
+            async with self._sessions() as session, session.begin():
+                task = CallbackTask(ticket_id=ticket_id, kind=kind, dedupe_key=dedupe_key, number=digits,
+                                    name=normalise_name(name), state="pending", attempts=0,
+                                    max_attempts=self.settings.outbound.max_attempts, not_before=not_before or now,
+                                    agent_id=agent_id, details=details or {}, created_at=now, updated_at=now)
+                session.add(task)
+                await session.flush()
+        except IntegrityError:  # (ticket, kind, dedupe key) exists: the same task twice
+            raise Conflict("task.duplicate", f"this ticket already has that {kind} task") from None
         return task_dict(task)
 
     async def task_attempt(self, task_id: int, *, result: str, done: bool, agent_id: str | None = None,
@@ -783,8 +787,11 @@ def _read_records(data: str | bytes, fmt: str) -> list[tuple[str, dict[str, Any]
             raise InvalidData("ticket.invalid_import", "JSON must be a list of order objects (or {\"orders\": [...]})")
         return [(f"record {n}", r) for n, r in enumerate(parsed, 1)]
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(data))
-        return [(f"line {reader.line_num}", row) for row in reader]
+        reader = csv.DictReader(io.StringIO(data, newline=""))
+        try:
+            return [(f"line {reader.line_num}", row) for row in reader]
+        except csv.Error as err:
+            raise InvalidData("ticket.invalid_import", f"not CSV: {err} (line {reader.line_num})") from None
     raise InvalidData("ticket.invalid_import", f"format must be csv or json, not {fmt!r}")
 
 

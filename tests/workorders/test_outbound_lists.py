@@ -196,7 +196,7 @@ async def test_api_import_list_and_read(client):
 
 
 def test_imports_and_cancelling_need_a_supervisor():
-    roles = {(route.method, route.path): role for route, role in outbound_http.ROUTES}
+    roles = {(route.method, route.path): route.role for route in outbound_http.ROUTES}
     assert roles[("POST", "/api/outbound/import")] == "supervisor"
     assert roles[("POST", "/api/outbound/tasks/{id}/cancel")] == "supervisor"
     app = web.Application()
