@@ -198,6 +198,9 @@ def _row(line: int, rec: dict[str, str], now: dt.datetime, rules: Rules) -> tupl
     except ValueError:
         problems.append({"field": "date", "problem": f"{rec['date']!r} is not a date like 2025-03-10"})
         return None, problems
+    if not 2000 <= date.year <= 2100:  # a typing mistake (and day arithmetic near year 1 or 9999 overflows)
+        problems.append({"field": "date", "problem": f"{rec['date']!r} is not a year between 2000 and 2100"})
+        return None, problems
     if kind is None or problems:
         return None, problems
     tz = rules.tz

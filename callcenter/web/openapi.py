@@ -93,6 +93,8 @@ def _operation(route: api.Route, schema_of: Any, schemas: dict[str, Any]) -> dic
     errors = dict(COMMON)
     if "{" in route.path:
         errors[404] = "no such id (or name)"
+    if "requestBody" in op:
+        errors[413] = "the body is larger than the server takes (1 MiB)"
     errors.update(route.errors)
     error_body = {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}
     for status in sorted(errors):

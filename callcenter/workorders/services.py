@@ -606,6 +606,9 @@ class WorkOrderService:
             except ValueError:
                 problems.append({"field": name, "problem": f"{raw!r} is not an ISO datetime (2025-03-10T17:00:00+08:00)"})
                 continue
+            if not 2000 <= moment.year <= 2100:  # a typing mistake; near year 1 or 9999 UTC overflows
+                problems.append({"field": name, "problem": f"{raw!r} is not a year between 2000 and 2100"})
+                continue
             out[name] = (moment if moment.tzinfo else moment.replace(tzinfo=self.tz)).astimezone(dt.UTC)
         out["caller_number"] = clean_text(rec.get("caller_number") or "").strip()
         out["caller_name"] = clean_text(rec.get("caller_name") or "").strip()

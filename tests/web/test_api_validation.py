@@ -120,6 +120,25 @@ async def test_empty_filters_and_empty_imports_are_refused(app_client):
         assert (await r.json())["problems"][0]["field"] == "body"
 
 
+async def test_imported_dates_far_in_the_past_or_future_are_refused(app_client):
+    csrf = await login(app_client, "boss")
+    h = {"X-CSRF-Token": csrf, "Content-Type": "text/csv"}
+    orders = "order_no,caller_number,received_at,deadline,content\nBJ1,13900000000,,0001-01-01T00:00:00,停车难\n"
+    r = await app_client.post("/api/tickets/import", data=orders.encode(), headers=h)
+    assert r.status == 400 and "deadline" in (await r.json())["problems"][0]["field"]
+    for day in ("9999-12-31", "0001-01-01"):
+        r = await app_client.post("/api/outbound/import", data=f"type,phone,date\nfollowup,13800000000,{day}\n".encode(),
+                                  headers=h)
+        assert r.status == 400 and "date" in (await r.json())["problems"][0]["field"], day
+
+
+async def test_a_body_beyond_a_mebibyte_is_413_json(app_client):
+    csrf = await login(app_client, "boss")
+    r = await app_client.post("/api/kb/import", data=b"x" * (2 << 20), headers={"X-CSRF-Token": csrf,
+                                                                               "Content-Type": "text/csv"})
+    assert r.status == 413 and (await r.json())["error"] == "request.too_large"
+
+
 async def test_a_promised_reply_lies_between_now_and_a_year_ahead(app_client):
     csrf = await login(app_client, "op1")
     h = {"X-CSRF-Token": csrf}
@@ -204,6 +223,8 @@ async def test_the_document_describes_every_json_route_with_its_statuses(app_cli
                 assert "404" in op["responses"], (method, path)
             if op.get("parameters") or op.get("requestBody"):
                 assert "400" in op["responses"], (method, path)
+            if op.get("requestBody"):
+                assert "413" in op["responses"], (method, path)
     callback = doc["paths"]["/api/tickets/{id}/callback"]["post"]["responses"]
     assert {"201", "202", "409", "503"} <= set(callback)
     ticket_id = doc["paths"]["/api/tickets/{id}"]["get"]["parameters"][0]["schema"]
