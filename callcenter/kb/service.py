@@ -395,7 +395,7 @@ class KbService:
             raw_id = (row.get("id") or "").strip()
             entry_id: int | None = None
             if raw_id:
-                if not (raw_id.isascii() and raw_id.isdigit() and 1 <= int(raw_id) <= 2**63 - 1):
+                if not (raw_id.isascii() and raw_id.isdigit() and 1 <= int(raw_id) <= 2**31 - 1):  # integer keys
                     problems.append({"field": f"line {line}: id", "problem": f"{raw_id!r} is not a number"})
                     continue
                 entry_id = int(raw_id)

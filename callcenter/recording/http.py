@@ -54,7 +54,9 @@ async def list_recordings(request: web.Request) -> web.Response:
     """Recordings of a ticket or call, or the newest ones; operators see only calls they took."""
     user = current_user(request)
     q = api.query(request, s.RecordingsQuery)
-    agent = None if user.role == "supervisor" else (user.agent_id or "\0")
+    if user.role != "supervisor" and not user.agent_id:
+        return web.json_response({"recordings": []})  # no phone, no calls (a NUL sentinel broke PostgreSQL)
+    agent = None if user.role == "supervisor" else user.agent_id
     rows = await request.app[keys.RECORDINGS].find(ticket_id=q.ticket, uniqueid=q.uniqueid, agent_id=agent,
                                                    limit=q.limit)
     return web.json_response({"recordings": [_json(row) for row in rows]})

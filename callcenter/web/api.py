@@ -10,7 +10,7 @@ Theory of operation
 - Handlers read their input through ``body``, ``query`` and ``path_id``; anything that does not fit
   raises ``RequestInvalid``, answered 400 ``{"error": "request.invalid", "message", "problems":
   [{"field", "problem"}]}`` naming every field and why.  Path ids are ASCII digits within the
-  database's range (1 .. 2^63-1): ``²`` or a fullwidth ``１`` is refused, a number beyond the range
+  database's range (1 .. 2^31-1): ``²`` or a fullwidth ``１`` is refused, a number beyond the range
   is an unknown id (404).
 - Strings carry no control characters (single-line ones none at all, texts keep tab and line
   breaks); integers, lengths, lists and dates all have bounds.
@@ -51,7 +51,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ErrorMap = Callable[[Exception], web.Response | None]
 M = TypeVar("M", bound=BaseModel)
 
-ID_MAX = 2**63 - 1  # the database's integer range (PostgreSQL bigint, SQLite INTEGER)
+# The ids' range: the keys are PostgreSQL ``integer`` columns (int4; SQLite would take 2^63-1), and a
+# larger number in a PostgreSQL query is a driver error, not an empty answer.
+ID_MAX = 2**31 - 1
 ROUTES: web.AppKey[list[Route]] = web.AppKey("api_routes", list)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -127,7 +129,7 @@ def _promise(value: dt.datetime, info: ValidationInfo) -> dt.datetime:
 
 
 PROMISE_SLACK = dt.timedelta(minutes=10)
-Id = Annotated[int, Field(ge=1, le=ID_MAX, description="an id (1 .. 2^63-1)")]
+Id = Annotated[int, Field(ge=1, le=ID_MAX, description="an id (1 .. 2^31-1)")]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Moment = Annotated[AwareDatetime, AfterValidator(_sane_moment),
                    Field(description=f"ISO 8601 with offset, e.g. 2025-03-10T17:00:00+08:00 (years {YEARS[0]}-{YEARS[1]})")]
@@ -318,11 +320,11 @@ def _is_list(model: type[BaseModel], name: str) -> bool:
 
 
 def path_id(request: web.Request, name: str = "id", what: str = "") -> int:
-    """The path's id: ASCII digits only (400 otherwise); beyond 1..2^63-1 no such id (404)."""
+    """The path's id: ASCII digits only (400 otherwise); beyond 1..2^31-1 no such id (404)."""
     raw = request.match_info[name]
     if not _DIGITS.fullmatch(raw):
         raise RequestInvalid(f"{name} must be a number", [{"field": name, "problem": f"{raw[:40]!r} is not a number"}])
-    if len(raw) > 19 or not 1 <= int(raw) <= ID_MAX:
+    if len(raw) > 10 or not 1 <= int(raw) <= ID_MAX:
         raise WebError(404, f"{what or 'request'}.not_found", f"no {what or 'item'} with id {raw[:40]}")
     return int(raw)
 

@@ -21,7 +21,7 @@ from callcenter.web.exceptions import error_response
 from callcenter.web.security import SAFE_METHODS, USER_KEY, Handler
 from callcenter.web.store import tickets_of_work
 
-TICKET_PATH = re.compile(r"^/api/tickets/([0-9]{1,19})(?:/(notes|escalate|callback|survey))?/?$", re.ASCII)
+TICKET_PATH = re.compile(r"^/api/tickets/([0-9]{1,10})(?:/(notes|escalate|callback|survey))?/?$", re.ASCII)
 
 
 @web.middleware

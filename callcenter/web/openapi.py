@@ -31,7 +31,7 @@ token in the `X-CSRF-Token` header (`GET /api/me` gives it).  Errors answer
 `{"error": slug, "message": ..., "problems": [{"field", "problem"}]}`: 400 for a request that is
 not valid, 401 without a login, 403 for a role, token or origin refused, 404 for an unknown id,
 409 for a change the current state does not allow, 422 for an unsolved ticket without a promised
-reply time, 503 when Asterisk (or the IVR) is not there for it.  Ids are 1 .. 2^63-1.
+reply time, 503 when Asterisk (or the IVR) is not there for it.  Ids are 1 .. 2^31-1.
 """
 
 

@@ -1,7 +1,8 @@
 """Every JSON API fuzzed with schemathesis: no server error, no answer the document does not describe.
 
 The whole controller app (no Asterisk; the IVR on) is served on a local port from a thread of its
-own, with some tickets, a department and knowledge-base entries to find.  The OpenAPI document it
+own, with a few tickets and the sample knowledge base, on SQLite and, when ``HOTLINE_TEST_PG_URL``
+is set, on a throw-away PostgreSQL database too.  The OpenAPI document it
 serves (``/api/openapi.json``, from the routes' pydantic models) drives schemathesis, logged in
 through the real form as an operator, a supervisor and an admin (session cookie + CSRF header).
 Each operation gets ``FUZZ_EXAMPLES`` generated requests (default 10, about a minute on two cores);
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import os
 import re
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +32,7 @@ import pytest
 import requests
 import schemathesis
 from aiohttp import web
+from harness.postgres import PG_ENV, backends, throwaway_database
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import (
@@ -41,6 +45,7 @@ from webtools import PASSWORD, USERS, component_settings
 
 from callcenter import keys
 from callcenter.app import create_app
+from callcenter.settings import DatabaseSettings
 from callcenter.web import api
 from callcenter.web import keys as web_keys
 from callcenter.web.openapi import document
@@ -55,9 +60,10 @@ TALLY: collections.Counter[str] = collections.Counter()
 class Served:
     """The controller app on 127.0.0.1 from a thread with its own event loop."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, database_url: str) -> None:
         base = component_settings(state)
-        self.settings = dataclasses.replace(base, ivr=dataclasses.replace(base.ivr, enabled=True))
+        self.settings = dataclasses.replace(base, ivr=dataclasses.replace(base.ivr, enabled=True),
+                                            database=DatabaseSettings(url=database_url))
         self.url = f"http://127.0.0.1:{self.settings.web.port}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="fuzz-server", daemon=True)
@@ -120,11 +126,17 @@ def operations() -> list[tuple[str, str]]:
     return [(method.upper(), path) for path, ops in doc["paths"].items() for method in ops if path not in SKIPPED]
 
 
-@pytest.fixture(scope="module", params=list(ROLE_USERS))
+@pytest.fixture(scope="module", params=[f"{role}-{backend}" for backend in backends() for role in ROLE_USERS])
 def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A fresh app per role, the logged-in session and the schema it serves."""
-    with Served(tmp_path_factory.mktemp(f"fuzz-{request.param}")) as served:
-        session, csrf = log_in(served.url, ROLE_USERS[request.param])
+    """A fresh app per role and database (SQLite; PostgreSQL too when configured), logged in, and its schema."""
+    role, backend = request.param.split("-")
+    state = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite+aiosqlite:///{state / 'callcenter.db'}"
+        if backend == "postgresql":
+            url = stack.enter_context(throwaway_database(os.environ[PG_ENV], f"cc_fuzz_{uuid.uuid4().hex[:12]}"))
+        served = stack.enter_context(Served(state, url))
+        session, csrf = log_in(served.url, ROLE_USERS[role])
         me = session.get(f"{served.url}/api/me", timeout=10).json()["user"]
         schema = schemathesis.openapi.from_dict(session.get(f"{served.url}/api/openapi.json", timeout=10).json())
         yield {"schema": schema, "session": session, "csrf": csrf, "me": me, "url": served.url}
