@@ -102,6 +102,8 @@ def bench_settings(state_dir: Path, root: str, acd: dict[str, Any], notes: list[
         'log_level = "warning"',
         "[ami]",
         f"port = {PORTS['ami']}",
+        # the bench's own AMI session sends UserEvent probes: write class "user" beside the controller's
+        *[f"write = {q('call,originate,reporting,user')}" for f in dataclasses.fields(cs.AmiSettings) if f.name == "write"],
         "[agi]",
         f"port = {PORTS['agi']}",
         "[web]",
@@ -570,7 +572,8 @@ class Bench:
         await self._controller_ready(settings)
 
     async def _controller_ready(self, settings: cs.Settings) -> None:
-        """From the outside: /health says AMI is up and (when it says) the registered agents are in."""
+        """/health says AMI is up (its public "status", or an older version's "ami") and the registered
+        agents are in (the in-process controller's ACD: /health details need a supervisor's login)."""
         url = f"http://{settings.web.host}:{settings.web.port}/health"
         deadline = time.monotonic() + 20
         body: Any = None
@@ -579,8 +582,13 @@ class Bench:
                 with contextlib.suppress(aiohttp.ClientError, json.JSONDecodeError):
                     async with http.get(url) as response:
                         body = await response.json()
-                ami_ok = isinstance(body, dict) and body.get("ami", {}).get("connected")
+                ami_ok = isinstance(body, dict) and (body.get("status") == "ok" or body.get("ami", {}).get("connected"))
                 states = (body or {}).get("acd", {}).get("agents") if isinstance(body, dict) else None
+                if states is None and self.runner is not None:
+                    from callcenter import keys
+
+                    adapter = self.runner.app.get(keys.ADAPTER)
+                    states = {a.agent_id: a.state.value for a in adapter.acd.agents.values()} if adapter else None
                 if ami_ok and states is None:
                     await asyncio.sleep(1.0)  # this version does not say: let it read device states
                     return

@@ -94,7 +94,7 @@ async def _adapter(app: web.Application) -> AsyncIterator[None]:
 
 async def _agi(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    agi = AgiServer()
+    agi = AgiServer(secret=settings.agi.secret, allow=settings.agi.allow)
     agi.route("hotline", Hotline(app[keys.TICKETS], app[keys.ADAPTER], app[keys.IVR]))
     agi.route("agent", app[keys.ADAPTER].serve_agent)
     await agi.start(settings.agi.host, settings.agi.port)

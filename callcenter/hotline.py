@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import structlog
 
 from callcenter.adapter import Adapter
-from callcenter.agi.server import AgiHangup, AgiSession
+from callcenter.agi.server import AgiCommandError, AgiHangup, AgiSession
 from callcenter.ivr.flow import ANY_OPERATOR, IvrFlow
 from callcenter.tickets.service import TicketService
 
@@ -29,6 +29,24 @@ class Hotline:
             log.warning("call.no_uniqueid", channel=agi.env("channel"))
             return  # the dialplan continues to the fallback queue: the caller is still served
         caller_number = agi.env("callerid")
+        # Is this Asterisk with a call?  One command that plays nothing: a peer that closes without a
+        # word, or answers what Asterisk never would, gets no ticket (garbage, or a port scan).
+        gone = False
+        try:
+            probe = await agi.run("GET VARIABLE UNIQUEID")
+        except AgiHangup:
+            if not agi.heard:
+                log.warning("call.not_a_call", reason="closed without answering", channel=agi.env("channel"))
+                return
+            gone = True  # Asterisk said HANGUP: a real caller who left at once
+        except AgiCommandError:
+            log.warning("call.not_a_call", reason="not an AGI peer", channel=agi.env("channel"))
+            return
+        else:
+            found, value = probe.get("result", ("0", ""))
+            if found == "1" and value != call_id:
+                log.warning("call.not_a_call", reason="uniqueid does not match the channel's")
+                return
         log.info("call.arrived", caller=caller_number, channel=agi.env("channel"))
         # Ticket first: committed before the caller hears anything.
         ticket_id = await self.tickets.open_for_arrival(
@@ -40,6 +58,8 @@ class Hotline:
         )
         stage = "arrival"
         try:
+            if gone:
+                raise AgiHangup("HANGUP")
             if ticket_id is not None:
                 await agi.set_variable("HOTLINE_TICKET", ticket_id)
             await agi.answer()

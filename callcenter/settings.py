@@ -31,12 +31,20 @@ class AmiSettings:
     action_timeout: float = 5.0  # seconds before an AMI action is given up
     ping_interval: float = 5.0  # watchdog: a ping unanswered this long drops the connection
     reconnect_delay: float = 1.0
+    # Embedded mode: the classes of the controller's manager.conf account (what it reads and may do).
+    read: str = "system,call,agent,user,dtmf"  # the events in callcenter.asterisk.config.AMI_EVENTS
+    write: str = "call,originate,reporting"  # Originate, Hangup, MixMonitorMute, CoreShowChannels, CoreStatus, DeviceStateList
+    extra_events: tuple[str, ...] = ()  # more events let through manager.conf's filter (the tests watch AGIExecStart)
 
 
 @dataclass(frozen=True)
 class AgiSettings:
-    host: str = "127.0.0.1"  # where the controller's FastAGI server listens
+    host: str = "127.0.0.1"  # where the controller's FastAGI server listens; keep it on loopback
     port: int = 4573
+    # Beyond loopback one of these is required (refused otherwise): a shared secret Asterisk sends in
+    # the AGI URL (agi://host:port/hotline?secret=...), and/or the addresses Asterisk connects from.
+    secret: str = ""
+    allow: tuple[str, ...] = ()  # source addresses or networks, e.g. ["10.0.0.5", "10.0.1.0/24"]; empty: any
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,14 @@ class OutboundSettings:
     survey_timeout: float = 8.0  # seconds to wait for the survey key
     escalation_ack_timeout: float = 10.0  # seconds the reached department has to press 1 (acknowledged)
     max_attempts: int = 3  # callback attempts before a task fails
+    # The dialling policy (callcenter/outbound/policy.py): every outside number is checked before it is dialled.
+    internal_dial: str = "PJSIP/{number}"  # asterisk.caller_endpoints: phones on this Asterisk, not the trunk
+    area_code: str = "010"  # the hospital's area: 010-64028401 is dialled as the local 64028401
+    allowed_numbers: tuple[str, ...] = (r"[2-9]\d{7}", r"1[3-9]\d{9}")  # local landlines, national mobiles
+    refused_numbers: tuple[str, ...] = (r"00\d*", r"\+\d*", r"0?900\d*")  # international, satellite, premium
+    emergency_numbers: tuple[str, ...] = ("110", "119", "120", "122", "112", "999", "911")  # never dialled
+    operator_per_minute: int = 6  # outside calls one user (or "auto", "lists") may start in a minute; 0: no limit
+    global_per_minute: int = 30  # outside calls in all in a minute; 0: no limit
 
 
 @dataclass(frozen=True)
@@ -382,6 +398,7 @@ def _validate(settings: Settings) -> None:
     if settings.acd.strategy not in ("longest_idle", "fewest_calls", "round_robin"):
         raise ConfigError("config.value", "acd.strategy must be longest_idle, fewest_calls or round_robin")
     _validate_ivr(settings.ivr)
+    _validate_agi(settings.agi)
     _validate_workorders(settings)
     rec = settings.recording
     if min(rec.min_free_mb, rec.check_seconds, rec.retention_days) < 0 or rec.retention_interval_hours <= 0 or rec.finish_timeout <= 0:
@@ -410,10 +427,59 @@ def _validate_workorders(settings: Settings) -> None:
             raise ConfigError("config.value", f"outbound.{key} must contain {{number}}, e.g. PJSIP/{{number}}@trunk")
     if "{agent}" not in out.agent_dial:
         raise ConfigError("config.value", "outbound.agent_dial must contain {agent}, e.g. PJSIP/{agent}")
+    if "{number}" not in out.internal_dial:
+        raise ConfigError("config.value", "outbound.internal_dial must contain {number}, e.g. PJSIP/{number}")
+    _validate_dial_policy(out)
     rings = (out.office_ring_seconds, out.mobile_ring_seconds, out.agent_ring_seconds, out.caller_ring_seconds)
     if min(rings) <= 0 or out.max_attempts < 1:
         raise ConfigError("config.value", "outbound: ring seconds must be > 0 and max_attempts >= 1")
     _validate_lists(settings.lists)
+
+
+def _validate_dial_policy(out: OutboundSettings) -> None:
+    import re
+
+    for key in ("allowed_numbers", "refused_numbers"):
+        for pattern in getattr(out, key):
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ConfigError("config.value", f"outbound.{key}: {pattern!r} is not a regular expression: {err}") from None
+    if not all(n.isdigit() for n in out.emergency_numbers) or not out.area_code.isdigit():
+        raise ConfigError("config.value", "outbound: emergency_numbers and area_code are digits only")
+    if out.operator_per_minute < 0 or out.global_per_minute < 0:
+        raise ConfigError("config.value", "outbound: operator_per_minute and global_per_minute must be >= 0 (0: no limit)")
+
+
+def is_loopback(host: str) -> bool:
+    """True for a loopback address or ``localhost`` (where an unauthenticated FastAGI port may listen)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip()).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_agi(agi: AgiSettings) -> None:
+    import ipaddress
+
+    for source in agi.allow:
+        try:
+            ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            raise ConfigError("config.value", f"agi.allow: {source!r} is not an address or network") from None
+    if not is_loopback(agi.host) and not agi.secret and not agi.allow:
+        raise ConfigError(
+            "config.value",
+            f"agi.host = {agi.host!r} is not loopback: anyone reaching the FastAGI port could create calls. "
+            "Set agi.secret (and put it in the dialplan's AGI URL, see asterisk.conf.example) and/or agi.allow "
+            "(Asterisk's addresses), or keep agi.host = \"127.0.0.1\"",
+        )
+    if not all(ch.isascii() and (ch.isalnum() or ch in "-_.~") for ch in agi.secret):
+        raise ConfigError("config.value", "agi.secret: letters, digits and - _ . ~ only (it travels in the AGI URL)")
 
 
 def _validate_lists(lists: OutboundListSettings) -> None:

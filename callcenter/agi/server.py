@@ -3,6 +3,12 @@
 Built on panoramisk's FastAGI ``Application`` and ``Request`` with the fixes DESIGN.md lists:
 - a client that disconnects before the blank line ends the session (panoramisk spins on EOF);
 - headers are bounded in size and time, so garbage on the port cannot block the loop;
+- headers are strict: ``agi_<name>: <value>`` lines, each name once, no control characters (a caller
+  id carrying CR/LF cannot add or replace a header such as ``agi_uniqueid``); anything else closes
+  the session before a route sees it;
+- beyond loopback the server is protected: a source allow-list (``agi.allow``) and/or a shared
+  secret that the dialplan's AGI URL carries (``agi://host:port/hotline?secret=...``), compared in
+  constant time; sessions that fail either never reach a route;
 - EOF, ``HANGUP`` and ``result=-1 (hangup)`` replies all raise ``AgiHangup``: the caller is gone;
 - other failures raise ``AgiCommandError`` with the line Asterisk sent.
 """
@@ -10,8 +16,12 @@ Built on panoramisk's FastAGI ``Application`` and ``Request`` with the fixes DES
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import hmac
+import ipaddress
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 import structlog
 from panoramisk.fast_agi import Application, Request
@@ -22,7 +32,14 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADERS = 200  # Asterisk sends about 25, plus one per AGI argument
 HEADER_TIMEOUT = 5.0
+MAX_HANDSHAKES = 64  # connections still sending their headers at once; more are closed at once
+_NAME = re.compile(r"agi_[a-z0-9_]{1,64}")
+
+
+class AgiHeaderError(ValueError):
+    """The AGI environment is malformed (not Asterisk's, or a value tried to carry a line break)."""
 
 
 class AgiHangup(Exception):
@@ -38,6 +55,7 @@ class AgiSession(Request):
 
     def __init__(self, app: Application, headers: dict[str, str], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         super().__init__(app=app, headers=headers, reader=reader, writer=writer, encoding="utf-8")
+        self.heard = False  # the peer answered at least one command (a line, even HANGUP)
 
     def env(self, name: str) -> str:
         """An ``agi_*`` variable Asterisk sent at the start (empty string if absent)."""
@@ -47,6 +65,7 @@ class AgiSession(Request):
         line = await self.reader.readline()
         if not line:
             raise AgiHangup("socket closed")
+        self.heard = True
         text = line.decode(self.encoding, "replace").rstrip("\r\n")
         if text == "HANGUP":
             # Asterisk announces a hangup asynchronously; the real reply may follow.  Either way
@@ -127,10 +146,14 @@ Route = Callable[[AgiSession], Awaitable[None]]
 class AgiServer(Application):
     """FastAGI application: routes by the script name in ``agi://host:port/<name>``."""
 
-    def __init__(self) -> None:
+    def __init__(self, secret: str = "", allow: Iterable[str] = ()) -> None:
         super().__init__(default_encoding="utf-8", loop=asyncio.get_running_loop())
         self._server: asyncio.base_events.Server | None = None
         self._session_tasks: set[asyncio.Task] = set()
+        self.secret = secret  # required in the AGI URL's query (secret=...) when set
+        self.allow = tuple(ipaddress.ip_network(a, strict=False) for a in allow)  # empty: any source
+        self._handshakes = 0
+        self.refused = 0  # connections closed before a route (bad headers, no secret, foreign source)
 
     @property
     def sessions(self) -> int:
@@ -158,19 +181,46 @@ class AgiServer(Application):
         if self._server is not None:
             await self._server.wait_closed()
 
+    def _source_allowed(self, peer: Any) -> bool:
+        if not self.allow:
+            return True
+        try:
+            address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+        except (TypeError, IndexError, ValueError):
+            return False
+        if getattr(address, "ipv4_mapped", None) is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.allow)
+
+    def _refuse(self, writer: asyncio.StreamWriter, event: str, **fields: Any) -> None:
+        self.refused += 1
+        log.warning(event, **fields)
+        writer.close()
+
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        if not self._source_allowed(peer):
+            self._refuse(writer, "agi.source_refused", peer=str(peer))
+            return
+        if self._handshakes >= MAX_HANDSHAKES:
+            self._refuse(writer, "agi.too_many_handshakes", peer=str(peer))
+            return
+        self._handshakes += 1
         try:
             headers = await asyncio.wait_for(_read_headers(reader), HEADER_TIMEOUT)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError) as err:
-            log.warning("agi.bad_request", peer=str(peer), reason=type(err).__name__)
-            writer.close()
+            self._refuse(writer, "agi.bad_request", peer=str(peer), reason=type(err).__name__,
+                         **({"detail": str(err)} if isinstance(err, AgiHeaderError) else {}))
             return
-        script = headers.get("agi_network_script", "").split("?", 1)[0]
+        finally:
+            self._handshakes -= 1
+        script, _, query = headers.get("agi_network_script", "").partition("?")
+        if self.secret and not _secret_ok(query, self.secret):
+            self._refuse(writer, "agi.unauthorised", peer=str(peer), script=script[:64])
+            return
         endpoint = self._route.get(script)
         if endpoint is None:
-            log.warning("agi.no_route", script=script, peer=str(peer))
-            writer.close()
+            self._refuse(writer, "agi.no_route", script=script[:64], peer=str(peer))
             return
         task = asyncio.current_task()
         self._session_tasks.add(task)
@@ -187,8 +237,18 @@ class AgiServer(Application):
             writer.close()
 
 
+def _secret_ok(query: str, secret: str) -> bool:
+    sent = parse_qs(query, keep_blank_values=True).get("secret", [""])
+    return len(sent) == 1 and hmac.compare_digest(sent[0].encode(), secret.encode())
+
+
 async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
-    """Read ``agi_name: value`` lines up to the blank line; EOF first is an error."""
+    """Read ``agi_name: value`` lines up to the blank line, strictly; EOF first is an error.
+
+    Asterisk writes each variable once, as ``agi_<lower-case name>: <value>\\n``.  A line that is not
+    that, a name seen twice (a caller id carrying ``\\n agi_uniqueid: ...``), or a value with a control
+    character (CR, NUL, ...) is refused with ``AgiHeaderError``: nothing of such a session is trusted.
+    """
     headers: dict[str, str] = {}
     size = 0
     while True:
@@ -197,10 +257,19 @@ async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
             raise asyncio.IncompleteReadError(b"", None)
         size += len(line)
         if size > MAX_HEADER_BYTES:
-            raise ValueError("AGI headers too large")
-        text = line.decode("utf-8", "replace").rstrip("\r\n")
+            raise AgiHeaderError("AGI headers too large")
+        if not line.endswith(b"\n"):
+            raise asyncio.IncompleteReadError(line, None)  # EOF in the middle of a line
+        text = line[:-1].decode("utf-8", "replace")
         if not text:
             return headers
         name, sep, value = text.partition(": ")
-        if sep and name.startswith("agi_"):
-            headers[name] = value
+        if not sep or not _NAME.fullmatch(name):
+            raise AgiHeaderError("not an AGI header line")
+        if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in value):
+            raise AgiHeaderError(f"control character in {name}")
+        if name in headers:
+            raise AgiHeaderError(f"{name} sent twice")
+        if len(headers) >= MAX_HEADERS:
+            raise AgiHeaderError("too many AGI headers")
+        headers[name] = value

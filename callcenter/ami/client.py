@@ -7,13 +7,18 @@ DESIGN.md, "Known behaviour of the chosen libraries"):
 - every event goes into one ``asyncio.Queue`` consumed by a single task, in order, so a handler's
   exception is logged and never reaches panoramisk's ``data_received`` (where it would drop the
   connection);
-- connection state changes are logged (``ami.connected``, ``ami.disconnected``) and exposed for
-  the health endpoint.
+- connection state changes are logged once each: ``ami.disconnected`` when AMI stops answering
+  (the socket closed, or a ping went unanswered), ``ami.reconnected`` with the outage's length
+  (``outage_s``) when a ping is answered again (``ami.connected`` the first time); panoramisk's own
+  connection chatter ("Not able to reconnect" every second of an outage) is silenced;
+- ``responsive``: logged in *and* a ping answered within the watchdog interval (a server that
+  accepts the login and then answers nothing is not "connected" for the health endpoint).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,6 +35,18 @@ log = structlog.get_logger(__name__)
 EventHandler = Callable[[Message], Awaitable[None] | None]
 LoginHook = Callable[[], Awaitable[None]]
 
+# panoramisk's connection messages: said once per outage by us instead (ami.disconnected / ami.reconnected).
+_CHATTER = ("Not able to reconnect", "Not able to connect", "Connection lost", "Try to connect again")
+
+
+class _QuietReconnects(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_CHATTER)
+
+
+_panoramisk_log = logging.getLogger("panoramisk.manager")
+_panoramisk_log.addFilter(_QuietReconnects())
+
 
 class AmiClient:
     """One AMI connection that reconnects by itself; events are handled in arrival order."""
@@ -39,9 +56,14 @@ class AmiClient:
         self.handlers: dict[str, list[EventHandler]] = {}
         self.login_hooks: list[LoginHook] = []
         self.disconnect_hooks: list[Callable[[], None]] = []
-        self.connected = False  # logged in and answering pings
+        self.connected = False  # logged in (the watchdog drops a connection whose pings go unanswered)
         self.last_error: str | None = None
         self.connected_since: float | None = None
+        self.last_pong: float | None = None  # time.monotonic() of the last answered ping on this connection
+        self.outages = 0  # outages seen since start (each logged once)
+        self._outage_since: float | None = time.monotonic()  # not answering since (None: answering)
+        self._ever_up = False
+        self._ping_now = asyncio.Event()
         self._events: asyncio.Queue[Message] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._manager: Manager | None = None
@@ -63,6 +85,7 @@ class AmiClient:
             reconnect_timeout=max(1, int(self.settings.reconnect_delay)),
             on_login=self._on_login,
             on_disconnect=self._on_disconnect,
+            log=_panoramisk_log,
         )
         self._manager.register_event("*", self._enqueue)
         self._manager.connect()
@@ -78,6 +101,17 @@ class AmiClient:
         if self._manager is not None:
             self._manager.close()
         self.connected = False
+
+    @property
+    def responsive(self) -> bool:
+        """Logged in and a ping answered within the watchdog interval: what /health calls connected."""
+        return (self.connected and self.last_pong is not None
+                and time.monotonic() - self.last_pong <= 2 * self.settings.ping_interval)
+
+    @property
+    def last_pong_age(self) -> float | None:
+        """Seconds since the last answered ping on this connection (None: none yet)."""
+        return None if self.last_pong is None else time.monotonic() - self.last_pong
 
     async def wait_connected(self, timeout: float) -> bool:
         """Wait until logged in, at most ``timeout`` seconds; True if connected."""
@@ -141,7 +175,11 @@ class AmiClient:
         return reply
 
     async def command(self, cli_command: str) -> str:
-        """Run an Asterisk CLI command over AMI and return its output."""
+        """Run an Asterisk CLI command over AMI and return its output.
+
+        Needs the write class ``command``, which the controller's own account does not have (any CLI
+        command could run): for an account of a tool or a test, not for the controller.
+        """
         reply = await self.action({"Action": "Command", "Command": cli_command})
         output = reply.get("Output", "") if isinstance(reply, Message) else ""
         return "\n".join(output) if isinstance(output, list) else str(output or reply.content)
@@ -167,9 +205,31 @@ class AmiClient:
         self.connected = True
         self.connected_since = time.time()
         self.last_error = None
-        log.info("ami.connected", host=self.settings.host, port=self.settings.port)
+        log.debug("ami.logged_in", host=self.settings.host, port=self.settings.port)
+        self._ping_now.set()  # responsive once this connection answers a ping, at once
         for hook in self.login_hooks:
             asyncio.create_task(self._run_hook(hook))
+
+    def _answered(self) -> None:
+        """A ping was answered: the end of an outage, if one was running (said once, with its length)."""
+        self.last_pong = time.monotonic()
+        if self._outage_since is None:
+            return
+        outage, self._outage_since = self.last_pong - self._outage_since, None
+        if self._ever_up:
+            log.info("ami.reconnected", host=self.settings.host, port=self.settings.port, outage_s=round(outage, 1))
+        else:
+            log.info("ami.connected", host=self.settings.host, port=self.settings.port)
+        self._ever_up = True
+
+    def _outage(self, reason: str) -> None:
+        """AMI stopped answering: the start of an outage (said once, however many reconnects it takes)."""
+        self.last_pong = None
+        if self._outage_since is not None:
+            return
+        self._outage_since = time.monotonic()
+        self.outages += 1
+        log.warning("ami.disconnected", reason=reason, reconnect_in=self.settings.reconnect_delay)
 
     async def _run_hook(self, hook: LoginHook) -> None:
         try:
@@ -179,8 +239,7 @@ class AmiClient:
 
     def _on_disconnect(self, _manager: Manager, exc: Exception | None) -> None:
         was_connected = self.connected
-        if self.connected:
-            log.warning("ami.disconnected", reason=str(exc) if exc else "closed", reconnect_in=self.settings.reconnect_delay)
+        self._outage(str(exc) if exc else "closed")
         self.connected = False
         if self._manager is not None:
             self._manager.authenticated = False  # panoramisk keeps it set: actions would go to a dead socket
@@ -192,10 +251,18 @@ class AmiClient:
         self.last_error = str(exc) if exc else "disconnected"
 
     async def _watchdog(self) -> None:
-        """Ping while connected; a ping with no answer means a half-open socket: drop it."""
+        """Ping while connected (at once after a login); a ping with no answer means a half-open socket: drop it."""
         while True:
-            await asyncio.sleep(self.settings.ping_interval)
+            try:
+                await asyncio.wait_for(self._ping_now.wait(), self.settings.ping_interval)
+            except TimeoutError:
+                pass
+            self._ping_now.clear()
             manager = self._manager
+            if not self._ever_up and not self.connected and self.outages == 0 and self._outage_since is not None:
+                self.outages = 1  # AMI was not there at start: said once, like any outage
+                log.warning("ami.disconnected", reason=self.last_error or "not reachable yet",
+                            host=self.settings.host, port=self.settings.port)
             if manager is None or manager.protocol is None:
                 continue
             if not manager.authenticated:
@@ -204,8 +271,11 @@ class AmiClient:
                 continue
             try:
                 await self.action({"Action": "Ping"}, timeout=self.settings.ping_interval)
+                self._answered()
             except AmiError as err:
-                log.warning("ami.watchdog_reset", reason=str(err))
+                log.debug("ami.watchdog_reset", reason=str(err))
+                self._outage(f"ping unanswered: {err}")
+                self.last_error = "AMI answered no ping (connection dropped and re-opened)"
                 if self.connected:
                     self.connected = False
                     self._lost()

@@ -191,9 +191,26 @@ messages => notice,warning,error,verbose
 """
 
 
+# The manager.conf classes the controller's account needs (``[ami] read`` / ``write``), and why:
+READ_CLASSES = {
+    "system": "FullyBooted, Shutdown, Reload, ContactStatus, PeerStatus",
+    "call": "Newchannel, Newstate, Hangup, Dial*, OriginateResponse, Bridge*, Hold, MusicOnHold*, MixMonitor*, DeviceStateChange",
+    "agent": "Queue* and Agent* (the fallback queue)",
+    "user": "UserEvent (the operators' feature codes)",
+    "dtmf": "DTMFEnd",
+}
+WRITE_CLASSES = {
+    "originate": "Originate (agents' rings, callbacks, escalations, list calls)",
+    "call": "Hangup, MixMonitorMute",
+    "reporting": "CoreShowChannels, CoreStatus, DeviceStateList",
+}
+# Not given: "system" (with it an Originate may run System() or Exec(): shell commands), "command"
+# (any CLI command), "config", "agi", ...  Ping needs no class.
+
+
 def _manager_conf(settings: Settings) -> str:
     ami = settings.ami
-    filters = [f"eventfilter(action(include),name({name})) =" for name in AMI_EVENTS]
+    filters = [f"eventfilter(action(include),name({name})) =" for name in (*AMI_EVENTS, *ami.extra_events)]
     filters += [
         f"eventfilter(action(include),header(Event),method(starts_with)) = {prefix}"
         for prefix in AMI_EVENT_PREFIXES
@@ -211,9 +228,11 @@ secret = {ami.secret}
 deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.0/255.0.0.0
 permit = {ami.host}/255.255.255.255
-; The system class stays in: FullyBooted and Reload are system events (DESIGN.md).
-read = all
-write = all
+; Only the classes the controller uses (callcenter/asterisk/config.py READ_CLASSES, WRITE_CLASSES).
+; The system class stays in read: FullyBooted and Reload are system events (DESIGN.md); it stays
+; out of write: with it an Originate could run System() or Exec().
+read = {ami.read}
+write = {ami.write}
 writetimeout = 1000
 {joined}
 """
@@ -277,6 +296,14 @@ password = {password}
     return "\n".join(parts)
 
 
+def agi_url(settings: Settings, route: str) -> str:
+    """The FastAGI URL of one route, with the shared secret when ``agi.secret`` is set."""
+    host = settings.agi.host if settings.agi.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    secret = f"?secret={settings.agi.secret}" if settings.agi.secret else ""
+    return f"agi://{host}:{settings.agi.port}/{route}{secret}"
+
+
 def _extensions_conf(settings: Settings) -> str:
     ast = settings.asterisk
     agent_lines = "\n".join(
@@ -288,9 +315,10 @@ static = yes
 writeprotect = yes
 
 [globals]
-HOTLINE_AGI = agi://{settings.agi.host}:{settings.agi.port}/hotline
-HOTLINE_AGENT_AGI = agi://{settings.agi.host}:{settings.agi.port}/agent
-HOTLINE_OUTBOUND_AGI = agi://{settings.agi.host}:{settings.agi.port}/outbound
+HOTLINE_AGI = {agi_url(settings, "hotline")}
+HOTLINE_AGENT_AGI = {agi_url(settings, "agent")}
+HOTLINE_OUTBOUND_AGI = {agi_url(settings, "outbound")}
+HOTLINE_OUTBOUND_LIST_AGI = {agi_url(settings, "outbound-list")}
 HOTLINE_FALLBACK_QUEUE = {ast.fallback_queue}
 HOTLINE_NODE = {settings.node}
 

@@ -167,10 +167,12 @@ class ListRunner:
                         language=str(task.details.get("language", "zh")), name=task.name)
         try:
             attempt_id = await self.store.start_attempt(task, now)
-            try:
-                dial = self.outbound.external(task.number)
-            except WorkOrderError:
+            try:  # the dialling policy and its rate limits (a refusal is logged and shown to supervisors)
+                dial = self.outbound.admit(task.number, by="lists", kind=task.kind, ticket_id=task.ticket_id,
+                                           task_id=task.id)
+            except WorkOrderError as err:
                 reason = "failed"
+                live.details["refused"] = getattr(err, "reason", err.slug)
             else:
                 caller_id = f'"儿童医院热线" <{self.outbound.caller_id}>'
                 reason = await self.outbound._originate(live, dial, "message", self.lists.ring_seconds, caller_id)

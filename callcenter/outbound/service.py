@@ -18,13 +18,24 @@ Theory of operation (every call is an AMI ``Originate`` into our context ``[hotl
 
 Each outbound leg's Asterisk uniqueid is chosen by us (``ChannelId``), so the AGI session and AMI
 events find their context in ``self.live`` without parsing anything else.
+
+Every outside number goes through the dialling policy (``policy.py``, ``[outbound]`` settings) in
+``admit`` before it becomes a dial string: emergency, international and premium numbers and
+anything the allowed patterns do not cover are refused, and so is a call over the per-user or the
+global rate limit.  Each refusal is logged (``outbound.dial_refused`` with the reason), kept in
+``refusals`` and announced to the work-order listeners (the supervisors' wallboard shows it).
+Callbacks and escalations are refused with ``ami.down`` (503) while AMI does not answer, instead
+of being accepted and failing later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +45,8 @@ from panoramisk.message import Message
 from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
 from callcenter.exceptions import AmiError
+from callcenter.outbound.policy import REASONS as REFUSAL_REASONS
+from callcenter.outbound.policy import Policy, RateLimiter, classify
 from callcenter.settings import Settings
 from callcenter.store.models import normalise_number, utcnow
 from callcenter.workorders.exceptions import InvalidData, NotFound
@@ -47,6 +60,33 @@ REASONS = {"0": "failed", "1": "hung_up", "3": "no_answer", "4": "answered", "5"
 DIALSTATUS = {"ANSWER": "answered", "NOANSWER": "no_answer", "BUSY": "busy", "CONGESTION": "congestion",
               "CHANUNAVAIL": "unavailable", "CANCEL": "cancelled", "DONTCALL": "refused", "TORTURE": "refused"}
 _AGENT = re.compile(r"^[A-Za-z0-9]{1,64}$")
+REFUSALS_KEPT = 100  # refused attempts kept in memory for supervisors
+
+
+class DialRefused(InvalidData):
+    """The dialling policy refused a number, or a rate limit was reached (``reason``: a key of
+    ``policy.REASONS``).  An ``InvalidData``: the API answers 400 with slug ``outbound.<reason>``;
+    ``status`` is the more specific answer an API may prefer (403 refused number, 429 rate limit)."""
+
+    def __init__(self, reason: str, problem: str, number: str) -> None:
+        super().__init__(f"outbound.{reason}", f"the call was refused: {problem}",
+                         [{"field": "number", "problem": f"{number!r}: {problem}"}])
+        self.reason = reason
+        self.status = 429 if reason.startswith("rate_") else 403
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The dialling policy the settings describe (``[outbound]``; caller endpoints are internal)."""
+    out = settings.outbound
+    return Policy.build(allowed=out.allowed_numbers, refused=out.refused_numbers, emergency=out.emergency_numbers,
+                        internal=settings.asterisk.caller_endpoints, area_code=out.area_code,
+                        operator_per_minute=out.operator_per_minute, global_per_minute=out.global_per_minute)
+
+
+def ami_answering(ami: Any) -> bool:
+    """AMI answers (``AmiClient.responsive``: a ping answered lately), or at least is logged in."""
+    responsive = getattr(ami, "responsive", None)
+    return bool(ami.connected if responsive is None else responsive)
 
 
 @dataclass
@@ -78,6 +118,10 @@ class OutboundService:
         self.surveys: dict[str, Live] = {}  # callback id -> its Live, for the caller's survey leg
         self._tasks: set[asyncio.Task] = set()
         self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
+        self.policy = policy_of(settings)
+        self.limiter = RateLimiter(self.policy.operator_per_minute, self.policy.global_per_minute)
+        self.refusals: deque[dict[str, Any]] = deque(maxlen=REFUSALS_KEPT)  # newest last
+        self.clock: Callable[[], float] = time.monotonic  # the rate limits' clock
         ami.on("DialEnd", self.on_dial_end)
 
     async def close(self) -> None:
@@ -94,12 +138,51 @@ class OutboundService:
     # -- dial strings -------------------------------------------------------------------------------
 
     def external(self, number: str) -> str:
-        """Dial string of an outside number (patient, office, mobile): prefix and trunk from settings."""
-        digits = normalise_number(number)
-        if not digits:
-            raise InvalidData("outbound.invalid_number", "the number to call is not valid",
-                              [{"field": "number", "problem": f"{number!r} is not a phone number"}])
-        return self.out.dial.format(number=self.out.prefix + digits.lstrip("+"))
+        """Dial string of a number the policy allows (no rate limit counted: see ``admit``)."""
+        verdict = classify(number, self.policy)
+        if not verdict.allowed:
+            raise DialRefused(verdict.reason or "refused", verdict.problem, number)
+        if verdict.internal:
+            return self.out.internal_dial.format(number=verdict.number)
+        return self.out.dial.format(number=self.out.prefix + verdict.number)
+
+    def admit(self, number: str, *, by: str | None, kind: str, ticket_id: int | None = None,
+              task_id: int | None = None) -> str:
+        """The dial string of ``number`` if the policy and the rate limits allow one more call now.
+
+        Counts the call against ``by``'s and the global limit (not for internal endpoints); a refusal
+        is logged, kept for supervisors and raised as ``DialRefused``.
+        """
+        verdict = classify(number, self.policy)
+        reason = verdict.reason
+        if verdict.allowed and not verdict.internal:
+            reason = self.limiter.take(by or "anonymous", self.clock())
+        if reason is not None:
+            self._refused(number, reason, by=by, kind=kind, ticket_id=ticket_id, task_id=task_id)
+            problem = verdict.problem if not verdict.allowed else REFUSAL_REASONS[reason]
+            raise DialRefused(reason, problem, number)
+        if verdict.internal:
+            return self.out.internal_dial.format(number=verdict.number)
+        return self.out.dial.format(number=self.out.prefix + verdict.number)
+
+    def rate_check(self, by: str | None, *, kind: str, number: str = "", ticket_id: int | None = None) -> None:
+        """Refuse now (logged, kept) if ``by`` or everyone is already at the rate limit; counts nothing."""
+        reason = self.limiter.check(by or "anonymous", self.clock())
+        if reason is not None:
+            self._refused(number, reason, by=by, kind=kind, ticket_id=ticket_id)
+            raise DialRefused(reason, REFUSAL_REASONS[reason], number)
+
+    def _refused(self, number: str, reason: str, *, by: str | None, kind: str, ticket_id: int | None = None,
+                 task_id: int | None = None) -> None:
+        entry = {"at": utcnow().isoformat(), "number": str(number)[:40], "reason": reason, "by": by, "kind": kind,
+                 "ticket_id": ticket_id, "task_id": task_id}
+        self.refusals.append(entry)
+        log.warning("outbound.dial_refused", **entry)
+        self.work.notify("outbound.dial_refused", dict(entry))
+
+    def _require_ami(self, what: str) -> None:
+        if not ami_answering(self.ami):
+            raise AmiError("ami.down", f"AMI is not answering: the {what} cannot be placed now")
 
     def agent_channel(self, agent_id: str) -> str:
         if not _AGENT.match(agent_id or ""):
@@ -115,23 +198,29 @@ class OutboundService:
 
     async def escalate(self, ticket_id: int, department_id: int, by: str | None, reason: str = "") -> dict[str, Any]:
         """Start ringing the department about ``ticket_id``; returns the escalation contact at once."""
+        self._require_ami("escalation call")
         targets = await self.directory.escalation_targets(department_id, utcnow(), self.work.tz)
         department = await self.directory.department(department_id)
         if not targets:
             raise InvalidData("escalation.no_targets", f"{department['name']} has no office phone and no specialist on duty",
                               [{"field": "department_id", "problem": "add an office phone or a specialist on duty"}])
-        for target in targets:
-            self.external(target["number"])  # refuse unusable numbers before ringing anyone
+        # A number the policy refuses is skipped when its turn comes (logged then); none allowed refuses it all now.
+        verdicts = [classify(target["number"], self.policy) for target in targets]
+        if not any(v.allowed for v in verdicts):
+            for target, verdict in zip(targets, verdicts, strict=True):
+                self._refused(target["number"], verdict.reason or "refused", by=by, kind="escalation", ticket_id=ticket_id)
+            raise DialRefused(verdicts[0].reason or "refused", verdicts[0].problem, targets[0]["number"])
+        self.rate_check(by, kind="escalation", number=targets[0]["number"], ticket_id=ticket_id)
         contact_id = await self.work.record_contact(
             ticket_id, "escalation", agent_id=by, outcome="calling", reached=None, text=reason,
             details={"department_id": department_id, "department": department["name"], "targets": targets,
                      "attempts": []},
         )
-        self._spawn(self._escalate(ticket_id, contact_id, targets), f"escalation-{ticket_id}")
+        self._spawn(self._escalate(ticket_id, contact_id, targets, by), f"escalation-{ticket_id}")
         log.info("escalation.started", ticket_id=ticket_id, department=department["name"], targets=len(targets))
         return {"contact_id": contact_id, "department": department["name"], "targets": targets}
 
-    async def _escalate(self, ticket_id: int, contact_id: int, targets: list[dict[str, str]]) -> None:
+    async def _escalate(self, ticket_id: int, contact_id: int, targets: list[dict[str, str]], by: str | None = None) -> None:
         attempts: list[dict[str, Any]] = []
         reached: dict[str, str] | None = None
         live = Live("escalation", ticket_id, contact_id)
@@ -139,7 +228,13 @@ class OutboundService:
             for target in targets:
                 ring = self.out.office_ring_seconds if target["role"] == "office" else self.out.mobile_ring_seconds
                 live = Live("escalation", ticket_id, contact_id, number=target["number"])
-                outcome = await self._originate(live, self.external(target["number"]), "escalation", ring,
+                try:
+                    dial = self.admit(target["number"], by=by, kind="escalation", ticket_id=ticket_id)
+                except DialRefused as err:
+                    attempts.append({**target, "outcome": "refused", "reason": err.reason, "at": utcnow().isoformat()})
+                    await self.work.update_contact(contact_id, details={"attempts": attempts})
+                    continue
+                outcome = await self._originate(live, dial, "escalation", ring,
                                                 f'"热线工单{ticket_id}" <{self.caller_id}>')
                 attempts.append({**target, "outcome": outcome, "at": utcnow().isoformat()})
                 await self.work.update_contact(contact_id, details={"attempts": attempts})
@@ -166,13 +261,14 @@ class OutboundService:
     async def callback(self, ticket_id: int, agent_id: str, *, number: str | None = None, survey: bool | None = None,
                        task_id: int | None = None, by: str | None = None) -> dict[str, Any]:
         """Ring the operator, then the caller; returns the callback contact at once."""
+        self._require_ami("callback")
         ticket = await self.work.get(ticket_id)
         number = number or ticket["caller_number"]
         if not number:
             raise InvalidData("callback.no_number", "the ticket has no caller number to call back",
                               [{"field": "number", "problem": "give the number to call"}])
-        dial = self.external(number)
         channel = self.agent_channel(agent_id)
+        dial = self.admit(number, by=by or agent_id, kind="callback", ticket_id=ticket_id, task_id=task_id)
         survey = self.out.survey if survey is None else survey
         contact_id = await self.work.record_contact(
             ticket_id, "callback", agent_id=agent_id, number=normalise_number(number), outcome="ringing_operator",

@@ -1,10 +1,23 @@
-"""GET /health: is the controller connected to Asterisk (AMI) and to its database?"""
+"""GET /health: is the controller connected to Asterisk (AMI) and to its database?
+
+Anyone may ask (no login: monitoring probes): the answer is only ``{"status": "ok" | "degraded",
+"node": ...}``, 200 when AMI and the database are both fine, 503 otherwise.  A logged-in supervisor
+(or admin) gets the details as well: AMI (connected, the age of its last answered ping, the last
+error, host and port, the resync after a reconnect), the database, FastAGI sessions, every agent's
+state and who is on duty.
+
+AMI counts as connected only when it answered a ping within the watchdog interval
+(``AmiClient.responsive``): a server that accepts the login and then answers nothing is not.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from aiohttp import web
 
 from callcenter import keys
@@ -12,23 +25,42 @@ from callcenter.agents.rota import on_duty
 from callcenter.store.db import database_state
 from callcenter.web import keys as web_keys
 
+log = structlog.get_logger(__name__)
+
 
 async def health(request: web.Request) -> web.Response:
-    """200 when AMI and the database are both fine, 503 otherwise; the body says which."""
+    """200 when AMI and the database are both fine, 503 otherwise; details for supervisors only."""
     app = request.app
     ami = app[keys.AMI]
     database = await database_state(app[keys.ENGINE])
     adapter = app[keys.ADAPTER]
+    connected = _responsive(ami)
+    ok = connected and adapter.link["up"] and database.get("ok", False)
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "node": app[keys.SETTINGS].node}
+    if await _is_supervisor(request):
+        body.update(_details(app, ami, adapter, database, connected))
+    return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
+
+
+def _responsive(ami: Any) -> bool:
+    responsive = getattr(ami, "responsive", None)
+    return bool(ami.connected if responsive is None else responsive)
+
+
+def _details(app: web.Application, ami: Any, adapter: Any, database: dict[str, Any], connected: bool) -> dict[str, Any]:
     acd = adapter.acd
     now = datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))  # the rota's times are the hospital's
     rota = app.get(web_keys.ROTA)  # the rota as supervisors edited it; the settings' before the web starts
     duty = rota.on_duty(now) if rota is not None else on_duty(app[keys.SETTINGS].shifts, now)
-    body = {
+    age = getattr(ami, "last_pong_age", None)
+    return {
         "ami": {
-            "connected": ami.connected,
+            "connected": connected,  # answered a ping within the watchdog interval
+            "logged_in": ami.connected,
+            "last_pong_s": round(age, 1) if age is not None else None,
             "host": ami.settings.host,
             "port": ami.settings.port,
-            **({"error": ami.last_error} if not ami.connected and ami.last_error else {}),
+            **({"error": ami.last_error} if not connected and ami.last_error else {}),
             # Offers go out only once the controller has resynchronised with Asterisk after a login.
             "resynced": adapter.link["up"],
             "resyncs": adapter.link["resyncs"],
@@ -42,11 +74,21 @@ async def health(request: web.Request) -> web.Response:
             "waiting": len(acd.waiting()),
             "on_duty": duty,
         },
-        "node": app[keys.SETTINGS].node,
     }
-    ok = ami.connected and adapter.link["up"] and database.get("ok", False)
-    body["status"] = "ok" if ok else "degraded"
-    return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
+
+
+async def _is_supervisor(request: web.Request) -> bool:
+    """True for a request with a current supervisor's (or admin's) session; /health needs no login."""
+    try:
+        from aiohttp_session import get_session
+
+        from callcenter.web.security import _session_user
+
+        user = await _session_user(request, await get_session(request))
+    except Exception:  # no session machinery (a bare app), or a cookie that is none of ours
+        log.debug("health.no_session", exc_info=True)
+        return False
+    return user is not None and user.at_least("supervisor")
 
 
 def _iso(ts: float | None) -> str | None:
@@ -54,6 +96,4 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _dumps(obj: object) -> str:
-    import json
-
     return json.dumps(obj, ensure_ascii=False)

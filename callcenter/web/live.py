@@ -26,6 +26,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,9 @@ OVERDUE_REFRESH = 10.0  # seconds the list of overdue tickets is reused (a sweep
 OVERDUE_SHOWN = 10  # overdue tickets listed one by one; more are one "overdue_more" alert
 MAX_QUEUED = 500  # messages waiting for one socket before it is dropped as too slow
 MISSED_CALLS = "missed_calls"
+REFUSED_KEPT = 50  # refused outside calls remembered for the wallboard
+REFUSED_SHOWN = 5  # ... listed one by one (the last hour's), more are one "dial_refused_more" alert
+REFUSED_FOR = 3600.0  # seconds a refused call stays an alert
 
 
 @dataclass(eq=False)
@@ -114,6 +118,7 @@ class LiveHub:
         self._today: dict[str, Any] = {}
         self._today_at = 0.0
         self._last_board = ""
+        self._refused: deque[dict[str, Any]] = deque(maxlen=REFUSED_KEPT)  # refused outside calls, newest last
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -199,9 +204,12 @@ class LiveHub:
             log.exception("web.listener_failed", command=type(command).__name__)
 
     def on_work_event(self, event: str, data: dict[str, Any]) -> None:
-        """Work-order listener: a ticket went overdue (the sweep) -> the wallboard's alerts now."""
+        """Work-order listener: a ticket went overdue (the sweep), an outside call was refused -> alerts now."""
         if event == "ticket.overdue":
             self._overdue_at = 0.0
+            self._dirty.set()
+        elif event == "outbound.dial_refused":  # the dialling policy (callcenter/outbound/policy.py)
+            self._refused.append({**data, "when": self.clock()})
             self._dirty.set()
 
     def touch(self) -> None:
@@ -361,6 +369,13 @@ class LiveHub:
             out.append({"kind": "overdue", **ticket})
         if len(overdue) > OVERDUE_SHOWN:
             out.append({"kind": "overdue_more", "count": len(overdue) - OVERDUE_SHOWN})
+        refused = [r for r in self._refused if now - r["when"] <= REFUSED_FOR]
+        for entry in reversed(refused[-REFUSED_SHOWN:]):  # newest first
+            out.append({"kind": "dial_refused", "number": entry.get("number"), "reason": entry.get("reason"),
+                        "by": entry.get("by"), "call": entry.get("kind"), "ticket_id": entry.get("ticket_id"),
+                        "since": entry["when"]})
+        if len(refused) > REFUSED_SHOWN:
+            out.append({"kind": "dial_refused_more", "count": len(refused) - REFUSED_SHOWN})
         recorder = self.adapter.recorder  # callcenter.recording: calls go on unrecorded while this lasts
         if recorder is not None and recorder.fault is not None:
             out.append(dict(recorder.fault))  # kind "recording_failed": reason, detail, since, calls

@@ -77,10 +77,10 @@ async def test_health_reports_ami_and_database(controller_factory):
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{controller.url}/health") as response:
             body = await response.json()
+    # ok: AMI answered a ping lately, resynced, and the database answers; the details (AMI, database,
+    # agents) are for a logged-in supervisor (tests/component/test_ami_health.py)
     assert response.status == 200
-    assert body["ami"]["connected"] is True
-    assert body["database"]["ok"] is True
-    assert body["status"] == "ok"
+    assert body == {"status": "ok", "node": controller.settings.node}
 
 
 async def test_caller_hanging_up_while_waiting_is_an_abandoned_ticket(controller_factory, phone_factory, asterisk):

@@ -26,6 +26,9 @@ def make_test_settings(state_dir: Path, root: str | None = None, **top: object) 
         "log_format = \"console\"",
         "[ami]",
         f"port = {TEST_PORTS['ami']}",
+        # AGIExecStart (the tests' harness.agi_commands) is an "agi" class event the controller never uses
+        'read = "system,call,agent,user,dtmf,agi"',
+        'extra_events = ["AGIExecStart"]',
         "[agi]",
         f"port = {TEST_PORTS['agi']}",
         "[web]",

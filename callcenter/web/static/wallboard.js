@@ -74,6 +74,9 @@
         days: alert.days > 0 ? t("alert.overdue_days", { n: alert.days }) : "" });
       case "overdue_more": return t("alert.overdue_more", { n: alert.count });
       case "recording_failed": return t(`alert.recording_${alert.reason === "disk_full" ? "disk_full" : "failed"}`, { calls: alert.calls || 0, detail: alert.detail || "" });
+      case "dial_refused": return t("alert.dial_refused", {
+        number: alert.number || "?", reason: t(`refused.${alert.reason}`), by: alert.by || "?", ago: duration(now() - alert.since) });
+      case "dial_refused_more": return t("alert.dial_refused_more", { n: alert.count });
       default: return alert.kind;
     }
   }
