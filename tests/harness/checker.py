@@ -36,6 +36,7 @@ from harness.queue_log import QueueLogEntry
 from harness.traffic import CallRecord, History, Ring
 
 STEP = 0.25  # s: the resolution of the stranded-caller scan
+KILL_LOSES = 3.0  # s before a SIGKILL whose unwritten ends may come back as "observed"
 IDLE_BEFORE_COUNTED = 1.0  # s an operator phone must have been idle before an un-offered caller counts
 
 
@@ -382,8 +383,10 @@ def _tickets(
     faults: Sequence[Fault],
 ) -> None:
     # While the controller is dead or cut from AMI it cannot see who hangs up: a ticket that says so
-    # (hangup_by "system", end "observed") is not a lie about a call that ended then.
-    blind = [(f.start, f.end + 2.0) for f in faults if f.kind in ("controller_kill", "ami_cut")]
+    # (hangup_by "system", end "observed") is not a lie about a call that ended then.  A SIGKILL also
+    # loses what the process saw in its last moments but had not written yet.
+    blind = [(f.start - (KILL_LOSES if f.kind == "controller_kill" else 0.0), f.end + 2.0)
+             for f in faults if f.kind in ("controller_kill", "ami_cut")]
     wall = history.wall
     since = wall(history.started_at) - 2.0
     by_call: dict[int, list[TicketView]] = {}
@@ -429,6 +432,8 @@ def trace(call: CallRecord, history: History, queue: _QueueLog | None = None) ->
     entered = queue.entered(call) if queue is not None else None
     if entered is not None:
         parts.append(f"fallback queue {rel(entered)}")
+    if call.hangups:
+        parts.append("hang-up sent by " + ", ".join(f"{who} {rel(at)}" for who, at in call.hangups))
     parts.append(f"closed {rel(call.closed_at)} by {call.hangup_by}")
     return ", ".join(parts)
 

@@ -32,6 +32,7 @@ from callcenter.softphone import Softphone, SoftphoneError
 
 BRIDGED_WITHIN = 1.5  # s: an answered ring that closed this close to its call's end was the bridged leg...
 MIN_TALK = 0.5  # s: ...if it lasted this long after the answer (a leg hung up at once never reached the caller)
+HANGUP_WITHIN = 10.0  # s: a hang-up we sent this long before the call closed is what closed it (a loaded box is slow)
 FEATURE_CODES = {"login": "*45", "logout": "*46", "pause": "*47", "resume": "*48"}
 CHOSEN_AFTER = {"login": "available", "resume": "available", "logout": "logged_out", "pause": "paused"}
 _NUMBER = re.compile(r"sip:([^@;>]+)@")
@@ -130,7 +131,7 @@ class CallRecord:
         if self.closed_at is None:
             return None
         for who, at in reversed(self.hangups):
-            if at <= self.closed_at + 0.05 and self.closed_at - at <= 2.0:
+            if at <= self.closed_at and self.closed_at - at <= HANGUP_WITHIN:
                 if who == "agent" and self.bridged is None:
                     continue  # the operator hung up a leg that never reached the caller
                 return who
@@ -198,8 +199,11 @@ class TrafficPhone(Softphone):
         self._report = on_event
 
     async def _on_event(self, event: dict[str, Any]) -> None:
-        await super()._on_event(event)
+        # Into the history before anything can await: a call task must never act on a call that has
+        # already closed (Softphone._on_event stamps the event again, microseconds later).
+        event["at"] = time.monotonic()
         self._report(self, event)
+        await super()._on_event(event)
 
     async def accept_call(self, phone_call: str) -> None:
         """Answer this call (not whichever is current)."""
