@@ -22,6 +22,7 @@ Theory of operation
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import secrets
@@ -298,12 +299,11 @@ def _context(request: web.Request) -> dict[str, Any]:
 
 def query(request: web.Request, model: type[M]) -> M:
     """The query parameters as ``model`` (lists comma-separated; repeated: the last); RequestInvalid otherwise."""
-    names = {f.alias or n: n for n, f in model.model_fields.items()}
+    lists = _list_parameters(model)
     data: dict[str, Any] = {}
     for name in dict.fromkeys(request.query):
         values = request.query.getall(name)
-        field_name = names.get(name)
-        if field_name is not None and _is_list(model, field_name):
+        if name in lists:
             data[name] = [part for value in values for part in value.split(",")]
         else:
             data[name] = values[-1]
@@ -313,10 +313,12 @@ def query(request: web.Request, model: type[M]) -> M:
         raise invalid(_problems(err, "query"), "query") from None
 
 
-def _is_list(model: type[BaseModel], name: str) -> bool:
-    schema = model.model_json_schema()["properties"].get(model.model_fields[name].alias or name, {})
-    kinds = [schema, *schema.get("anyOf", [])]
-    return any(k.get("type") == "array" for k in kinds)
+@functools.cache
+def _list_parameters(model: type[BaseModel]) -> frozenset[str]:
+    """The query parameters of ``model`` that are lists (sent comma-separated)."""
+    properties = model.model_json_schema()["properties"]
+    return frozenset(name for name, prop in properties.items()
+                     if any(kind.get("type") == "array" for kind in (prop, *prop.get("anyOf", []))))
 
 
 def path_id(request: web.Request, name: str = "id", what: str = "") -> int:

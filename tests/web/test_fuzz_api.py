@@ -116,7 +116,15 @@ def no_server_error(ctx, response, case):  # noqa: ANN001, ANN201  (a schemathes
     return not_a_server_error(ctx, response, case)
 
 
-CHECKS = [no_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+def documented_content_type(ctx, response, case):  # noqa: ANN001, ANN201  (a schemathesis check)
+    """content_type_conformance, but aiohttp's HTTP parser refuses a request line beyond 8190 bytes
+    itself (400, plain text) before the application sees the request."""
+    if response.status_code == 400 and len(response.request.url) > 8000:
+        return None
+    return content_type_conformance(ctx, response, case)
+
+
+CHECKS = [no_server_error, status_code_conformance, documented_content_type, response_schema_conformance]
 
 
 def operations() -> list[tuple[str, str]]:
