@@ -321,9 +321,9 @@ def _stuck(
     report: Report, history: History, samples: Sequence[Sample], faults: Sequence[Fault], queue: _QueueLog,
     end: float, recovery_window: float, settle: float, wrap_up: float, warm_up: float, pause_reasons: Mapping[str, str],
 ) -> None:
-    # Mismatch episodes per operator: consecutive samples where the ACD disagrees with the phones.
+    # Mismatch episodes per operator: consecutive samples where the ACD shows the same wrong state.
     episodes: list[tuple[str, float, float, str]] = []  # (operator, first, last, what)
-    open_: dict[str, tuple[float, str]] = {}
+    open_: dict[str, tuple[float, str, str]] = {}  # operator -> (first, what, state seen)
     last_at = samples[-1].at if samples else end
     for sample in samples:
         for op in history.operators:
@@ -336,14 +336,12 @@ def _stuck(
             chosen_reason = pause_reasons.get(op)
             if not wrong and seen == "paused" and reason and chosen_reason and reason != chosen_reason:
                 wrong = True
-            if wrong:
-                what = f"ACD {seen}{f' ({reason})' if reason else ''}, {phone}"
-                if op not in open_:
-                    open_[op] = (sample.at, what)
-            elif op in open_:
-                first, what = open_.pop(op)
+            if op in open_ and (not wrong or open_[op][2] != seen):
+                first, what, _ = open_.pop(op)
                 episodes.append((op, first, sample.at, what))
-    for op, (first, what) in open_.items():
+            if wrong and op not in open_:
+                open_[op] = (sample.at, f"ACD {seen}{f' ({reason})' if reason else ''}, {phone}", seen)
+    for op, (first, what, _) in open_.items():
         episodes.append((op, first, last_at, what))
     lasting = [e for e in episodes if e[2] - e[1] >= settle]
 
@@ -357,10 +355,11 @@ def _stuck(
     for label, start, stop, fault in windows:
         if stop <= start:
             continue
-        stuck_here = sorted({e[0] for e in lasting if e[1] < stop and e[2] > start})
+        inside = [e for e in lasting if min(e[2], stop) - max(e[1], start) >= settle]
+        stuck_here = sorted({e[0] for e in inside})
         report.stuck_operators += len(stuck_here)
         for op in stuck_here:
-            ep = next(e for e in lasting if e[0] == op and e[1] < stop and e[2] > start)
+            ep = next(e for e in inside if e[0] == op)
             report.stuck.append(f"{op} {label}: {ep[3]} from t={rel(ep[1])} to t={rel(ep[2])} s "
                                 f"(checked from t={rel(start)} s)")
     for i, fault in enumerate(faults):

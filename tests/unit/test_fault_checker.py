@@ -192,3 +192,16 @@ def test_an_answered_leg_that_never_reached_the_caller_is_not_who_answered():
     assert call.bridged is None and call.hangup_by == "caller"
     report = run(h, [ticket_of(call, agent_id="1001", answered_at=OFFSET + 3.0, call_status="completed")], samples(h, 40.0))
     assert "nobody answered" in report.wrong[0]
+
+
+def test_a_wrong_state_at_the_edge_of_the_next_fault_is_not_stuck():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)
+    faults = [Fault("db_lock", 2.0, 4.0), Fault("controller_kill", 30.0, 36.0)]
+
+    def edge(t: float, op: str) -> str | None:  # offered just before the kill, then the controller is gone
+        return "ringing" if op == "1002" and 29.9 <= t < 30.0 else None
+
+    smp = [s if not 30.0 <= s.at < 36.0 else Sample(s.at, None) for s in samples(h, 40.0, edge)]
+    report = run(h, [ticket_of(a)], smp, faults)
+    assert report.stuck_operators == 0, report.describe()
