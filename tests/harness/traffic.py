@@ -23,15 +23,20 @@ import contextlib
 import itertools
 import random
 import re
+import shutil
+import tempfile
 import time
+import wave
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from callcenter.softphone import Softphone, SoftphoneError
+from callcenter.softphone import Softphone, SoftphoneError, write_tone_wav
 
 BRIDGED_WITHIN = 1.5  # s: an answered ring that closed this close to its call's end was the bridged leg...
 MIN_TALK = 0.5  # s: ...if it lasted this long after the answer (a leg hung up at once never reached the caller)
+TONE_SECONDS = 1200.0  # the phones' audio (one shared file): longer than any call, or baresip hangs up at its end
 HANGUP_WITHIN = 10.0  # s: a hang-up we sent this long before the call closed is what closed it (a loaded box is slow)
 FEATURE_CODES = {"login": "*45", "logout": "*46", "pause": "*47", "resume": "*48"}
 CHOSEN_AFTER = {"login": "available", "resume": "available", "logout": "logged_out", "pause": "paused"}
@@ -191,12 +196,37 @@ class History:
         return max((self.in_flight(t) for t in moments), default=0)
 
 
-class TrafficPhone(Softphone):
-    """A softphone that reports every event to the traffic (which decides when to answer)."""
+def long_tone(path: Path, seconds: float) -> Path:
+    """The Softphone's tone (a whole number of its 1 s periods), ``seconds`` long, written fast."""
+    one = write_tone_wav(path.with_name("one-second.wav"), seconds=1.0)
+    with wave.open(str(one), "rb") as src:
+        params, frames = src.getparams(), src.readframes(src.getnframes())
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        out.writeframes(frames * max(1, round(seconds)))
+    return path
 
-    def __init__(self, *args: Any, on_event: Callable[[TrafficPhone, dict[str, Any]], None], **kwargs: Any) -> None:
+
+class TrafficPhone(Softphone):
+    """A softphone that reports every event to the traffic (which decides when to answer).
+
+    baresip hangs a call up by itself when its audio file ends ("end of file"): the Softphone's
+    own tone lasts 60 s, shorter than a long wait plus a talk, so every phone here sends ``tone``
+    (one long file shared by all) instead.
+    """
+
+    def __init__(
+        self, *args: Any, on_event: Callable[[TrafficPhone, dict[str, Any]], None], tone: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, answer="manual", answer_after=None, **kwargs)
         self._report = on_event
+        self._tone = tone
+
+    def _write_config(self) -> None:
+        if self._tone is not None and self.workdir is not None and not (self.workdir / "source.wav").exists():
+            (self.workdir / "source.wav").symlink_to(self._tone)
+        super()._write_config()
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         # Into the history before anything can await: a call task must never act on a call that has
@@ -218,13 +248,13 @@ class TrafficPhone(Softphone):
 
 async def start_phones(
     users: Iterable[tuple[str, str]], host: str, port: int, on_event: Callable[[TrafficPhone, dict[str, Any]], None],
-    batch: int = 8,
+    batch: int = 8, tone: Path | None = None,
 ) -> list[TrafficPhone]:
     """Start and register phones a few at a time; one whose random ports were taken is retried."""
 
     async def one(user: str, password: str) -> TrafficPhone:
         for attempt in range(4):
-            phone = TrafficPhone(user, password, host, port, on_event=on_event)
+            phone = TrafficPhone(user, password, host, port, on_event=on_event, tone=tone)
             try:
                 await phone.start()
                 return phone
@@ -270,16 +300,19 @@ class Traffic:
         self._tasks: set[asyncio.Task[None]] = set()
         self._arrivals: asyncio.Task[None] | None = None
         self.errors: list[str] = []
+        self._tone_dir: Path | None = None
 
     # -- phones ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Register every phone."""
+        self._tone_dir = Path(tempfile.mkdtemp(prefix="traffic-tone-"))
+        tone = await asyncio.to_thread(long_tone, self._tone_dir / "tone.wav", TONE_SECONDS)
         ops = [(u, self._passwords[u]) for u in self.history.operators]
         calls = [(u, self._passwords[u]) for u in self.history.callers]
-        for phone in await start_phones(ops, self.host, self.port, self._on_event):
+        for phone in await start_phones(ops, self.host, self.port, self._on_event, tone=tone):
             self.operators[phone.user] = phone
-        for phone in await start_phones(calls, self.host, self.port, self._on_event):
+        for phone in await start_phones(calls, self.host, self.port, self._on_event, tone=tone):
             self.callers[phone.user] = phone
             self._free.put_nowait(phone)
 
@@ -293,6 +326,8 @@ class Traffic:
             with contextlib.suppress(Exception):
                 await phone.stop()
             phone.cleanup()
+        if self._tone_dir is not None:
+            shutil.rmtree(self._tone_dir, ignore_errors=True)
 
     async def choose(self, operator: str, op: str, timeout: float = 10.0) -> None:
         """The operator dials a feature code (login, logout, pause, resume) and it is the state they chose."""
@@ -370,6 +405,9 @@ class Traffic:
         if kind == "CALL_ESTABLISHED" and record.established_at is None:
             record.established_at = at
         elif kind == "CALL_CLOSED":
+            if "end of file" in str(event.get("param", "")).lower():  # the phone itself hung up
+                record.hangups.append(("caller", at))
+                self.errors.append(f"call {record.n} from {record.caller}: the caller's audio file ended")
             record.closed_at = at
 
     # -- callers -----------------------------------------------------------------------------------
