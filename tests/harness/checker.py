@@ -26,6 +26,7 @@ turned into the history's clock with ``history.wall_offset``.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -167,12 +168,16 @@ def check(
     """Check a run that ended (traffic stopped, calls drained) at monotonic time ``end``."""
     faults = sorted(faults, key=lambda f: f.start)
     queue = _QueueLog(list(queue_log), history.wall_offset)
+    history, zombies = _clip_at_restarts(history, faults)
     dialled = [c for c in history.calls if c.dial_error is None]
     report = Report(calls=sum(1 for c in dialled if c.reached), dialled=len(dialled), faults=list(faults))
     _stranded(report, history, faults, queue, threshold, end)
     _stuck(report, history, samples, faults, queue, end, recovery_window, settle, wrap_up, warm_up,
            pause_reasons or {})
     _tickets(report, history, tickets, end_tolerance, queue, faults)
+    if zombies:
+        report.notes.append(f"{zombies} call(s) or ring(s) were still up on the phones after an Asterisk restart (no BYE "
+                            "reached them): taken as cut when the restart began")
     seen: set[str] = set()
     for at, found in violations:
         for text in found:
@@ -192,6 +197,36 @@ def check(
         report.notes += [f"{r.operator} rang for {r.caller} at t={r.rang_at - history.started_at:.1f} s with no live "
                          f"call of that caller" for r in history.stray_rings[:10]]
     return report
+
+
+def _clip_at_restarts(history: History, faults: Sequence[Fault]) -> tuple[History, int]:
+    """A copy of the history where calls and rings that a phone still had after an Asterisk restart
+    end when the restart began: Asterisk carries no call across a restart, and a channel it did not
+    hang up cleanly sends no BYE, so the phone goes on with a call that no longer exists."""
+    restarts = [(f.start, f.end) for f in faults if f.kind == "asterisk_restart"]
+    if not restarts:
+        return history, 0
+    history = copy.deepcopy(history)
+    clipped = 0
+
+    def cut(begun: float | None, closed: float | None) -> float | None:
+        for start, stop in restarts:
+            if begun is not None and begun < start and (closed is None or closed > stop + 1.0):
+                return start
+        return None
+
+    rings = [r for per in history.rings.values() for r in per]
+    for ring in rings:
+        at = cut(ring.rang_at, ring.closed_at)
+        if at is not None:
+            ring.closed_at, clipped = at, clipped + 1
+            if ring.answered_at is not None and ring.answered_at > at:
+                ring.answered_at = None
+    for call in history.calls:
+        at = cut(call.established_at or call.dialled_at, call.closed_at)
+        if at is not None:
+            call.closed_at, clipped = at, clipped + 1
+    return history, clipped
 
 
 # -- queue_log --------------------------------------------------------------------------------------

@@ -205,3 +205,15 @@ def test_a_wrong_state_at_the_edge_of_the_next_fault_is_not_stuck():
     smp = [s if not 30.0 <= s.at < 36.0 else Sample(s.at, None) for s in samples(h, 40.0, edge)]
     report = run(h, [ticket_of(a)], smp, faults)
     assert report.stuck_operators == 0, report.describe()
+
+
+def test_a_call_still_up_on_the_phones_after_an_asterisk_restart_ended_when_it_began():
+    h = history()
+    zombie = CallRecord(0, "2001", 1.0, established_at=1.5, closed_at=41.5, hangups=[("caller", 41.49)])
+    h.calls.append(zombie)  # no BYE reached the phone: it hung up by itself at the end of its patience
+    restart = [Fault("asterisk_restart", 3.0, 20.0)]
+    cut = ticket_of(zombie, hangup_by="system", ended_at=OFFSET + 4.0, call_status="abandoned")
+    report = run(h, [cut], samples(h, 50.0), restart, end=50.0)
+    assert report.ok, report.describe()
+    assert zombie.closed_at == 41.5  # the history itself is left as the phones saw it
+    assert not run(h, [ticket_of(zombie)], samples(h, 50.0), restart, end=50.0).ok  # "caller" at 41.5 is not what happened
