@@ -366,7 +366,7 @@ class Adapter:
 
     async def _adopt(self, channels: dict[str, Message]) -> None:
         """At start: calls still bridged to an agent (the controller was away) are followed to their end."""
-        unended = {t.uniqueid for t in await self.tickets.list_unended()}
+        unended = {t.uniqueid: t for t in await self.tickets.list_unended()}
         by_bridge: dict[str, list[Message]] = {}
         for channel in channels.values():
             if channel.get("BridgeId"):
@@ -382,6 +382,9 @@ class Adapter:
             if call_id in self.calls or not self.apply(CallAdopted(call_id, agent_id, now)):
                 continue
             self.adopted[call_id] = AdoptedCall(call_id, agent_id, agent_channel.get("Uniqueid"))
+            if unended[call_id].answered_at is None:  # the answer was never written (the controller died then)
+                await self.tickets.mark_answered(call_id, agent_id, _utc(now))
+                await self.tickets.record_details(call_id, "answer", {"observed": "at_start"})
             log.info("call.adopted", uniqueid=call_id, agent=agent_id)
 
     def on_bridge_leave(self, event: Message) -> None:

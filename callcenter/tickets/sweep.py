@@ -11,6 +11,7 @@ and its details say the end was observed, not seen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,12 @@ from pathlib import Path
 import structlog
 
 from callcenter.ami.client import AmiClient
-from callcenter.tickets.cdr import end_times
+from callcenter.tickets.cdr import calls as cdr_calls
 from callcenter.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
+
+AGENT_CHANNEL = re.compile(r"^PJSIP/([^-/]+)-")
 
 
 async def live_uniqueids(ami: AmiClient) -> set[str]:
@@ -39,16 +42,21 @@ async def close_vanished_calls(tickets: TicketService, ami: AmiClient, ours: Con
     """Close unended tickets whose calls are gone; returns how many."""
     live = await live_uniqueids(ami)
     vanished = [t for t in await tickets.list_unended() if t.uniqueid not in live and t.uniqueid not in ours]
-    ends = end_times(cdr, [t.uniqueid for t in vanished]) if cdr is not None else {}
+    told = cdr_calls(cdr, [t.uniqueid for t in vanished]) if cdr is not None else {}
     for ticket in vanished:
         now = datetime.now(UTC)
-        ended = ends.get(ticket.uniqueid)
+        cdr_call = told.get(ticket.uniqueid)
+        ended = cdr_call.ended_at if cdr_call else None
         if ended is not None and ticket.arrived_at is not None:
             arrived = _utc(ticket.arrived_at)
             if ended < arrived - timedelta(seconds=2):
                 ended = None  # a clock that disagrees: keep the observed time
             else:
                 ended = max(ended, arrived)  # CDR times are whole seconds
+        agent = AGENT_CHANNEL.match(cdr_call.bridged_to or "") if cdr_call else None
+        if ticket.answered_at is None and agent and cdr_call.bridged_at is not None:
+            # The answer was never written (the controller died in that moment); the CDR saw the bridge.
+            await tickets.mark_answered(ticket.uniqueid, agent.group(1), max(cdr_call.bridged_at, _utc(ticket.arrived_at)))
         await tickets.record_details(ticket.uniqueid, "end", {
             "observed": "after_restart", "at": now.isoformat(), "source": "cdr" if ended else "sweep"})
         await tickets.mark_ended(ticket.uniqueid, ended or now, "system")
