@@ -122,7 +122,10 @@ def ensure_root(
     with _root_lock(settings):
         if (root / "usr/sbin/asterisk").exists():  # built by another process meanwhile
             return root
-        if root.exists() and any(root.iterdir()):
+        # Directories our own services made inside the root before it was built (the recordings'
+        # spool, for one) are kept; anything more is a broken root we must not paper over.
+        leftover = root.exists() and any(root.iterdir())
+        if leftover and any((root / top).exists() for top in ("usr", "bin", "etc", "lib")):
             raise AsteriskError(
                 "asterisk.root_broken",
                 f"{root} exists but holds no Asterisk (usr/sbin/asterisk); remove it to rebuild, "
@@ -159,6 +162,9 @@ def ensure_root(
                 f"{proc.returncode}; log {log_file}):\n{_tail(log_file, 8)}\n"
                 f"To go on, {EXTERNAL_HINT}.",
             )
+        if leftover:
+            shutil.copytree(root, tmp, symlinks=True, dirs_exist_ok=True)
+            shutil.rmtree(root)
         os.rename(tmp, root)  # atomic: a root either holds Asterisk or does not exist
         log.info("asterisk.root_built", root=str(root), seconds=round(time.monotonic() - started, 1))
         return root
