@@ -157,6 +157,7 @@ class Adapter:
         self.shutdown_at: float | None = None  # Asterisk announced a shutdown or restart
         self.asterisk_going = False  # ... and has not been back since
         self._resynced = asyncio.Event()
+        self._writes: set[asyncio.Task] = set()  # ticket ends being decided and written
         ami.on("DeviceStateChange", self.on_device_state)
         ami.on("Newchannel", self.on_new_channel)
         ami.on("Newstate", self.on_new_state)
@@ -168,6 +169,20 @@ class Adapter:
         ami.on_disconnect(self.on_disconnect)
         self.acd.handle(LinkDown(self.clock()))  # no offers until the first login's resync
         self.link["down_since"] = self.clock()
+
+    def _spawn(self, coro: Any) -> None:
+        """A ticket write in the background, finished (or cut short) by ``close``."""
+        task = asyncio.create_task(coro)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def close(self, wait: float = 3.0) -> None:
+        """Let ticket ends still being decided land (the store closes after us); the sweep covers the rest."""
+        if self._writes:
+            _, late = await asyncio.wait(set(self._writes), timeout=wait)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def start(self) -> None:
         """Load the operators' chosen states (before the first login restores them)."""
@@ -362,7 +377,7 @@ class Adapter:
     def _resync_adopted(self, channels: dict[str, Message]) -> None:
         for adopted in list(self.adopted.values()):
             if adopted.call_id not in channels:  # ended while AMI was away: the end was not seen
-                asyncio.create_task(self._end_adopted(adopted, adopted.ended_by or "system", observed=True))
+                self._spawn(self._end_adopted(adopted, adopted.ended_by or "system", observed=True))
 
     async def _adopt(self, channels: dict[str, Message]) -> None:
         """At start: calls still bridged to an agent (the controller was away) are followed to their end."""
@@ -401,7 +416,7 @@ class Adapter:
                 adopted.ended_by = "agent"
             elif uniqueid == adopted.call_id:
                 by = "system" if self._shutting_down() else adopted.ended_by or "caller"
-                asyncio.create_task(self._end_adopted(adopted, by))
+                self._spawn(self._end_adopted(adopted, by))
 
     async def _end_adopted(self, adopted: AdoptedCall, hangup_by: str, observed: bool = False) -> None:
         if self.adopted.pop(adopted.call_id, None) is None:
@@ -668,7 +683,7 @@ class Adapter:
                 log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered, stage=stage)
             else:
                 self.ending.add(call_id)
-                asyncio.create_task(self.end_ticket(call_id, ended_at, hangup_by, stage))
+                self._spawn(self.end_ticket(call_id, ended_at, hangup_by, stage))
 
     async def end_ticket(self, call_id: str, ended_at: float, hangup_by: str, stage: str) -> None:
         """Write the ticket's end (and the stage it ended in) once it is known whether Asterisk itself cut the call.

@@ -89,6 +89,7 @@ async def _adapter(app: web.Application) -> AsyncIterator[None]:
     app[keys.ADAPTER] = adapter
     await ami.start()
     yield
+    await adapter.close()
     await states.flush()
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import datetime as dt
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -249,6 +250,7 @@ def _followed() -> list[str]:
 @dataclasses.dataclass
 class Unended:
     uniqueid: str
+    answered_at: dt.datetime | None = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # the answer was written
 
 
 class StubTickets:
