@@ -210,9 +210,11 @@ def _clip_at_restarts(history: History, faults: Sequence[Fault]) -> tuple[Histor
     clipped = 0
 
     def cut(begun: float | None, closed: float | None) -> float | None:
+        # Also a call Asterisk answered while it was already shutting down: it is killed with the
+        # rest, and the phone hears nothing of it either.
         for start, stop in restarts:
-            if begun is not None and begun < start and (closed is None or closed > stop + 1.0):
-                return start
+            if begun is not None and begun < stop and (closed is None or closed > stop + 1.0):
+                return max(start, begun)
         return None
 
     rings = [r for per in history.rings.values() for r in per]
@@ -422,7 +424,7 @@ def _tickets(
     blind = [(f.start - (KILL_LOSES if f.kind == "controller_kill" else 0.0), f.end + 2.0)
              for f in faults if f.kind in ("controller_kill", "ami_cut")]
     wall = history.wall
-    since = wall(history.started_at) - 2.0
+    since = wall(history.started_at) - 0.5  # a ticket stamped before our first dial is not ours
     by_call: dict[int, list[TicketView]] = {}
     calls = [c for c in history.calls if c.dial_error is None]
     for ticket in tickets:
