@@ -689,29 +689,29 @@ class Acd:
 
     def _ring_failed(self, call: Call, agent: Agent, at: float, out: list[Command]) -> None:
         """The agent let the call ring out (or refused it): a miss; the call rings on elsewhere."""
-        move = "ring_failed_other" if len(call.ringing) > 1 else "ring_failed"
-        call.state = _next(CALL_TRANSITIONS, call.state, move, call.call_id)
-        del call.ringing[agent.agent_id]
-        call.rang_at.pop(agent.agent_id, None)
+        self._drop_ring(call, agent)
         call.missed_by.append(agent.agent_id)
-        agent.call_id = None
         agent.missed_in_row += 1
         self._set(agent, "ring_failed", at, out)
         self._after_ring_removed(call, at, out)
 
     def _withdraw(self, call: Call, agent: Agent, at: float, out: list[Command]) -> None:
         """The offer never reached the agent: back to the queue, the agent held out briefly, no miss."""
-        move = "ring_failed_other" if len(call.ringing) > 1 else "ring_failed"
-        call.state = _next(CALL_TRANSITIONS, call.state, move, call.call_id)
-        del call.ringing[agent.agent_id]
-        call.rang_at.pop(agent.agent_id, None)
-        agent.call_id = None
+        self._drop_ring(call, agent)
         if self.retry_after > 0:
             agent.held_until = at + self.retry_after
             heapq.heappush(self._holds, (agent.held_until, agent.agent_id))
             self._wake(agent.held_until, out)
         self._set(agent, "withdrawn", at, out)
         self._after_ring_removed(call, at, out)
+
+    def _drop_ring(self, call: Call, agent: Agent) -> None:
+        """Take one ring off the call (back to waiting if it was the last) and off the agent."""
+        move = "ring_failed_other" if len(call.ringing) > 1 else "ring_failed"
+        call.state = _next(CALL_TRANSITIONS, call.state, move, call.call_id)
+        del call.ringing[agent.agent_id]
+        call.rang_at.pop(agent.agent_id, None)
+        agent.call_id = None
 
     def _after_ring_removed(self, call: Call, at: float, out: list[Command]) -> None:
         if call.state == C.WAITING:
