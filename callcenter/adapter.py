@@ -82,7 +82,11 @@ DEVICE_STATES = UNREGISTERED | PHONE_BUSY | {"NOT_INUSE"}  # anything else (miss
 AGENT_REASONS = {"1", "3", "5"}
 RINGING_STATES = {"5", "6"}  # Newstate ChannelState: 5 ringing, 6 up (an auto-answering phone skips ringing)
 ANSWER_GRACE = 2.0  # seconds from an answered Originate to the leg's FastAGI session before it counts as lost
-CUT_WINDOW = 2.0  # a hang-up this close to Asterisk going away was Asterisk's doing
+CUT_WINDOW = 2.0  # seconds after a hang-up to learn whether Asterisk itself cut the call
+# SoftHangupRequest ``Cause`` 4 is AST_SOFTHANGUP_SHUTDOWN: Asterisk hangs up each channel as it stops
+# or restarts, one event per channel, before that channel's Hangup and before the Shutdown event.
+SHUTDOWN_CAUSE = "4"
+CUT_MEMORY = 600.0  # seconds a channel cut by a shutdown is remembered (queue_log is read a little later)
 
 
 @dataclass
@@ -156,6 +160,7 @@ class Adapter:
         self.asterisk_started: str | None = None  # CoreStatus start time: a change means Asterisk restarted
         self.shutdown_at: float | None = None  # Asterisk announced a shutdown or restart
         self.asterisk_going = False  # ... and has not been back since
+        self.cut_by_asterisk: dict[str, float] = {}  # uniqueid -> when a shutdown hung that channel up
         self._resynced = asyncio.Event()
         self._writes: set[asyncio.Task] = set()  # ticket ends being decided and written
         ami.on("DeviceStateChange", self.on_device_state)
@@ -165,6 +170,7 @@ class Adapter:
         ami.on("BridgeLeave", self.on_bridge_leave)
         ami.on("UserEvent", self.on_user_event)
         ami.on("Shutdown", self.on_shutdown)
+        ami.on("SoftHangupRequest", self.on_soft_hangup)
         ami.on_login(self.on_login)
         ami.on_disconnect(self.on_disconnect)
         self.acd.handle(LinkDown(self.clock()))  # no offers until the first login's resync
@@ -437,23 +443,41 @@ class Adapter:
         self.asterisk_going = True
         log.warning("asterisk.shutdown", restart=event.get("Restart"), shutdown=event.get("Shutdown"))
 
-    async def _ended_by(self, default: str, at: float) -> str:
-        """Who ended a call whose session closed at ``at``: ``default``, or "system" if Asterisk went away then."""
+    def on_soft_hangup(self, event: Message) -> None:
+        """Asterisk is hanging a channel up because it is stopping: that channel's call was cut, not ended."""
+        uniqueid = _header(event, "Uniqueid")
+        if _header(event, "Cause") != SHUTDOWN_CAUSE or not uniqueid:
+            return
+        now = self.clock()
+        if not self.asterisk_going:
+            self.shutdown_at, self.asterisk_going = now, True
+            log.warning("asterisk.shutting_down", first_channel=uniqueid)
+        for old in [uid for uid, at in self.cut_by_asterisk.items() if at < now - CUT_MEMORY]:
+            del self.cut_by_asterisk[old]  # in place: the queue_log reconciler holds this dict
+        self.cut_by_asterisk[uniqueid] = now
+
+    async def _ended_by(self, call_id: str, default: str, at: float) -> str:
+        """Who ended a call whose session closed at ``at``: ``default``, or "system" if Asterisk cut it.
+
+        A clean stop or restart names each channel it cuts (``on_soft_hangup``).  A crash names
+        none: then AMI went at the same moment and Asterisk came back with a new start time.
+        """
         deadline = at + CUT_WINDOW
-        while self.clock() < deadline and self.ami.connected and self.shutdown_at is None:
+        while self.clock() < deadline and self.ami.connected and call_id not in self.cut_by_asterisk:
             await asyncio.sleep(0.1)
-        if self.shutdown_at is not None and self.shutdown_at >= at - CUT_WINDOW:
+        if call_id in self.cut_by_asterisk:
             return "system"
+        if self.ami.connected or self.shutdown_at is not None and self.shutdown_at >= at - CUT_WINDOW:
+            return default  # AMI stayed, or Asterisk stopped cleanly and did not cut this channel
         down_since = self.link["down_since"]
-        if self.link["up"] or down_since is None or down_since < at - CUT_WINDOW:
-            return default
-        # AMI went at the same moment: Asterisk died or restarted, or only the connection was cut.
+        if down_since is None or down_since < at - CUT_WINDOW:
+            return default  # AMI was already away: nothing says Asterisk went with the call
         before = self.asterisk_started
         try:
             await asyncio.wait_for(self._resynced.wait(), 30)
         except TimeoutError:
             return "system"
-        return "system" if self.asterisk_started != before or self.shutdown_at is not None else default
+        return "system" if self.asterisk_started != before else default
 
     # -- AMI events -------------------------------------------------------------------------------
 
@@ -682,8 +706,12 @@ class Adapter:
             if hangup_by is None:
                 log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered, stage=stage)
             else:
-                self.ending.add(call_id)
-                self._spawn(self.end_ticket(call_id, ended_at, hangup_by, stage))
+                self.end_ticket_later(call_id, ended_at, hangup_by, stage)
+
+    def end_ticket_later(self, call_id: str, ended_at: float, hangup_by: str, stage: str) -> None:
+        """End the ticket in the background: the FastAGI session closes now, so Asterisk never waits on us."""
+        self.ending.add(call_id)
+        self._spawn(self.end_ticket(call_id, ended_at, hangup_by, stage))
 
     async def end_ticket(self, call_id: str, ended_at: float, hangup_by: str, stage: str) -> None:
         """Write the ticket's end (and the stage it ended in) once it is known whether Asterisk itself cut the call.
@@ -691,7 +719,7 @@ class Adapter:
         The caller adds ``call_id`` to ``ending`` first, so the sweep leaves it alone meanwhile.
         """
         try:
-            hangup_by = await self._ended_by(hangup_by, ended_at)
+            hangup_by = await self._ended_by(call_id, hangup_by, ended_at)
             log.info("call.ended", uniqueid=call_id, hangup_by=hangup_by, stage=stage)
             await self.tickets.record_details(call_id, "end", {"stage": stage, "hangup_by": hangup_by})
             await self.tickets.mark_ended(call_id, _utc(ended_at), hangup_by)

@@ -106,9 +106,10 @@ async def _agi(app: web.Application) -> AsyncIterator[None]:
 
 async def _reconciler(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    reconciler = QueueLogReconciler(app[keys.TICKETS], settings.queue_log_path, settings.asterisk.fallback_queue)
-
     ami, adapter, tickets = app[keys.AMI], app[keys.ADAPTER], app[keys.TICKETS]
+    reconciler = QueueLogReconciler(
+        tickets, settings.queue_log_path, settings.asterisk.fallback_queue, cut_by_asterisk=adapter.cut_by_asterisk
+    )
 
     async def loop() -> None:
         swept_at = 0.0  # at start (after queue_log had its say and AMI is up), then every SWEEP_INTERVAL

@@ -68,8 +68,7 @@ class Hotline:
         except AgiHangup:
             # Gone before reaching the queue (at the greeting, in the menu, or before we answered):
             # the ticket ends here, with the stage; Asterisk going away is "system", not the caller.
-            self.adapter.ending.add(call_id)
-            await self.adapter.end_ticket(call_id, self.adapter.clock(), "caller", stage)
+            self.adapter.end_ticket_later(call_id, self.adapter.clock(), "caller", stage)
             return
         except Exception:
             # Our fault: the socket closes and the dialplan's fallback queue serves the caller;

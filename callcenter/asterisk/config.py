@@ -61,7 +61,7 @@ MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 # Exact names use the cheap hashed match; prefixes cover whole families.
 AMI_EVENTS: tuple[str, ...] = (
     "FullyBooted", "Shutdown", "Reload",
-    "Newchannel", "Newstate", "Hangup", "NewCallerid", "NewConnectedLine", "Rename",
+    "Newchannel", "Newstate", "Hangup", "SoftHangupRequest", "HangupRequest", "NewCallerid", "NewConnectedLine", "Rename",
     "DialBegin", "DialEnd", "DialState", "OriginateResponse", "UserEvent", "DTMFEnd",
     "DeviceStateChange", "ContactStatus", "PeerStatus",
     "BridgeCreate", "BridgeDestroy", "BridgeEnter", "BridgeLeave", "LocalBridge",

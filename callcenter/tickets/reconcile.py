@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Container
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -19,8 +21,10 @@ READ_CHUNK = 1 << 20  # bytes per step, so a large file read at start-up does no
 class QueueLogReconciler:
     """Follows queue_log like ``tail -F`` and turns the fallback queue's calls into tickets."""
 
-    def __init__(self, service: TicketService, path: Path, queue: str) -> None:
+    def __init__(self, service: TicketService, path: Path, queue: str, cut_by_asterisk: Container[str] = ()) -> None:
+        """``cut_by_asterisk``: uniqueids Asterisk hung up as it stopped (queue_log writes ABANDON for them too)."""
         self._service = service
+        self._cut_by_asterisk = cut_by_asterisk
         self._path = Path(path)
         self._queue = queue
         self._offset = 0  # bytes of the current file already read
@@ -33,6 +37,8 @@ class QueueLogReconciler:
         while lines := self._read_new_lines():
             folded = fold(parse_lines(lines), self._queue, self._calls)
             for uniqueid, call in folded.items():
+                if call.ended and uniqueid in self._cut_by_asterisk:
+                    call = replace(call, hangup_by="system")
                 if self._calls.get(uniqueid) != call and await self._service.merge_fallback_call(call):
                     changed += 1
             self._calls = {uid: call for uid, call in folded.items() if not call.ended}

@@ -574,8 +574,9 @@ async def test_a_controller_error_leaves_the_caller_to_the_fallback_queue_not_ab
 
 
 @pytest.mark.parametrize(("cut", "hangup_by"), [
-    ("asterisk_restarted", "system"),
-    ("shutdown_event", "system"),
+    ("asterisk_crashed", "system"),  # no word from Asterisk; it comes back with a new start time
+    ("clean_restart", "system"),  # SoftHangupRequest Cause 4 for the channel, then Shutdown
+    ("caller_left_just_before_clean_restart", "caller"),  # the restart cut other channels, not this one
     ("ami_cut_only", "caller"),
 ])
 async def test_a_call_cut_when_asterisk_goes_away_ends_as_system(env, cut, hangup_by):
@@ -587,12 +588,19 @@ async def test_a_call_cut_when_asterisk_goes_away_ends_as_system(env, cut, hangu
     await eventually(lambda: caller.bridging, message="caller bridged")
 
     env.fake.accepting = False
-    if cut == "shutdown_event":
+    if cut == "clean_restart":
+        env.fake.event("SoftHangupRequest", Uniqueid=caller.uniqueid, Cause="4")
+        env.fake.event("SoftHangupRequest", Uniqueid=o.leg_id, Cause="4")
+    if cut == "caller_left_just_before_clean_restart":
+        caller.hangup()
+        await eventually(lambda: env.accepted(CallEnded, call_id=caller.uniqueid))
+        env.fake.event("SoftHangupRequest", Uniqueid="1741568400.99", Cause="4")  # another call's channel
+    if cut in ("clean_restart", "caller_left_just_before_clean_restart"):
         env.fake.event("Shutdown", Shutdown="Cleanly", Restart="True")
     env.fake.drop()
-    caller.hangup()  # the caller's channel goes in the same moment
+    caller.hangup()  # the caller's channel goes in the same moment (a no-op if it already went)
     await eventually(lambda: env.accepted(CallEnded, call_id=caller.uniqueid))
-    if cut == "asterisk_restarted":
+    if cut in ("asterisk_crashed", "clean_restart", "caller_left_just_before_clean_restart"):
         env.fake.started = ("2025-03-10", "09:30:00")
     env.fake.hang_up(o.leg_id)
     env.fake.accepting = True

@@ -157,3 +157,21 @@ async def test_truncation_and_rotation_start_over(service: TicketService, queue_
     append(queue_log, f"{T0 + 200}|new.2|{Q}|NONE|ENTERQUEUE||13900000002|1")
     assert await reconciler.run_once() == 1
     assert await service.count() == 7
+
+
+async def test_callers_asterisk_cut_as_it_stopped_are_not_abandoned_by_them(service: TicketService, queue_log: Path) -> None:
+    """A restart writes ABANDON for everyone waiting; the channels it cut (SoftHangupRequest Cause 4) say otherwise."""
+    waiting, left = f"{T0}.1", f"{T0}.2"
+    reconciler = QueueLogReconciler(service, queue_log, Q, cut_by_asterisk={waiting: 0.0})
+    append(
+        queue_log,
+        f"{T0}|{waiting}|{Q}|NONE|ENTERQUEUE||13800138000|1",
+        f"{T0}|{left}|{Q}|NONE|ENTERQUEUE||13800138001|2",
+        f"{T0 + 20}|{left}|{Q}|NONE|ABANDON|2|2|20",  # this caller left on their own, just before
+        f"{T0 + 21}|{waiting}|{Q}|NONE|ABANDON|1|1|21",
+    )
+    assert await reconciler.run_once() == 2
+    cut, abandoned = await service.get(waiting), await service.get(left)
+    assert cut is not None and abandoned is not None
+    assert (cut.hangup_by, cut.ended_at) == ("system", at(21))
+    assert (abandoned.hangup_by, abandoned.call_status) == ("caller", "abandoned")
