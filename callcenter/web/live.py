@@ -5,7 +5,7 @@ Theory of operation
 The hub is one of the ACD adapter's listeners: it receives every command the core emits, in the
 core's own call stack, and must never block or raise there.  It decides *what* goes out:
 - ``Offer`` (an operator's phone starts ringing) -> a ``pop`` to that operator's sockets at once,
-  built from memory only (caller number, name, arrival and wait times); the slower facts from
+  built from memory only (caller number, name, the menu's skill, arrival and wait times); the slower facts from
   the database (the caller's earlier tickets, the menu path) follow as ``pop_details``.
 - ``StopRinging`` -> ``ring_stopped`` to that operator; ``AgentStateChanged`` -> ``agent``.
 - Any of them marks the wallboard dirty; a loop sends supervisors a new ``wallboard`` when the
@@ -235,6 +235,7 @@ class LiveHub:
             "agent_id": agent_id,
             "caller_number": live.caller_number if live else "",
             "caller_name": live.caller_name if live else "",
+            "skill": call.skill if call else None,  # the menu choice's skill: the desk's notification names it
             "arrived_at": call.arrived_at if call else None,
             "waiting_since": call.waiting_since if call else None,
             "offered_at": call.ringing.get(agent_id, now) if call else now,
@@ -285,6 +286,8 @@ class LiveHub:
             "registered": agent_id in self.adapter.registered,
             "calls_answered": agent.calls_answered,
             "missed_in_row": agent.missed_in_row,
+            # When the core rings a paused operator again by itself ([acd] auto_resume_after); None: only by hand.
+            "resume_at": getattr(agent, "resume_at", None) if agent.state == AgentState.PAUSED else None,
         }
 
     def live_board(self) -> dict[str, Any]:

@@ -24,6 +24,8 @@
     $("wrap-up").hidden = message.state !== "wrap_up";
     if (message.state === "on_call" && call && message.call_id === call.call_id) setPopKind("on_call");
     if (message.state === "wrap_up" && call) setPopKind("ended");
+    if (message.state !== "ringing") stopRingAlert(); // answered, or the ring ended: the core has moved on
+    showAutoPause(message);
   }
 
   async function changeState(op) {
@@ -70,6 +72,8 @@
       $("pop-menu").textContent = "…";
       $("pop-seasonal").textContent = "…";
     }
+    if (message.answered_at) stopRingAlert(message.call_id);
+    else startRingAlert(message);
     tick();
     requestAnimationFrame(() => {
       window.hotlinePops.push({ call_id: message.call_id, received, shown: Date.now(), sent: message.now * 1000 });
@@ -87,6 +91,7 @@
     const keys = (ivr.keys || []).join(" ");
     $("pop-menu").textContent = menu.choice ? `${t(`menu.${menu.choice}`)}${keys ? ` (${keys})` : ""}` : t("pop.no_menu");
     $("pop-seasonal").textContent = (ivr.seasonal || []).join("、") || "–";
+    ringAlertDetails(message.call_id, menu.choice ? t(`menu.${menu.choice}`) : "", (ivr.seasonal || []).join("、"));
     const rows = message.history.map((ticket) => historyRow(ticket, false));
     replace($("pop-history").tBodies[0], rows);
     $("pop-no-history").hidden = rows.length > 0;
@@ -113,11 +118,164 @@
   }
 
   function ringStopped(message) {
+    stopRingAlert(message.call_id);
     if (call && message.call_id === call.call_id && !call.answeredAt && (!me.state || me.state.state !== "on_call")) {
       call.stoppedAt = message.now;
       setPopKind("stopped");
     }
   }
+
+  // -- the ring alert: a sound, a browser notification and a flashing title while the phone rings ----
+  // So an operator looking at another window still answers within two rings.  It starts with the
+  // pop and stops when the ring stops (ring_stopped), when the core moves the operator on (answered,
+  // taken elsewhere, missed), when another call pops, or at the latest shortly after the ring window.
+  const baseTitle = document.title;
+  const FLASH_EVERY = 800; // ms between the two titles
+  const CHIME_EVERY = 3000; // ms between two chimes while ringing
+  const SAFETY = 5000; // ms after the ring window the alert stops by itself, if no message said so
+  let ring = null; // {callId, number, menu, seasonal, notification, timers}
+  let audio = null; // one AudioContext, made on the operator's first gesture (browsers refuse it before)
+
+  function audioContext() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    if (!audio) audio = new Context();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    return audio;
+  }
+  for (const kind of ["pointerdown", "keydown"]) { // any gesture unlocks the sound
+    document.addEventListener(kind, () => { const ctx = audioContext(); if (ctx) ctx.resume().then(showNotifyState, () => {}); },
+      { once: true, capture: true });
+  }
+
+  // Two short tones made by an oscillator: no file, nothing fetched.
+  function chime() {
+    if (!audio || audio.state !== "running") return; // not unlocked by a gesture yet: title and notification still work
+    const start = audio.currentTime + 0.01;
+    for (const [offset, frequency] of [[0, 880], [0.22, 660]]) {
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.type = "sine";
+      tone.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, start + offset);
+      gain.gain.exponentialRampToValueAtTime(0.3, start + offset + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.18);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(start + offset);
+      tone.stop(start + offset + 0.2);
+    }
+  }
+
+  const canNotify = () => "Notification" in window && Notification.permission === "granted";
+
+  function notifyRing(renotify) {
+    if (!ring || !canNotify()) return;
+    const lines = [];
+    if (ring.name) lines.push(ring.name);
+    if (ring.menu) lines.push(t("ring.notify_menu", { menu: ring.menu }));
+    if (ring.seasonal) lines.push(t("ring.notify_seasonal", { seasonal: ring.seasonal }));
+    lines.push(t("ring.notify_click"));
+    const previous = ring.notification;
+    try {
+      // One tag: an update replaces the notification on the screen (silently, unless renotify).
+      const shown = new Notification(t("ring.notify_title", { number: ring.number }),
+        { body: lines.join("\n"), tag: "hotline-ring", renotify, requireInteraction: true, lang: document.documentElement.lang });
+      shown.onclick = () => { window.focus(); shown.close(); };
+      ring.notification = shown;
+    } catch (_) { return; } // a browser that refuses page notifications: sound and title still work
+    if (previous) previous.onclick = null;
+  }
+
+  function startRingAlert(message) {
+    if (ring && ring.callId === message.call_id) return; // the same ring again (a reconnect)
+    stopRingAlert();
+    const number = message.caller_number || t("pop.anonymous");
+    ring = {
+      callId: message.call_id, number, notification: null, timers: [],
+      name: message.caller_name && message.caller_name !== message.caller_number ? message.caller_name : "",
+      menu: message.skill ? t(`skill.${message.skill}`) : "", seasonal: "",
+    };
+    document.body.dataset.ringing = message.call_id;
+    let flashed = true;
+    document.title = t("ring.title", { number });
+    ring.timers.push(setInterval(() => {
+      flashed = !flashed;
+      document.title = flashed ? t("ring.title", { number }) : baseTitle;
+    }, FLASH_EVERY));
+    chime();
+    ring.timers.push(setInterval(chime, CHIME_EVERY));
+    const window_ = (Number(message.ring_timeout) || 30) * 1000;
+    ring.timers.push(setTimeout(() => stopRingAlert(message.call_id), window_ + SAFETY));
+    notifyRing(true);
+  }
+
+  // The menu choice and seasonal messages come with the pop's details: the notification says them too.
+  function ringAlertDetails(callId, menu, seasonal) {
+    if (!ring || ring.callId !== callId) return;
+    if ((menu || ring.menu) === ring.menu && seasonal === ring.seasonal) return;
+    ring.menu = menu || ring.menu;
+    ring.seasonal = seasonal;
+    if (ring.notification) notifyRing(false);
+  }
+
+  // Stop the alert (only the one of ``callId`` when given).
+  function stopRingAlert(callId) {
+    if (!ring || (callId && ring.callId !== callId)) return;
+    for (const timer of ring.timers) { clearInterval(timer); clearTimeout(timer); }
+    if (ring.notification) ring.notification.close();
+    ring = null;
+    document.title = baseTitle;
+    delete document.body.dataset.ringing;
+  }
+
+  function showNotifyState() {
+    const node = $("notify-state");
+    const button = $("btn-notify");
+    const permission = "Notification" in window ? Notification.permission : "unsupported";
+    node.dataset.permission = permission;
+    const key = { granted: "ring.enabled", denied: "ring.denied", unsupported: "ring.unsupported" }[permission];
+    node.dataset.i18n = key || "";
+    node.textContent = key ? t(key) : "";
+    const silent = !audio || audio.state !== "running";
+    button.hidden = !(permission === "default" || silent);
+    button.dataset.i18n = permission === "default" ? "ring.enable" : "ring.enable_sound";
+    button.textContent = t(button.dataset.i18n);
+  }
+  // A click (a user gesture) may ask for notifications and unlock the sound; it chimes once as a sample.
+  $("btn-notify").addEventListener("click", async () => {
+    audioContext();
+    if ("Notification" in window && Notification.permission === "default") {
+      try { await Notification.requestPermission(); } catch (_) { /* answered through the state below */ }
+    }
+    if (audio) await audio.resume().catch(() => {});
+    chime();
+    showNotifyState();
+  });
+  showNotifyState();
+
+  // -- paused for missed calls: say why, resume with one click ---------------------------------
+  let autoPaused = null; // the notification that asked, while the banner shows
+  function showAutoPause(message) {
+    const paused = message.state === "paused" && message.reason === "missed_calls";
+    const banner = $("auto-paused");
+    const was = !banner.hidden;
+    banner.hidden = !paused;
+    if (paused && !was && canNotify()) {
+      try {
+        autoPaused = new Notification(t("autopause.title"), { body: t("autopause.hint"), tag: "hotline-paused", requireInteraction: true });
+        autoPaused.onclick = () => { window.focus(); autoPaused && autoPaused.close(); };
+      } catch (_) { autoPaused = null; }
+    }
+    if (!paused && autoPaused) { autoPaused.close(); autoPaused = null; }
+    tickAutoPause();
+  }
+  function tickAutoPause() {
+    const node = $("auto-resume");
+    const at = me.state && me.state.resume_at;
+    node.hidden = $("auto-paused").hidden || !at;
+    if (!node.hidden) node.textContent = t("autopause.resume_in", { left: duration(Math.max(0, at - now())) });
+  }
+  $("btn-resume").addEventListener("click", () => changeState("ready"));
 
   // -- recording: pause while the caller gives sensitive details -------------------------------
   let recPaused = false;
@@ -336,6 +494,7 @@
   function tick() {
     const at = now();
     if (me.state && me.state.since) $("state-time").textContent = duration(at - me.state.since);
+    tickAutoPause();
     if (me.state && me.state.wrap_up_until) $("wrap-up-left").textContent = String(Math.max(0, Math.ceil(me.state.wrap_up_until - at)));
     if (call) {
       const since = call.waiting_since || call.arrived_at;
@@ -347,7 +506,7 @@
     }
   }
   setInterval(tick, 250);
-  document.addEventListener("hotline:lang", () => { if (me.state) showState(me.state); });
+  document.addEventListener("hotline:lang", () => { if (me.state) showState(me.state); showNotifyState(); });
 
   // -- live channel -----------------------------------------------------------------------------
   connect((message) => {

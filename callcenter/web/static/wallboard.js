@@ -30,11 +30,14 @@
       el("td", {}, c.state === "connected" ? c.agent_id : c.ringing.join(", ") || "–"))));
     $("queue-empty").hidden = board.calls.length > 0;
 
-    replace($("agents").tBodies[0], board.agents.map((a) => el("tr", { dataset: { agent: a.agent_id, state: a.state } },
+    // An operator the core paused for missed calls stands out (reason on the row and badge, red), with
+    // the automatic resume's countdown when the core has one.
+    replace($("agents").tBodies[0], board.agents.map((a) => el("tr", { dataset: { agent: a.agent_id, state: a.state, reason: a.reason || "" } },
       el("td", {}, `${a.agent_id} ${a.name || ""}`),
       el("td", { class: "shift", dataset: { scheduled: a.shift ? "1" : "0" } }, a.shift || t("wb.not_scheduled")),
-      el("td", {}, el("span", { class: "badge", dataset: { state: a.state } },
-        t(`state.${a.state}`) + (a.reason ? ` · ${t(`reason.${a.reason}`)}` : "") + (a.registered ? "" : ` · ${t("wb.no_phone")}`))),
+      el("td", {}, el("span", { class: "badge", dataset: { state: a.state, reason: a.reason || "" } },
+        t(`state.${a.state}`) + (a.reason ? ` · ${t(`reason.${a.reason}`)}` : "") + (a.registered ? "" : ` · ${t("wb.no_phone")}`)),
+        a.resume_at ? el("span", { class: "resume-in", dataset: { until: a.resume_at } }, "") : null),
       el("td", { class: "ticker", dataset: { since: a.since ?? "" } }, "–"),
       el("td", {}, String(a.calls_answered ?? 0)),
       el("td", { class: "actions" }, actions(a)))));
@@ -88,6 +91,9 @@
       const since = parseFloat(cell.dataset.since);
       const until = parseFloat(cell.dataset.until);
       cell.textContent = Number.isNaN(since) ? "–" : duration((Number.isNaN(until) ? at : until) - since);
+    }
+    for (const node of document.querySelectorAll(".resume-in[data-until]")) {
+      node.textContent = t("wb.auto_resume_in", { left: duration(Math.max(0, parseFloat(node.dataset.until) - at)) });
     }
     const waiting = board.calls.filter((c) => c.state === "waiting" || c.state === "offered");
     const longest = waiting.length ? Math.max(...waiting.map((c) => at - c.waiting_since)) : 0;
