@@ -69,6 +69,7 @@ from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
 from callcenter.exceptions import AmiError
 from callcenter.settings import Settings
+from callcenter.tickets.rings import RingRecorder
 from callcenter.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
@@ -154,6 +155,7 @@ class Adapter:
         self.registered: set[str] = set()
         self.device_states: dict[str, str] = {}  # agent id -> the phone's latest device state, in event order
         self.listeners: list[Callable[[Command], None]] = []  # e.g. the wallboard
+        self.rings = RingRecorder(tickets, self._spawn)  # every ring on the call's ticket: who, when, how it ended
         self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
         self.started = False  # the first login's restore and adoption are done
         self.link: dict[str, Any] = {"up": False, "down_since": None, "resyncs": 0, "last_resync": None}
@@ -204,6 +206,7 @@ class Adapter:
         except IllegalTransition as err:
             log.debug("acd.event_ignored", acd_event=type(event).__name__, reason=str(err))
             return False
+        self.rings.observe(event, self.acd)
         for command in commands:
             self._execute(command)
         return True

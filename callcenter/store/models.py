@@ -86,6 +86,7 @@ class Ticket(Base):
     source: Mapped[str] = mapped_column(String(16))  # one of SOURCES
     call_status: Mapped[str] = mapped_column(String(16), default="new")  # one of CALL_STATUSES
     arrived_at: Mapped[dt.datetime]
+    first_rang_at: Mapped[dt.datetime | None]  # an operator's phone first rang for it (the two-ring clock)
     answered_at: Mapped[dt.datetime | None]
     ended_at: Mapped[dt.datetime | None]
     agent_id: Mapped[str | None] = mapped_column(String(64))

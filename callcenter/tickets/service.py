@@ -44,6 +44,10 @@ from callcenter.tickets.queue_log import FallbackCall
 log = structlog.get_logger(__name__)
 
 STATUS_RANK = {"new": 0, "ringing": 1, "answered": 2, "completed": 3, "abandoned": 3}
+# How one ring of an operator's phone ended: the operator answered it; let it ring out or refused it
+# (a miss); it stopped because another operator answered first; the call ended while it rang (the
+# caller hung up); the system took the offer back (a transport failure: nobody's miss).
+RING_OUTCOMES = ("answered", "missed", "answered_elsewhere", "caller_left", "withdrawn")
 ATTEMPT_TIMEOUT = 30.0  # one write attempt; a hung connection then counts as a failure and is retried
 
 
@@ -191,6 +195,25 @@ class TicketService:
         """An agent's phone started ringing for this call."""
         data = {"agent_id": _clean_agent(agent_id), "at": _iso(at)}
         await self._submit(TicketWrite("ringing", _clean_uniqueid(uniqueid), data))
+
+    async def record_ring(
+        self,
+        uniqueid: str,
+        agent_id: str,
+        started_at: dt.datetime,
+        ended_at: dt.datetime | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """An operator's phone rang for this call (from ``started_at``), and how that ring ended once known.
+
+        Kept in ``details["rings"]`` (one entry per agent and start, so the start and the end may
+        come in either order, and a replay changes nothing); the first ring also sets ``first_rang_at``.
+        """
+        if outcome is not None and outcome not in RING_OUTCOMES:
+            raise ValueError(f"outcome must be one of {RING_OUTCOMES} or None, not {outcome!r}")
+        data = {"agent_id": _clean_agent(agent_id), "started_at": _iso(started_at), "ended_at": _iso(ended_at),
+                "outcome": outcome}
+        await self._submit(TicketWrite("ring", _clean_uniqueid(uniqueid), data))
 
     async def mark_answered(self, uniqueid: str, agent_id: str, answered_at: dt.datetime) -> None:
         """An agent answered the call."""
@@ -451,6 +474,29 @@ async def _apply_ringing(session: AsyncSession, node: str, uniqueid: str, data: 
     _advance(ticket, "ringing")
 
 
+async def _apply_ring(session: AsyncSession, node: str, uniqueid: str, data: dict[str, Any]) -> None:
+    """Add a ring to ``details["rings"]`` or complete the one of the same agent and start."""
+    ticket = await _existing(session, node, uniqueid, "ring")
+    if ticket is None:
+        return
+    rings = [dict(r) for r in ticket.details.get("rings", [])]
+    key = (data["agent_id"], data["started_at"])
+    ring = next((r for r in rings if (r.get("agent_id"), r.get("started_at")) == key), None)
+    if ring is None:
+        ring = {"agent_id": data["agent_id"], "started_at": data["started_at"], "ended_at": None, "outcome": None}
+        rings.append(ring)
+    for name in ("ended_at", "outcome"):
+        if data[name] is not None:  # an end never comes undone by a late start
+            ring[name] = data[name]
+    rings.sort(key=lambda r: (r["started_at"], r["agent_id"]))
+    if rings != ticket.details.get("rings"):
+        ticket.details = {**ticket.details, "rings": rings}
+    started = _from_iso(data["started_at"])
+    if ticket.first_rang_at is None or started < ticket.first_rang_at:
+        ticket.first_rang_at = started
+    _advance(ticket, "ringing")
+
+
 async def _apply_answered(session: AsyncSession, node: str, uniqueid: str, data: dict[str, Any]) -> None:
     """Record who answered and when."""
     ticket = await _existing(session, node, uniqueid, "answered")
@@ -537,6 +583,7 @@ APPLIERS: dict[str, Callable[[AsyncSession, str, str, dict[str, Any]], Awaitable
     "details": _apply_details,
     "open": _apply_open,
     "ringing": _apply_ringing,
+    "ring": _apply_ring,
     "answered": _apply_answered,
     "ended": _apply_ended,
     "fallback": _apply_fallback,

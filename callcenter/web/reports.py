@@ -1,7 +1,10 @@
 """The hotline's reports over any date range: figures, staffing advice, and their HTML/CSV/PDF forms.
 
 The daily notice, weekly summary and monthly analysis are the same report over one, seven and
-thirty days.  The HTML body is built here with every value escaped and charts as inline SVG
+thirty days.  Every figure (the summary, by hour and day, per operator) comes from
+``callcenter.web.figures``, whose definitions the page, the CSV and the JSON API share: a call
+counts as offered to an operator once it rang one, and each operator is credited every ring of
+their phone.  The HTML body is built here with every value escaped and charts as inline SVG
 (numbers only), so the page and the PDF (printed by headless Chromium with the system's CJK
 fonts) show the same thing.
 """
@@ -37,7 +40,8 @@ LABELS = {  # the PDF is printed in Mandarin; the page translates the same keys 
     "reports.staffing": "排班建议（Erlang C）", "reports.hour": "时段", "reports.calls": "来电",
     "reports.aht": "平均处理(秒)", "reports.agents_needed": "所需坐席", "reports.sl_expected": "预计两声接听率",
     "col.agent": "坐席", "col.category": "类别", "reports.day": "日期", "reports.rated": "评价数",
-    "reports.average": "平均分", "reports.solved": "已解决", "reports.staffing_note":
+    "reports.average": "平均分", "reports.solved": "已解决", "reports.rang": "振铃", "reports.missed": "未接",
+    "reports.answered_elsewhere": "他人先接", "reports.caller_left": "振铃中挂断", "reports.staffing_note":
     "每小时需要的坐席数，按历史来电与处理时长计算，目标两声（10秒）内接听率",
 }
 
@@ -191,8 +195,10 @@ def body_html(report: dict[str, Any]) -> str:
         ]
     parts += [
         f"<section><h2>{_label('reports.by_agent')}</h2>",
-        _table(["col.agent", "wb.offered", "wb.answered", "reports.service_level", "wb.avg_wait", "reports.aht"],
-               [[a["agent_id"], a["offered"], a["answered"], _pct(a["service_level"]), a["avg_wait"], a["avg_talk"]] for a in report["by_agent"]]),
+        _table(["col.agent", "reports.rang", "wb.answered", "reports.missed", "reports.answered_elsewhere", "reports.caller_left",
+                "reports.service_level", "wb.avg_wait", "reports.aht"],
+               [[a["agent_id"], a["offered"], a["answered"], a["missed"], a["answered_elsewhere"], a["caller_left"],
+                 _pct(a["service_level"]), a["avg_wait"], a["avg_talk"]] for a in report["by_agent"]]),
         "</section>",
         f"<section><h2>{_label('reports.categories')}</h2>",
         _table(["col.category", "reports.calls"], [[c["category"], c["calls"]] for c in report["categories"]]),

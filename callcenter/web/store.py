@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.store.models import Ticket, normalise_number
 from callcenter.workorders.models import WorkOrder
-from callcenter.web.figures import CallRow
+from callcenter.web.figures import RING_OUTCOMES, CallRow, Ring
 
 MAX_ROWS = 200_000  # a report over more calls than this is cut (a year of a busy hotline is ~360k)
 
@@ -49,6 +49,8 @@ def ticket_json(ticket: Ticket, order: WorkOrder | None = None) -> dict[str, Any
         "notes": details.get("notes"),
         "ivr": details.get("ivr"),
         "within_two_rings": (details.get("acd") or {}).get("within_two_rings"),
+        "first_rang_at": _iso(ticket.first_rang_at),
+        "rings": details.get("rings") or [],  # every ring of an operator's phone: agent, start, end, outcome
         "work": {
             "id": order.ticket_id,
             "status": order.status,
@@ -144,6 +146,7 @@ def _row(arrived_at, call_status, agent_id, answered_at, ended_at, wait_seconds,
         arrived_at=arrived_at,
         call_status=call_status,
         agent_id=agent_id,
+        rings=_rings(details.get("rings")),
         answered_at=answered_at,
         ended_at=ended_at,
         wait_seconds=wait_seconds,
@@ -153,6 +156,23 @@ def _row(arrived_at, call_status, agent_id, answered_at, ended_at, wait_seconds,
         solved=notes.get("solved") if isinstance(notes, dict) else None,
         satisfaction=int(score) if isinstance(score, (int, float)) and 1 <= score <= 5 else None,
     )
+
+
+def _rings(stored: Any) -> tuple[Ring, ...]:
+    """The ticket's rings (``details["rings"]``, written by ``TicketService.record_ring``) for figures."""
+    if not isinstance(stored, list):
+        return ()
+    rings = []
+    for entry in stored:
+        if not isinstance(entry, dict) or not entry.get("agent_id"):
+            continue
+        try:
+            started = dt.datetime.fromisoformat(entry["started_at"]) if entry.get("started_at") else None
+        except (TypeError, ValueError):
+            started = None
+        outcome = entry.get("outcome")
+        rings.append(Ring(str(entry["agent_id"]), started, outcome if outcome in RING_OUTCOMES else None))
+    return tuple(rings)
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
