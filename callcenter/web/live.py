@@ -10,7 +10,8 @@ core's own call stack, and must never block or raise there.  It decides *what* g
 - ``StopRinging`` -> ``ring_stopped`` to that operator; ``AgentStateChanged`` -> ``agent``.
 - Any of them marks the wallboard dirty; a loop sends supervisors a new ``wallboard`` when the
   live picture changed (also checked every ``WALLBOARD_CHECK`` seconds, for arrivals and hang-ups
-  that emit no command), with today's figures from the tickets refreshed every ``TODAY_REFRESH``
+  that emit no command), with today's figures from the tickets (``callcenter.web.figures``: the
+  hotline's and each operator's, counting every call that rang) refreshed every ``TODAY_REFRESH``
   and the overdue tickets (the work-order side's overdue detection) every ``OVERDUE_REFRESH`` or at
   once when its sweep announces a newly overdue ticket (``WorkOrderService.listeners``).
 - Each operator on the wallboard carries the shift that has them scheduled now (the rota store,
@@ -329,7 +330,8 @@ class LiveHub:
         day = dt.datetime.fromtimestamp(now, self.zone).date()
         start, end = figures.local_day_bounds(day, self.zone)
         rows = await call_rows(self.reads, start, end)
-        self._today = {"day": day.isoformat(), **figures.summarise(rows)}
+        # Each operator's figures too, crediting every ring of their phone (figures.by_agent).
+        self._today = {"day": day.isoformat(), **figures.summarise(rows), "agents": figures.by_agent(rows)}
         self._today_at = now
         return self._today
 

@@ -39,12 +39,21 @@
         t(`state.${a.state}`) + (a.reason ? ` · ${t(`reason.${a.reason}`)}` : "") + (a.registered ? "" : ` · ${t("wb.no_phone")}`)),
         a.resume_at ? el("span", { class: "resume-in", dataset: { until: a.resume_at } }, "") : null),
       el("td", { class: "ticker", dataset: { since: a.since ?? "" } }, "–"),
-      el("td", {}, String(a.calls_answered ?? 0)),
+      answeredCell(a, (today.agents || []).find((f) => f.agent_id === a.agent_id)),
       el("td", { class: "actions" }, actions(a)))));
 
     replace($("alerts"), board.alerts.map((alert) => el("li", { class: `alert ${alert.kind}`, dataset: { kind: alert.kind } }, alertText(alert))));
     $("no-alerts").hidden = board.alerts.length > 0;
     tick();
+  }
+
+  // Today's figures of one operator from the tickets (every ring of their phone counts):
+  // answered of rung, the misses, and the two-ring rate; the core's count when there are none yet.
+  function answeredCell(agent, figures) {
+    if (!figures) return el("td", {}, String(agent.calls_answered ?? 0));
+    const missed = figures.missed ? ` · ${t("wb.missed_n", { n: figures.missed })}` : "";
+    return el("td", { class: "agent-figures", title: t("wb.agent_figures_title") },
+      `${figures.answered}/${figures.offered}${missed} · ${percent(figures.service_level)}`);
   }
 
   function actions(agent) {
