@@ -14,14 +14,32 @@ Rules:
   then arrival.  Eligible: available, not busy on the phone outside the ACD, and holding the
   call's skill (any agent once the call has waited ``overflow_after``, or at once when no
   logged-in agent has the skill).
-- Which free agent: the strategy (longest idle, fewest calls, round robin).  An agent who already
-  missed this call is the last choice.
-- An agent has at most one call, ringing or connected.  A call rings one agent, or two when the
-  SLA guard fires: if the first has not answered ``sla_guard_after`` seconds into the window and
-  another agent is free, that one rings too; the first to answer gets the call, the other stops.
+- Which free agent: an agent who already missed this call is the last choice; then agents likely
+  to answer in what is left of the window (``likely_threshold``) before unlikely ones; inside each
+  group the strategy (longest idle, fewest calls, round robin), so work is still shared.
+- Each agent remembers the offers that rang at their phone (``AnswerMemory``): answered or not, and
+  how many seconds from ring start to answer, decayed with ``memory_half_life`` so a bad hour is
+  forgiven.  A new agent starts as if ``PRIOR_OFFERS`` offers had rung and been answered, spread
+  evenly over the window.  p(answer within t) = (prior answers within t + remembered answers
+  within t) / (prior offers + remembered offers).  A ring stopped because another agent answered or
+  the caller left, and a withdrawn offer, are remembered as nothing (and are nobody's miss).
+- An agent has at most one call, ringing or connected.  A call rings one agent, or more:
+  - the SLA guard: while one agent rings, another free agent rings too from the first moment the
+    ringing agent's own history puts the chance of an answer in what is left of the window below
+    ``guard_likelihood`` (checked at ring start and every ``ANSWER_BIN`` seconds after), and at the
+    latest ``sla_guard_after`` seconds into the window (an unknown agent is guarded then);
+  - pairing (``pair_when_idle``): when the queue is empty and more than ``PAIR_RESERVE`` agents
+    are still free after an offer, a second agent rings with the new call at once;
+  - escalation: a call still unanswered ``escalate_after`` seconds after its first ring rings every
+    free eligible agent (the room's phones all ring), and any agent freed until it is answered;
+  the first to answer gets the call, the other phones stop.  ``sla_guard_after`` off turns all
+  three off (one phone at a time); each can be turned off alone.  ``Offer.kind`` says which.
 - An offer not answered in the window (``RingFailed``) returns the call to the queue and offers it
   again at once (no retry pause, unlike app_queue).  ``max_missed`` misses in a row pause the
-  agent with reason ``missed_calls``.
+  agent with reason ``missed_calls``; the core resumes them ``auto_resume_after`` seconds later
+  (``Agent.resume_at``), unless they resumed or paused for another reason meanwhile.
+- ``position`` and ``estimated_wait`` tell a waiting caller where they stand (see
+  ``estimated_wait`` for the model); ``agent_figures`` gives supervisors each agent's memory.
 - The core owns time.  The ring window and the SLA guard run from the moment the phone rings
   (``RingStarted``), not from the offer.  Every offer has a deadline in the core: an offer that has
   not reached the phone ``setup_timeout`` after it was made is withdrawn, and a ring still going
@@ -77,6 +95,11 @@ class IllegalTransition(Exception):
 
 
 MISSED_CALLS = "missed_calls"  # pause reason set by the core itself
+AUTO_RESUMED = "auto_resumed"  # AgentStateChanged reason when the core ends a missed-calls pause
+ANSWER_BIN = 0.5  # seconds: resolution of the remembered answer delays and of the guard's checks
+PRIOR_OFFERS = 4.0  # a new agent: as if this many offers had rung and been answered over the window
+PAIR_RESERVE = 1  # free agents pairing leaves for the next caller
+DEFAULT_TALK = 180.0  # seconds of talk assumed before any call has ended (for the estimated wait)
 
 # ---- events (inputs) -------------------------------------------------------------------------
 
@@ -236,7 +259,14 @@ class Offer:
     call_id: str
     agent_id: str
     timeout: float
-    guard: bool = False  # a second ring placed by the SLA guard
+    guard: bool = False  # not the call's only ring: placed by the SLA guard, pairing or escalation
+    # "first": the call's own ring; "guard": the SLA guard's; "pair": rung with the first at once
+    # (queue empty); "all": escalation rings every free agent.  Left empty, it follows ``guard``.
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", "guard" if self.guard else "first")
 
 
 @dataclass(frozen=True)
@@ -266,7 +296,7 @@ class AgentStateChanged:
 
     agent_id: str
     state: AgentState
-    reason: str | None = None
+    reason: str | None = None  # the pause reason; AUTO_RESUMED when the core ended a missed-calls pause
 
 
 Command = Offer | StopRinging | WakeAt | HandOff | AgentStateChanged
@@ -319,6 +349,38 @@ def _next(table: dict, state: StrEnum, move: str, what: str) -> StrEnum:
 
 
 @dataclass
+class AnswerMemory:
+    """An agent's recent offers that rang, decayed to ``stamp``: how often and how fast they answer."""
+
+    stamp: float = 0.0  # the time the counts below are decayed to
+    offers: float = 0.0  # offers that rang, answered or not
+    answered: list[float] = field(default_factory=list)  # [k]: answers within k * ANSWER_BIN s of ring start
+
+    def within(self, seconds: float) -> float:
+        """Remembered answers (decayed to ``stamp``) that came within ``seconds`` of ring start."""
+        if not self.answered or seconds < 0:
+            return 0.0
+        return self.answered[min(int(seconds / ANSWER_BIN + 1e-9), len(self.answered) - 1)]
+
+    def record(self, at: float, delay: float | None, decay: float, bins: int) -> None:
+        """One more offer that rang: answered after ``delay`` seconds, or not (None)."""
+        self.offers = self.offers * decay + 1.0
+        self.answered = [n * decay for n in self.answered] if self.answered else [0.0] * bins
+        if delay is not None:
+            first = min(max(0, -int(-delay // ANSWER_BIN)), bins - 1)  # delay in ((k-1) * bin, k * bin]
+            for k in range(first, bins):
+                self.answered[k] += 1.0
+        self.stamp = at
+
+    def typical_answer(self) -> float | None:
+        """Median seconds from ring start to answer of the remembered answers (None: none)."""
+        if not self.answered or self.answered[-1] <= 0:
+            return None
+        half = self.answered[-1] / 2
+        return next(k for k, n in enumerate(self.answered) if n >= half) * ANSWER_BIN
+
+
+@dataclass
 class Agent:
     agent_id: str
     skills: frozenset[str] = frozenset()
@@ -334,6 +396,20 @@ class Agent:
     held_until: float | None = None  # held out of offers after a transport failure
     calls_answered: int = 0
     order: int = 0  # position in the rota, for round robin
+    resume_at: float | None = None  # paused for missed calls: when the core resumes them (None: by hand)
+    memory: AnswerMemory = field(default_factory=AnswerMemory)
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    """One agent's answer memory as supervisors see it (``Acd.agent_figures``)."""
+
+    offers_remembered: float  # offers that rang, decayed (a bad hour fades with the half-life)
+    answer_share: float | None  # share of those answered (None: nothing remembered)
+    p_within_window: float  # chance of answering within the ring window, with the new-agent prior
+    likely: bool  # p_within_window >= likely_threshold: preferred when several agents are free
+    typical_answer: float | None  # median seconds from ring start to answer (None: no answers)
+    resume_at: float | None  # paused for missed calls: when the core resumes them
 
 
 @dataclass
@@ -353,6 +429,7 @@ class Call:
     offered_to: list[str] = field(default_factory=list)  # every agent rung, in order
     missed_by: list[str] = field(default_factory=list)  # agents who let it ring out, in order
     seq: int = 0  # arrival order among equal times
+    adopted: bool = False  # found connected at start: its talk time is unknown
 
 
 class Acd:
@@ -371,6 +448,12 @@ class Acd:
         ring_grace: float = 1.0,
         retry_after: float = 2.0,
         handoff_after: float = 5.0,
+        guard_likelihood: float = 0.8,
+        likely_threshold: float = 0.8,
+        escalate_after: float | None = None,
+        pair_when_idle: bool = False,
+        auto_resume_after: float | None = None,
+        memory_half_life: float = 1800.0,
     ) -> None:
         self.ring_timeout = ring_timeout
         self.wrap_up = wrap_up
@@ -382,6 +465,14 @@ class Acd:
         self.ring_grace = ring_grace
         self.retry_after = retry_after
         self.handoff_after = handoff_after
+        guarded = self.sla_guard_after is not None  # guard off: one phone at a time, no extra rings at all
+        self.guard_likelihood = guard_likelihood if guarded else 0.0  # 0: the fixed guard point only
+        self.likely_threshold = likely_threshold  # 0: the strategy alone chooses
+        self.escalate_after = escalate_after if guarded and escalate_after and escalate_after < ring_timeout else None
+        self.pair_when_idle = pair_when_idle and guarded
+        self.auto_resume_after = auto_resume_after or None
+        self.memory_half_life = memory_half_life  # 0: no decay (remembered for ever)
+        self._bins = int(-(-(ring_timeout + ring_grace) // ANSWER_BIN)) + 1  # answer delays up to the core's deadline
         self.link_down_since: float | None = None  # None: the link to Asterisk is up
         self.agents: dict[str, Agent] = {}
         self.calls: dict[str, Call] = {}
@@ -399,6 +490,10 @@ class Acd:
         # deadline is withdrawn, a ring going on past its deadline is a miss.
         self._deadlines: list[tuple[float, int, str, str, float | None]] = []
         self._holds: list[tuple[float, str]] = []  # heap: (hold end, agent id)
+        self._escalations: list[tuple[float, str]] = []  # heap: (escalation point, call id)
+        self._escalating: dict[str, None] = {}  # calls ringing every free agent until answered (ordered set)
+        self._resumes: list[tuple[float, str]] = []  # heap: (auto-resume time, agent id)
+        self._talk = [0.0, 0.0, 0.0]  # decayed talk seconds, decayed calls, when decayed: the mean talk time
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -476,8 +571,10 @@ class Acd:
                     if call.first_rang_at is None:
                         call.first_rang_at = at
                         if self.sla_guard_after is not None and len(call.ringing) == 1:
-                            heapq.heappush(self._guards, (at + self.sla_guard_after, call_id))
-                            self._wake(at + self.sla_guard_after, out)
+                            self._schedule_guard(call, at + self._guard_point(agent, at), at, out)
+                        if self.escalate_after is not None:
+                            heapq.heappush(self._escalations, (at + self.escalate_after, call_id))
+                            self._wake(at + self.escalate_after, out)
             case OfferWithdrawn(call_id, agent_id, at, _reason):
                 call, agent = self._ringing_pair(call_id, agent_id)
                 self._withdraw(call, agent, at, out)
@@ -492,7 +589,7 @@ class Acd:
                 if agent.state in (S.RINGING, S.ON_CALL):
                     raise IllegalTransition(f"{agent_id} is busy with {agent.call_id}")
                 call = self._new_call(call_id, at)
-                call.state, call.agent_id, call.answered_at = C.CONNECTED, agent_id, at
+                call.state, call.agent_id, call.answered_at, call.adopted = C.CONNECTED, agent_id, at, True
                 if agent.state == S.PAUSED:
                     agent.pending = f"pause:{agent.pause_reason}"
                 elif agent.state == S.LOGGED_OUT:
@@ -502,6 +599,9 @@ class Acd:
             case AgentAnswered(call_id, agent_id, at):
                 call, agent = self._ringing_pair(call_id, agent_id)
                 call.state = _next(CALL_TRANSITIONS, call.state, "answer", call_id)
+                rang = call.rang_at.get(agent_id, at)  # answered before the ring was reported: at once
+                self._remember(agent, at, max(0.0, at - rang))
+                self._escalating.pop(call_id, None)
                 del call.ringing[agent_id]
                 call.agent_id, call.answered_at = agent_id, at
                 agent.missed_in_row = 0
@@ -513,6 +613,9 @@ class Acd:
                 call.state = _next(CALL_TRANSITIONS, call.state, "call_ended", call_id)
                 self._dequeue(call)
                 self._stop_other_rings(call, at, out)
+                self._escalating.pop(call_id, None)
+                if call.answered_at is not None and not call.adopted:
+                    self._remember_talk(at, at - call.answered_at)
                 if call.agent_id is not None:
                     agent = self._agent(call.agent_id)
                     agent.call_id = None
@@ -549,6 +652,17 @@ class Acd:
                     call = self.calls.get(call_id)
                     if call is not None and call.state == C.OFFERED and len(call.ringing) == 1:
                         self._guard_due[call_id] = None
+                while self._escalations and self._escalations[0][0] <= at + 1e-9:
+                    _, call_id = heapq.heappop(self._escalations)
+                    call = self.calls.get(call_id)
+                    if call is not None and call.state == C.OFFERED:
+                        self._escalating[call_id] = None
+                while self._resumes and self._resumes[0][0] <= at + 1e-9:
+                    until, agent_id = heapq.heappop(self._resumes)
+                    agent = self.agents[agent_id]
+                    if agent.resume_at == until and agent.state == S.PAUSED and agent.pause_reason == MISSED_CALLS:
+                        agent.missed_in_row = 0
+                        self._set(agent, "resume", at, out, note=AUTO_RESUMED)
             case _:
                 raise IllegalTransition(f"unknown event {event!r}")
         return out + self._dispatch(now)
@@ -556,6 +670,95 @@ class Acd:
     def waiting(self) -> list[Call]:
         """Calls waiting for an agent, in the order they will be offered."""
         return [self.calls[entry[3]] for entry in self._queue]
+
+    def position(self, call_id: str) -> int | None:
+        """Where a waiting call stands in the order calls are offered (1: next); None if not waiting."""
+        call = self.calls.get(call_id)
+        if call is None or call.state != C.WAITING:
+            return None
+        since = call.waiting_since if call.waiting_since is not None else call.arrived_at
+        i = bisect.bisect_left(self._queue, (-call.priority, since, call.seq, call.call_id))
+        return i + 1 if i < len(self._queue) and self._queue[i][3] == call_id else None
+
+    def handle_time(self) -> float:
+        """Expected seconds an operator spends on a call: decayed mean talk time (``DEFAULT_TALK``
+        weighing as one call, so it holds before any call ended) plus the wrap-up."""
+        total, calls, _ = self._talk
+        return (DEFAULT_TALK + total) / (1.0 + calls) + max(self.wrap_up, 0.0)
+
+    def estimated_wait(self, call_id: str, now: float) -> float | None:
+        """Seconds until an operator is likely offered this waiting call; None when not meaningful.
+
+        The model: every operator logged in frees at a time of their own: free now (or when a
+        transport hold ends), in wrap-up at its known end, on a call at max(now, answered + mean
+        talk) + wrap-up, ringing at now + handle time (the ring is assumed answered; a call ringing
+        several phones keeps only the first, the others free now), paused for missed calls at
+        their auto-resume; paused by choice or busy outside the ACD: never.  The calls
+        ahead of this one (``position``) take the earliest free times in turn, each freeing that
+        operator again a handle time later (``handle_time``); this call takes the next.  An
+        operator without the call's skill counts only from its overflow point.  None: the call is
+        not waiting, the link is down (callers are handed back), nobody will free, or nothing
+        observed backs the figure (no call has ended and no operator is on one).
+        """
+        position = self.position(call_id)
+        if position is None or self.link_down_since is not None:
+            return None
+        call = self.calls[call_id]
+        handle = self.handle_time()
+        talk = handle - max(self.wrap_up, 0.0)
+        frees: list[tuple[float, str]] = []
+        observed = self._talk[1] > 0
+        kept: set[str] = set()  # calls ringing several phones: the first one keeps it
+        for agent in self.agents.values():
+            if agent.state == S.LOGGED_OUT or agent.phone_busy:
+                continue
+            if agent.state == S.AVAILABLE:
+                at = agent.held_until if agent.held_until is not None else now
+            elif agent.state == S.WRAP_UP:
+                at = agent.wrap_up_until if agent.wrap_up_until is not None else now
+            elif agent.state == S.ON_CALL:
+                answered = self.calls[agent.call_id].answered_at if agent.call_id in self.calls else None
+                at = max(now, (answered if answered is not None else now) + talk) + max(self.wrap_up, 0.0)
+                observed = True
+            elif agent.state == S.RINGING:
+                at = now if agent.call_id in kept else now + handle
+                kept.add(agent.call_id or "")
+                observed = True
+            elif agent.resume_at is not None:
+                at = agent.resume_at
+            else:
+                continue
+            frees.append((max(at, now), agent.agent_id))
+        if not frees or not observed:
+            return None
+        heapq.heapify(frees)
+        for _ in range(position - 1):  # the calls ahead take the earliest operators in turn
+            at, agent_id = heapq.heappop(frees)
+            heapq.heappush(frees, (at + handle, agent_id))
+        skilled = call.skill is None or not self._skilled.get(call.skill)
+        overflow = (call.waiting_since if call.waiting_since is not None else call.arrived_at) + self.overflow_after
+        best = min(
+            at if skilled or call.skill in self.agents[agent_id].skills else max(at, overflow) for at, agent_id in frees
+        )
+        return max(0.0, best - now)
+
+    def agent_figures(self, now: float) -> dict[str, AgentFigures]:
+        """Every known agent's answer memory at ``now``, for supervisors."""
+        figures = {}
+        for agent in self.agents.values():
+            memory = agent.memory
+            weight = self._decay(memory.stamp, now) if memory.offers else 0.0
+            offers = weight * memory.offers
+            p = self._likelihood(agent, now, self.ring_timeout)
+            figures[agent.agent_id] = AgentFigures(
+                offers_remembered=offers,
+                answer_share=weight * memory.within(self.ring_timeout) / offers if offers > 1e-9 else None,
+                p_within_window=p,
+                likely=p >= self.likely_threshold,
+                typical_answer=memory.typical_answer(),
+                resume_at=agent.resume_at,
+            )
+        return figures
 
     def violations(self, now: float, slack: float = 1.0) -> list[str]:
         """What is untrue in the core's state at ``now`` (empty when consistent): the invariant.
@@ -580,6 +783,10 @@ class Acd:
                 found.append(f"agent {agent.agent_id} held past {agent.held_until}")
             if agent.state == S.WRAP_UP and self.wrap_up > 0 and (agent.wrap_up_until or 0) + slack < now:
                 found.append(f"agent {agent.agent_id} in wrap-up past its end")
+            if agent.resume_at is not None and (agent.state, agent.pause_reason) != (S.PAUSED, MISSED_CALLS):
+                found.append(f"agent {agent.agent_id} {agent.state} has an auto-resume due")
+            elif agent.resume_at is not None and agent.resume_at + slack < now:
+                found.append(f"agent {agent.agent_id} paused for missed calls past its auto-resume")
         queued = {entry[3] for entry in self._queue}
         for call in self.calls.values():
             if (call.state == C.WAITING) != (call.call_id in queued):
@@ -588,6 +795,8 @@ class Acd:
                 found.append(f"call {call.call_id} offered to nobody")
             if call.ringing and call.state != C.OFFERED:
                 found.append(f"call {call.call_id} {call.state} but ringing {sorted(call.ringing)}")
+            if len(call.ringing) > 2 and call.call_id not in self._escalating:
+                found.append(f"call {call.call_id} rings {len(call.ringing)} phones without an escalation")
             for agent_id, offered in call.ringing.items():
                 agent = self.agents.get(agent_id)
                 if agent is None or agent.state != S.RINGING or agent.call_id != call.call_id:
@@ -616,6 +825,7 @@ class Acd:
             return commands
         if not self._free:
             return commands
+        offered: list[Call] = []
         for entry in list(self._queue):
             if not self._free:
                 break
@@ -623,10 +833,36 @@ class Acd:
             agent = self._choose_agent(call, now, self._free)
             if agent is not None:
                 self._dequeue(call)
-                self._offer(call, agent, now, commands, guard=False)
+                self._offer(call, agent, now, commands, kind="first")
+                offered.append(call)
         if self._guard_due and self._free:
             self._sla_guard(now, commands)
+        if offered and self.pair_when_idle and not self._queue:
+            self._pair(offered, now, commands)
+        if self._escalating and self._free:
+            self._escalate(now, commands)
         return commands
+
+    def _pair(self, offered: list[Call], now: float, commands: list[Command]) -> None:
+        """Queue empty: ring a second free agent with each call just offered, keeping ``PAIR_RESERVE`` free."""
+        for call in offered:
+            if len(self._free) <= PAIR_RESERVE:
+                return
+            if call.state != C.OFFERED or len(call.ringing) != 1:
+                continue
+            agent = self._choose_agent(call, now, self._free - set(call.ringing))
+            if agent is not None:
+                self._offer(call, agent, now, commands, kind="pair")
+
+    def _escalate(self, now: float, commands: list[Command]) -> None:
+        """Calls past their escalation point ring every free eligible agent (the first to answer wins)."""
+        for call_id in list(self._escalating):
+            call = self.calls.get(call_id)
+            if call is None or call.state != C.OFFERED:
+                del self._escalating[call_id]
+                continue
+            for agent in sorted(self._eligible(call, now, self._free), key=lambda a: a.order):
+                self._offer(call, agent, now, commands, kind="all")
 
     def _sla_guard(self, now: float, commands: list[Command]) -> None:
         """Ring a second free agent for calls whose single ring has gone on past the guard point."""
@@ -641,9 +877,10 @@ class Acd:
             agent = self._choose_agent(call, now, candidates) if candidates else None
             if agent is not None:
                 del self._guard_due[call_id]
-                self._offer(call, agent, now, commands, guard=True)
+                self._offer(call, agent, now, commands, kind="guard")
 
-    def _choose_agent(self, call: Call, now: float, free: set[str]) -> Agent | None:
+    def _eligible(self, call: Call, now: float, free: set[str]) -> list[Agent]:
+        """The agents of ``free`` who may take ``call`` now (skills, or anyone once it overflowed)."""
         # Any agent may take the call once it has waited long enough for its skill, or at once
         # when no logged-in agent has the skill (waiting would only delay the caller).
         overflowed = (
@@ -654,19 +891,91 @@ class Acd:
         candidates = [self.agents[a] for a in free]
         if not overflowed:
             candidates = [a for a in candidates if call.skill in a.skills]
-        if not candidates:
-            return None
+        return candidates
+
+    def _choose_agent(self, call: Call, now: float, free: set[str]) -> Agent | None:
+        """Who rings next: not one who missed this call, then likely to answer in time, then the strategy."""
+        candidates = self._eligible(call, now, free)
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
         missed = call.missed_by
+        if self.likely_threshold > 0:
+            window, bar = self._window_left(call, now), self.likely_threshold
+            unlikely = lambda a: self._likelihood(a, now, window) < bar  # noqa: E731
+        else:
+            unlikely = lambda a: False  # noqa: E731
         if self.strategy == Strategy.FEWEST_CALLS:
-            key = lambda a: (a.agent_id in missed, a.calls_answered, a.idle_since, a.agent_id)  # noqa: E731
+            key = lambda a: (a.agent_id in missed, unlikely(a), a.calls_answered, a.idle_since, a.agent_id)  # noqa: E731
         elif self.strategy == Strategy.ROUND_ROBIN:
             n = max(len(self.agents), 1)
-            key = lambda a: (a.agent_id in missed, (a.order - self._rr_last - 1) % n)  # noqa: E731
+            key = lambda a: (a.agent_id in missed, unlikely(a), (a.order - self._rr_last - 1) % n)  # noqa: E731
         else:
-            key = lambda a: (a.agent_id in missed, a.idle_since, a.agent_id)  # noqa: E731
+            key = lambda a: (a.agent_id in missed, unlikely(a), a.idle_since, a.agent_id)  # noqa: E731
         return min(candidates, key=key)
 
-    def _offer(self, call: Call, agent: Agent, now: float, out: list[Command], guard: bool) -> None:
+    def _window_left(self, call: Call, now: float) -> float:
+        """Seconds left of the call's ring window (the two-ring promise); a whole window once it has passed."""
+        if call.first_rang_at is None:
+            return self.ring_timeout
+        left = self.ring_timeout - (now - call.first_rang_at)
+        return left if left > 0 else self.ring_timeout
+
+    # -- answer memory --------------------------------------------------------------------------
+
+    def _decay(self, since: float, now: float) -> float:
+        """How much a count made at ``since`` still weighs at ``now``."""
+        if self.memory_half_life <= 0 or now <= since:
+            return 1.0
+        return 0.5 ** ((now - since) / self.memory_half_life)
+
+    def _remember(self, agent: Agent, at: float, delay: float | None) -> None:
+        """An offer rang at the agent's phone: answered after ``delay`` seconds, or missed (None)."""
+        memory = agent.memory
+        memory.record(at, delay, self._decay(memory.stamp, at), self._bins)
+
+    def _likelihood(self, agent: Agent, now: float, within: float, after: float = 0.0) -> float:
+        """p(the agent answers within ``within`` s of ring start | not answered in the first ``after`` s).
+
+        The prior (``PRIOR_OFFERS`` answers spread evenly over the ring window) never decays, so a
+        remembered hour fades back to it.
+        """
+        memory = agent.memory
+        weight = self._decay(memory.stamp, now) if memory.offers else 0.0
+        window = self.ring_timeout
+
+        def answered(t: float) -> float:
+            return PRIOR_OFFERS * min(max(t, 0.0) / window, 1.0) + weight * memory.within(t)
+
+        left = PRIOR_OFFERS + weight * memory.offers - answered(after)
+        return (answered(within) - answered(after)) / left if left > 1e-12 else 0.0
+
+    def _guard_point(self, agent: Agent, now: float) -> float:
+        """Seconds into the agent's ring when the guard is due: the first check at which their chance to
+        answer in what is left of the window is below ``guard_likelihood``, at the latest ``sla_guard_after``."""
+        latest = self.sla_guard_after
+        assert latest is not None
+        if self.guard_likelihood <= 0 or not agent.memory.offers:
+            return latest  # nothing remembered: the prior answers within the window (p = 1)
+        elapsed = 0.0
+        while elapsed < latest:
+            if self._likelihood(agent, now, self.ring_timeout, after=elapsed) < self.guard_likelihood:
+                return elapsed
+            elapsed += ANSWER_BIN
+        return latest
+
+    def _schedule_guard(self, call: Call, due: float, now: float, out: list[Command]) -> None:
+        if due <= now + 1e-9:
+            self._guard_due[call.call_id] = None
+        else:
+            heapq.heappush(self._guards, (due, call.call_id))
+            self._wake(due, out)
+
+    def _remember_talk(self, at: float, seconds: float) -> None:
+        total, calls, stamp = self._talk
+        decay = self._decay(stamp, at)
+        self._talk = [total * decay + max(0.0, seconds), calls * decay + 1.0, at]
+
+    def _offer(self, call: Call, agent: Agent, now: float, out: list[Command], kind: str) -> None:
         call.state = _next(CALL_TRANSITIONS, call.state, "offer", call.call_id)
         self._set(agent, "offer", now, out)
         call.ringing[agent.agent_id] = now
@@ -675,7 +984,7 @@ class Acd:
             call.first_offered_at = now
         agent.call_id = call.call_id
         self._rr_last = agent.order
-        out.append(Offer(call.call_id, agent.agent_id, self.ring_timeout, guard))
+        out.append(Offer(call.call_id, agent.agent_id, self.ring_timeout, kind != "first", kind))
         self._deadline(now + self.setup_timeout, call.call_id, agent.agent_id, None, out)
 
     def _stop_other_rings(self, call: Call, at: float, out: list[Command]) -> None:
@@ -689,6 +998,8 @@ class Acd:
 
     def _ring_failed(self, call: Call, agent: Agent, at: float, out: list[Command]) -> None:
         """The agent let the call ring out (or refused it): a miss; the call rings on elsewhere."""
+        if agent.agent_id in call.rang_at:  # remembered only if it rang (busy or unreachable says nothing)
+            self._remember(agent, at, None)
         self._drop_ring(call, agent)
         call.missed_by.append(agent.agent_id)
         agent.missed_in_row += 1
@@ -715,18 +1026,20 @@ class Acd:
 
     def _after_ring_removed(self, call: Call, at: float, out: list[Command]) -> None:
         if call.state == C.WAITING:
+            self._escalating.pop(call.call_id, None)  # rung anew from the queue, one phone at a time
             self._enqueue(call)
             if self.link_down_since is not None:
                 self._wake(max(call.waiting_since or at, self.link_down_since) + self.handoff_after, out)
-        elif self.sla_guard_after is not None and call.first_rang_at is not None:
+        elif self.sla_guard_after is not None and call.first_rang_at is not None and len(call.ringing) == 1:
             # One of two rings ended: the call has rung since its first ring, so the guard
-            # applies again to the ring that is left (at once if past its point).
+            # applies again to the ring that is left (at once if past its point, or sooner if
+            # that agent's own history says so).
             due = call.first_rang_at + self.sla_guard_after
-            if due <= at + 1e-9:
-                self._guard_due[call.call_id] = None
-            else:
-                heapq.heappush(self._guards, (due, call.call_id))
-                self._wake(due, out)
+            (left,) = call.ringing
+            rang = call.rang_at.get(left)
+            if rang is not None:
+                due = min(due, rang + self._guard_point(self.agents[left], at))
+            self._schedule_guard(call, due, at, out)
 
     def _hand_off_outage(self, now: float, out: list[Command]) -> None:
         """Link down: callers who have waited ``handoff_after`` in the outage go to the dialplan's fallback."""
@@ -745,8 +1058,12 @@ class Acd:
 
     # -- state keeping --------------------------------------------------------------------------
 
-    def _set(self, agent: Agent, move: str, at: float, out: list[Command], reason: str | None = None) -> None:
-        """Move an agent by the table, apply what was pending once free, keep the free set in step."""
+    def _set(self, agent: Agent, move: str, at: float, out: list[Command], reason: str | None = None,
+             note: str | None = None) -> None:
+        """Move an agent by the table, apply what was pending once free, keep the free set in step.
+
+        ``note``: the ``AgentStateChanged`` reason when the agent is not paused (e.g. AUTO_RESUMED).
+        """
         state = _next(AGENT_TRANSITIONS, agent.state, move, agent.agent_id)
         if state == S.WRAP_UP and self.wrap_up <= 0:
             state = _next(AGENT_TRANSITIONS, state, "wrap_up_ended", agent.agent_id)
@@ -757,8 +1074,16 @@ class Acd:
             step = 1 if agent.state == S.LOGGED_OUT else -1
             for skill in agent.skills:
                 self._skilled[skill] = self._skilled.get(skill, 0) + step
+        was_missed_pause = agent.state == S.PAUSED and agent.pause_reason == MISSED_CALLS
         agent.state, agent.since = state, at
         agent.pause_reason = reason if state == S.PAUSED else None
+        if state == S.PAUSED and reason == MISSED_CALLS:
+            if not was_missed_pause and self.auto_resume_after:
+                agent.resume_at = at + self.auto_resume_after
+                heapq.heappush(self._resumes, (agent.resume_at, agent.agent_id))
+                self._wake(agent.resume_at, out)
+        else:  # resumed, or paused for something the agent chose: only a person resumes them
+            agent.resume_at = None
         if state == S.AVAILABLE:
             agent.idle_since = at
         agent.wrap_up_until = at + self.wrap_up if state == S.WRAP_UP else None
@@ -767,7 +1092,7 @@ class Acd:
             self._wake(agent.wrap_up_until, out)
         self._refresh_free(agent)
         if changed:
-            out.append(AgentStateChanged(agent.agent_id, state, agent.pause_reason))
+            out.append(AgentStateChanged(agent.agent_id, state, agent.pause_reason if state == S.PAUSED else note))
 
     def _when_free(self, agent: Agent, move: str) -> tuple[AgentState, str | None]:
         """Where an agent goes when a ring or call is over: pending logout or pause, too many misses, or available."""

@@ -144,6 +144,12 @@ class Adapter:
             ring_grace=acd.ring_grace,
             retry_after=acd.retry_after,
             handoff_after=acd.ami_down_handoff,
+            guard_likelihood=acd.guard_likelihood,
+            likely_threshold=acd.likely_threshold,
+            escalate_after=acd.escalate_after or None,
+            pair_when_idle=acd.pair_when_idle,
+            auto_resume_after=acd.auto_resume_after or None,
+            memory_half_life=acd.memory_half_life,
         )
         self.skills = {a.id: frozenset(a.skills) for a in settings.agents}
         self.chosen: dict[str, Any] = {}  # agent id -> ChosenState loaded at start

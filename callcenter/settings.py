@@ -81,6 +81,13 @@ class AcdSettings:
     setup_timeout: float = 4.0  # seconds for an offer to reach the phone (ringing) before it is withdrawn (not a miss)
     ring_grace: float = 1.0  # seconds past the ring window before the core ends a ring Asterisk did not report
     retry_after: float = 2.0  # seconds an operator is left out of offers after one could not reach their phone
+    # Answer memory: each operator's recent rings (answered or not, seconds to answer) fade with this half-life
+    memory_half_life: float = 1800.0  # seconds; 0: never forgotten
+    likely_threshold: float = 0.8  # operators below this chance of answering in the window ring only when no likelier one is free; 0: the strategy alone
+    guard_likelihood: float = 0.8  # the SLA guard fires as soon as the ringing operator's chance of answering in what is left drops below this (sla_guard_after at the latest); 0: at sla_guard_after only
+    escalate_after: float = 7.0  # seconds into a call's first ring to ring every free operator at once; 0: off
+    pair_when_idle: bool = True  # queue empty and operators idle: a new call rings two phones at once; false: off
+    auto_resume_after: float = 120.0  # seconds before an operator paused for missed calls is rung again; 0: only by hand
 
     @property
     def ring_timeout(self) -> float:
@@ -397,6 +404,11 @@ def _validate(settings: Settings) -> None:
             raise ConfigError("config.value", f"endpoint id {agent_id!r} must be letters and digits only")
     if settings.acd.strategy not in ("longest_idle", "fewest_calls", "round_robin"):
         raise ConfigError("config.value", "acd.strategy must be longest_idle, fewest_calls or round_robin")
+    acd = settings.acd
+    if not (0 <= acd.likely_threshold <= 1 and 0 <= acd.guard_likelihood <= 1):
+        raise ConfigError("config.value", "acd: likely_threshold and guard_likelihood are chances between 0 and 1")
+    if min(acd.memory_half_life, acd.escalate_after, acd.auto_resume_after) < 0:
+        raise ConfigError("config.value", "acd: memory_half_life, escalate_after and auto_resume_after must be >= 0")
     _validate_ivr(settings.ivr)
     _validate_agi(settings.agi)
     _validate_workorders(settings)
