@@ -15,6 +15,7 @@
     me.state = message;
     const badge = $("state");
     badge.dataset.state = message.state;
+    badge.dataset.reason = message.reason || "";
     badge.dataset.i18n = `state.${message.state}`;
     badge.textContent = t(`state.${message.state}`) + (message.reason ? ` · ${t(`reason.${message.reason}`)}` : "");
     $("btn-login").disabled = message.state !== "logged_out";
@@ -143,7 +144,7 @@
     if (audio.state === "suspended") audio.resume().catch(() => {});
     return audio;
   }
-  for (const kind of ["pointerdown", "keydown"]) { // any gesture unlocks the sound
+  for (const kind of ["click", "keydown"]) { // any gesture unlocks the sound (a click, so the button is not hidden under the pointer)
     document.addEventListener(kind, () => { const ctx = audioContext(); if (ctx) ctx.resume().then(showNotifyState, () => {}); },
       { once: true, capture: true });
   }
@@ -175,15 +176,14 @@
     if (ring.menu) lines.push(t("ring.notify_menu", { menu: ring.menu }));
     if (ring.seasonal) lines.push(t("ring.notify_seasonal", { seasonal: ring.seasonal }));
     lines.push(t("ring.notify_click"));
-    const previous = ring.notification;
+    if (ring.notification) { ring.notification.onclick = null; ring.notification.close(); ring.notification = null; }
     try {
-      // One tag: an update replaces the notification on the screen (silently, unless renotify).
+      // One tag: an update takes the old one's place (silently, unless renotify).
       const shown = new Notification(t("ring.notify_title", { number: ring.number }),
         { body: lines.join("\n"), tag: "hotline-ring", renotify, requireInteraction: true, lang: document.documentElement.lang });
       shown.onclick = () => { window.focus(); shown.close(); };
       ring.notification = shown;
-    } catch (_) { return; } // a browser that refuses page notifications: sound and title still work
-    if (previous) previous.onclick = null;
+    } catch (_) { /* a browser that refuses page notifications: sound and title still work */ }
   }
 
   function startRingAlert(message) {
