@@ -68,6 +68,8 @@ from callcenter.agents.states import ChosenState
 from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
 from callcenter.exceptions import AmiError
+from callcenter.ivr.prompts import playable, sound_path
+from callcenter.ivr.waiting import announcement
 from callcenter.settings import Settings
 from callcenter.tickets.rings import RingRecorder
 from callcenter.tickets.service import TicketService
@@ -110,6 +112,8 @@ class LiveCall:
     caller_number: str
     caller_name: str
     answered: asyncio.Queue = field(default_factory=asyncio.Queue)  # agent legs that won the call; None: hand off
+    channel: str = ""
+    announcing: bool = False  # a hold announcement is playing: an answer stops it (AMI ControlPlayback)
 
 
 @dataclass
@@ -625,6 +629,7 @@ class Adapter:
         try:
             live = self.calls[leg.call_id]
             live.answered.put_nowait(leg)
+            self._stop_announcement(live)
             call = self.acd.calls[leg.call_id]
             log.info("call.answered", uniqueid=leg.call_id, agent=leg.agent_id)
             await self.tickets.mark_answered(leg.call_id, leg.agent_id, _utc(call.answered_at or self.clock()))
@@ -663,7 +668,7 @@ class Adapter:
         cut the call ("system"), or the caller was handed to the dialplan's fallback queue (the
         ticket then follows queue_log: no end is written here).
         """
-        live = LiveCall(call_id, agi.env("callerid"), agi.env("calleridname"))
+        live = LiveCall(call_id, agi.env("callerid"), agi.env("calleridname"), channel=agi.env("channel"))
         self.calls[call_id] = live
         hangup_by: str | None = None  # None: handed to the dialplan (fallback queue)
         stage = "queue"
@@ -671,7 +676,7 @@ class Adapter:
         try:
             await agi.music_on()
             self.apply(CallWaiting(call_id, self.clock(), priority, skill))
-            leg = await agi.idle_until(live.answered.get())
+            leg = await self._hold(agi, live)
             if leg is None:  # the core handed the caller back: AMI is down
                 await agi.music_off()
                 await self.tickets.record_details(call_id, "handoff", {"reason": "ami_down", "at": _utc(self.clock()).isoformat()})
@@ -716,6 +721,76 @@ class Adapter:
                 log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered, stage=stage)
             else:
                 self.end_ticket_later(call_id, ended_at, hangup_by, stage)
+
+    async def _hold(self, agi: AgiSession, live: LiveCall) -> Leg | None:
+        """Music until an agent answers (or the core hands the caller back), with announcements meanwhile.
+
+        An answer that comes during an announcement is not lost when the caller then hangs up: its
+        leg is released so the operator's phone is not left holding a dead call.
+        """
+        every = self.settings.acd.announce_every
+        answered = asyncio.ensure_future(live.answered.get())
+        try:
+            while True:
+                try:
+                    return await agi.idle_until(asyncio.wait_for(asyncio.shield(answered), every if every > 0 else None))
+                except TimeoutError:
+                    await self._announce(agi, live, answered)
+        except BaseException:
+            if answered.done() and not answered.cancelled() and answered.result() is not None:
+                leg = answered.result()
+                if not leg.released.done():
+                    leg.released.set_result(None)
+            raise
+        finally:
+            answered.cancel()
+
+    async def _announce(self, agi: AgiSession, live: LiveCall, answered: asyncio.Future) -> None:
+        """Tell a waiting caller their place and the estimated wait (``callcenter.ivr.waiting``)."""
+        call = self.acd.calls.get(live.call_id)
+        if call is None or call.state != CallState.WAITING:
+            return  # a phone is ringing for this caller: the answer may come any moment
+        names = announcement(self.acd.position(live.call_id), self.acd.estimated_wait(live.call_id, self.clock()))
+        language = await self._language(agi)
+        sounds = self.settings.sounds_path
+        files = [
+            playable(self.settings.asterisk_sounds_dir, language, name)
+            for name in names
+            if sounds is None or sound_path(sounds, language, name).exists()
+        ]
+        if not files:
+            return
+        log.info("call.announced", uniqueid=live.call_id, prompts=list(names), language=language)
+        live.announcing = True
+        try:
+            await agi.music_off()
+            for file in files:
+                if answered.done():
+                    break
+                await agi.run(f'STREAM FILE {file} ""')
+        finally:
+            live.announcing = False
+        if not answered.done():
+            await agi.music_on()
+
+    async def _language(self, agi: AgiSession) -> str:
+        """The caller's language: the IVR's choice (CHANNEL(language)), or the hotline's first language."""
+        if self.settings.ivr.enabled:
+            chosen = await agi.get_variable("CHANNEL(language)")
+            if chosen:
+                return chosen
+        return self.settings.ivr.language
+
+    def _stop_announcement(self, live: LiveCall) -> None:
+        """An operator answered during a hold announcement: cut it short so the bridge is not delayed."""
+        if live.announcing and live.channel and self.ami.connected:
+            self._spawn(self._control_playback(live.channel, "stop"))
+
+    async def _control_playback(self, channel: str, control: str) -> None:
+        try:
+            await self.ami.action({"Action": "ControlPlayback", "Channel": channel, "Control": control})
+        except AmiError as err:  # the announcement then ends by itself, a few seconds later
+            log.warning("call.announcement_not_stopped", channel=channel, error=str(err))
 
     def end_ticket_later(self, call_id: str, ended_at: float, hangup_by: str, stage: str) -> None:
         """End the ticket in the background: the FastAGI session closes now, so Asterisk never waits on us."""

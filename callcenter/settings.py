@@ -88,6 +88,7 @@ class AcdSettings:
     escalate_after: float = 7.0  # seconds into a call's first ring to ring every free operator at once; 0: off
     pair_when_idle: bool = True  # queue empty and operators idle: a new call rings two phones at once; false: off
     auto_resume_after: float = 120.0  # seconds before an operator paused for missed calls is rung again; 0: only by hand
+    announce_every: float = 30.0  # seconds between telling a waiting caller their place and wait (never the first in line); 0: off
 
     @property
     def ring_timeout(self) -> float:
