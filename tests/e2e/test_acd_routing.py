@@ -4,10 +4,13 @@ busy and paused agents, feature codes.  Test cadence: 0.2 s on, 0.8 s off, so tw
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import time
 
 import pytest
 
 from callcenter import keys
+from callcenter.web import keys as web_keys
 from harness import eventually
 
 pytestmark = pytest.mark.e2e
@@ -21,6 +24,11 @@ def agent_state(controller, agent_id: str) -> str | None:
 async def ready(controller, *agent_ids: str) -> None:
     for agent_id in agent_ids:
         await eventually(lambda: agent_state(controller, agent_id) == "available", timeout=5, message=f"{agent_id} available")
+
+
+def wall(monotonic_at: float) -> float:
+    """A phone event's monotonic timestamp as wall-clock seconds."""
+    return time.time() - (time.monotonic() - monotonic_at)
 
 
 async def ticket_of(controller, number: str, ended: bool = True):
@@ -56,6 +64,9 @@ async def test_missed_ring_moves_the_call_to_the_next_agent_at_once(controller_f
     assert acd["offered_to"] == ["1001", "1002"] and acd["missed_by"] == ["1001"]
     assert acd["within_two_rings"] is False  # the first offer rang out
     assert acd["rings"] >= 3
+    # Every ring is on the ticket: 1001 is credited an offer and a miss, 1002 an offer and the answer.
+    assert [(r["agent_id"], r["outcome"]) for r in ticket.details["rings"]] == [("1001", "missed"), ("1002", "answered")]
+    assert abs(ticket.first_rang_at.timestamp() - wall(first["at"])) < 0.5
 
 
 async def test_sla_guard_rings_a_second_agent_and_the_first_answer_wins(controller_factory, phone_factory, asterisk):
@@ -84,6 +95,8 @@ async def test_sla_guard_rings_a_second_agent_and_the_first_answer_wins(controll
     assert ticket.details["acd"]["offered_to"] == ["1001", "1002"]
     assert ticket.details["acd"]["missed_by"] == []
     assert controller[keys.ADAPTER].acd.agents["1001"].missed_in_row == 0  # not a miss: someone answered
+    rings = sorted((r["agent_id"], r["outcome"]) for r in ticket.details["rings"])
+    assert rings == [("1001", "answered_elsewhere"), ("1002", "answered")]  # the ticket says so too
 
 
 async def test_an_agent_on_a_call_or_paused_is_never_rung(controller_factory, phone_factory, asterisk):
@@ -213,3 +226,67 @@ async def test_menu_priority_jumps_the_queue_and_skill_goes_to_the_skilled_agent
                      message="guidance call to the skilled agent")
     await guided.hangup()
     await first.hangup()
+
+
+def operator(today: dict, agent_id: str) -> dict:
+    """One operator's figures on the wallboard (zeros before their first ring)."""
+    found = [a for a in today.get("agents", []) if a["agent_id"] == agent_id]
+    return found[0] if found else {"offered": 0, "answered": 0, "missed": 0, "caller_left": 0}
+
+
+async def test_the_wallboard_counts_a_caller_who_hung_up_while_the_phone_rang(controller_factory, phone_factory, asterisk):
+    """What the phones did against what the wallboard says: two calls rang an operator, one was answered
+    within two rings, the other's caller hung up while the phone rang (it used to drop out of the level)."""
+    controller = await controller_factory()
+    hub = controller[web_keys.HUB]
+    operator_phone = await phone_factory("1001", answer="manual")
+    await ready(controller, "1001")
+    before = await hub.today()  # queue_log may have ticketed earlier tests' fallback calls: compare the change
+
+    impatient = await phone_factory("2004", answer="manual")
+    await impatient.dial(asterisk.asterisk.hotline_number)
+    rang = await operator_phone.wait_event("CALL_INCOMING", timeout=10)
+    await asyncio.sleep(0.6)  # well inside the two-ring window
+    await impatient.hangup()
+    stopped = await operator_phone.wait_event("CALL_CLOSED", timeout=5)
+    assert stopped["at"] - rang["at"] < asterisk.acd.ring_timeout  # the caller left before the ring ran out
+
+    left = await ticket_of(controller, "2004")
+    assert (left.call_status, left.agent_id, left.hangup_by) == ("abandoned", None, "caller")
+    assert abs(left.first_rang_at.timestamp() - wall(rang["at"])) < 0.5
+    [ring] = left.details["rings"]
+    assert (ring["agent_id"], ring["outcome"]) == ("1001", "caller_left")
+    assert abs(dt.datetime.fromisoformat(ring["ended_at"]).timestamp() - left.ended_at.timestamp()) < 0.5
+
+    await ready(controller, "1001")
+    patient = await phone_factory("2005", answer="manual")
+    await patient.dial(asterisk.asterisk.hotline_number)
+    second = await operator_phone.wait_event("CALL_INCOMING", timeout=10)
+    await asyncio.sleep(0.3)
+    await operator_phone.accept()
+    answered = await operator_phone.wait_event("CALL_ESTABLISHED", timeout=5)
+    await patient.wait_event("CALL_ESTABLISHED", timeout=5)
+    await asyncio.sleep(0.5)
+    await operator_phone.hangup()
+    await patient.wait_event("CALL_CLOSED", timeout=5)
+    kept = await ticket_of(controller, "2005")
+    assert [(r["agent_id"], r["outcome"]) for r in kept.details["rings"]] == [("1001", "answered")]
+
+    # The phones' truth: two calls rang an operator, one answered within two rings of its first ring.
+    within = int(answered["at"] - second["at"] <= asterisk.acd.ring_timeout)
+    assert within == 1
+
+    async def settled():
+        today = await hub.today()  # recomputed from the tickets every couple of seconds
+        return today if today["offered_to_agent"] - before["offered_to_agent"] >= 2 else None
+
+    after = await eventually(settled, timeout=8, message="the wallboard counts both calls")
+    change = {k: after[k] - before[k] for k in ("offered", "answered", "abandoned", "offered_to_agent", "within_two_rings")}
+    assert change == {"offered": 2, "answered": 1, "abandoned": 1, "offered_to_agent": 2, "within_two_rings": within}
+    if before["offered_to_agent"] == 0:
+        assert after["service_level"] == 0.5  # not 1.0, as when only answered calls counted
+    op_before, op_after = operator(before, "1001"), operator(after, "1001")
+    assert {k: op_after[k] - op_before[k] for k in ("offered", "answered", "missed", "caller_left")} == {
+        "offered": 2, "answered": 1, "missed": 0, "caller_left": 1}
+    board = await hub.wallboard()  # what supervisors are sent
+    assert board["today"]["offered_to_agent"] == after["offered_to_agent"]
