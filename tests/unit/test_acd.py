@@ -396,12 +396,22 @@ AGENTS = ["a1", "a2", "a3", "a4"]
 KINDS = ["login", "logout", "pause", "resume", "busy", "call", "rang", "fail", "withdraw", "answer", "end", "tick",
          "wrapped", "down", "up"]
 steps = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 30)), max_size=80)
+# A staffed room: every agent logged in first, and a longer, busier day (rings, answers, misses).
+BUSY = KINDS + ["call", "rang", "rang", "answer", "fail", "tick", "tick"]
+busy_steps = st.lists(st.tuples(st.sampled_from(BUSY), st.integers(0, 30)), min_size=20, max_size=120)
 
 
 @settings(max_examples=3000, deadline=None)
-@given(steps, st.sampled_from(list(Strategy)), st.booleans())
-def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
-    acd = Acd(ring_timeout=RING, wrap_up=3, max_missed=2, sla_guard_after=6 if guard else None, strategy=strategy)
+@given(st.one_of(steps.map(lambda s: (False, s)), busy_steps.map(lambda s: (True, s))), st.sampled_from(list(Strategy)),
+       st.booleans(), st.booleans())
+def test_random_sequences_keep_the_invariants(day, strategy, guard, extras):
+    staffed, sequence = day
+    # extras: pairing, escalation (both need the guard), auto-resume and a short memory
+    more = {"escalate_after": 7, "pair_when_idle": True, "auto_resume_after": 5, "memory_half_life": 30} if extras else {}
+    acd = Acd(ring_timeout=RING, wrap_up=3, max_missed=2, sla_guard_after=6 if guard else None, strategy=strategy,
+              **more)
+    for agent_id in AGENTS if staffed else []:
+        acd.handle(AgentLoggedIn(agent_id, 0.0))
     now, next_call = 0.0, 0
     live_calls: set[str] = set()
     wakes: list[float] = []
@@ -479,7 +489,7 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
             rung = [a.call_id for a in acd.agents.values() if a.state == AgentState.RINGING]
             assert len(rung) == len(set(rung))
         for call in acd.calls.values():
-            assert len(call.ringing) <= 2
+            assert len(call.ringing) <= 2 or (extras and guard and call.call_id in acd._escalating)
             assert not (call.ringing and call.state != CallState.OFFERED)
         for agent in acd.agents.values():
             if agent.state == AgentState.RINGING:
@@ -495,6 +505,15 @@ def test_random_sequences_keep_the_invariants(sequence, strategy, guard):
         free = [a for a in acd.agents.values() if a.state == AgentState.AVAILABLE and not a.phone_busy and a.held_until is None]
         assert not (free and acd.waiting() and acd.link_down_since is None)
         assert acd.violations(now, slack=1.0) == []
+        # Where callers stand: positions 1..n in offer order, estimates never negative nor shorter further back.
+        waiting = acd.waiting()
+        assert [acd.position(c.call_id) for c in waiting] == list(range(1, len(waiting) + 1))
+        estimates = [acd.estimated_wait(c.call_id, now) for c in waiting]
+        known = [e for e in estimates if e is not None]
+        assert all(e >= 0 for e in known) and known == sorted(known)
+        for agent_id, figures in acd.agent_figures(now).items():
+            assert 0 <= figures.p_within_window <= 1 + 1e-9 and figures.offers_remembered >= 0
+            assert figures.resume_at == acd.agents[agent_id].resume_at
 
 
 def test_a_ring_that_runs_out_while_ami_is_down_is_nobodys_miss():
