@@ -15,7 +15,7 @@ Rules:
   call's skill (any agent once the call has waited ``overflow_after``, or at once when no
   logged-in agent has the skill).
 - Which free agent: an agent who already missed this call is the last choice; then agents likely
-  to answer in what is left of the window (``likely_threshold``) before unlikely ones; inside each
+  to answer within the ring window (p >= ``likely_threshold``) before unlikely ones; inside each
   group the strategy (longest idle, fewest calls, round robin), so work is still shared.
 - Each agent remembers the offers that rang at their phone (``AnswerMemory``): answered or not, and
   how many seconds from ring start to answer, decayed with ``memory_half_life`` so a bad hour is
@@ -52,6 +52,15 @@ Rules:
   dialplan (``HandOff``), whose fallback queue serves them.
 - A call that was already connected when the controller started is adopted (``CallAdopted``) so
   its operator is on a call, not available.
+- Keep your place (``PlaceKept``): a waiting caller who chose to be called back hangs up, and the
+  call stays in the queue with its waiting time but no caller on the line.  In its turn it is
+  offered like any call (``Offer.callback``), to one free operator at a time (no guard, pairing or
+  escalation: a kept call never rings two phones), so no more callbacks go out than operators are
+  free.  The operator answers, then the adapter dials the caller.  A caller not reached
+  (``CallbackUnreached``) frees the operator at once (no wrap-up, not a miss) and the call waits
+  again in its old place, offered no sooner than ``callback_retry_after`` seconds later; after
+  ``callback_attempts`` such attempts the core forgets it (``CallbackGaveUp``).  A kept call is
+  never handed back to the dialplan in an outage: nobody is on the line; it waits for the link.
 - After a call, the agent is in wrap-up for ``wrap_up`` seconds (``WrapUpEnded`` ends it early).
 - Pause and logout requested while ringing or on a call take effect when the agent is free.
 - Every transition is listed in ``AGENT_TRANSITIONS`` / ``CALL_TRANSITIONS``; anything else raises
@@ -63,6 +72,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -237,6 +247,23 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
+class PlaceKept:
+    """A waiting caller chose to be called back and hung up: the call keeps its place, with nobody on the line."""
+
+    call_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class CallbackUnreached:
+    """A kept call's operator answered but its caller did not (no answer, busy, failed, operator hung up first)."""
+
+    call_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed: due wrap-ups end, SLA guards and skill overflows fire."""
 
@@ -246,7 +273,7 @@ class Tick:
 Event = (
     AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentResumed | AgentSkillsChanged | WrapUpEnded | AgentPhoneBusy
     | CallArrived | CallWaiting | RingStarted | RingFailed | OfferWithdrawn | AgentAnswered | CallEnded
-    | CallAdopted | LinkDown | LinkUp | Tick
+    | CallAdopted | LinkDown | LinkUp | PlaceKept | CallbackUnreached | Tick
 )
 
 # ---- commands (outputs) ----------------------------------------------------------------------
@@ -263,6 +290,7 @@ class Offer:
     # "first": the call's own ring; "guard": the SLA guard's; "pair": rung with the first at once
     # (queue empty); "all": escalation rings every free agent.  Left empty, it follows ``guard``.
     kind: str = ""
+    callback: bool = False  # a kept place: no caller on the line; once the operator answers, the caller is dialled
 
     def __post_init__(self) -> None:
         if not self.kind:
@@ -291,6 +319,14 @@ class HandOff:
 
 
 @dataclass(frozen=True)
+class CallbackGaveUp:
+    """A kept call's caller was not reached in ``attempts`` callbacks: the core has forgotten the call."""
+
+    call_id: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class AgentStateChanged:
     """For the log, the wallboard and the operator's page."""
 
@@ -299,7 +335,7 @@ class AgentStateChanged:
     reason: str | None = None  # the pause reason; AUTO_RESUMED when the core ended a missed-calls pause
 
 
-Command = Offer | StopRinging | WakeAt | HandOff | AgentStateChanged
+Command = Offer | StopRinging | WakeAt | HandOff | AgentStateChanged | CallbackGaveUp
 
 # ---- transition tables -----------------------------------------------------------------------
 
@@ -323,6 +359,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (S.WRAP_UP, "adopt"): S.ON_CALL,
     (S.LOGGED_OUT, "adopt"): S.ON_CALL,
     (S.ON_CALL, "call_ended"): S.WRAP_UP,
+    (S.ON_CALL, "callback_unreached"): S.AVAILABLE,  # the kept call's caller did not answer: free at once
     (S.WRAP_UP, "wrap_up_ended"): S.AVAILABLE,
 }
 C = CallState
@@ -338,6 +375,8 @@ CALL_TRANSITIONS: dict[tuple[CallState, str], CallState] = {
     (C.WAITING, "call_ended"): C.ENDED,
     (C.OFFERED, "call_ended"): C.ENDED,
     (C.CONNECTED, "call_ended"): C.ENDED,
+    (C.CONNECTED, "callback_unreached"): C.WAITING,  # a kept call back in its place, to be tried again
+    (C.CONNECTED, "callback_gave_up"): C.ENDED,  # ... or forgotten after its last attempt
 }
 
 
@@ -355,6 +394,9 @@ class AnswerMemory:
     stamp: float = 0.0  # the time the counts below are decayed to
     offers: float = 0.0  # offers that rang, answered or not
     answered: list[float] = field(default_factory=list)  # [k]: answers within k * ANSWER_BIN s of ring start
+    # From when the agent counts as likely to answer within the window: decay only raises the
+    # chance (towards the prior's), so the moment can be worked out once, when a ring is remembered.
+    likely_from: float = -math.inf
 
     def within(self, seconds: float) -> float:
         """Remembered answers (decayed to ``stamp``) that came within ``seconds`` of ring start."""
@@ -430,6 +472,9 @@ class Call:
     missed_by: list[str] = field(default_factory=list)  # agents who let it ring out, in order
     seq: int = 0  # arrival order among equal times
     adopted: bool = False  # found connected at start: its talk time is unknown
+    kept_at: float | None = None  # the caller kept their place and hung up (a callback); None: on the line
+    callback_attempts: int = 0  # callbacks whose caller was not reached
+    not_before: float | None = None  # a kept call is not offered again before this (its retry pause)
 
 
 class Acd:
@@ -454,6 +499,8 @@ class Acd:
         pair_when_idle: bool = False,
         auto_resume_after: float | None = None,
         memory_half_life: float = 1800.0,
+        callback_attempts: int = 3,
+        callback_retry_after: float = 120.0,
     ) -> None:
         self.ring_timeout = ring_timeout
         self.wrap_up = wrap_up
@@ -472,6 +519,8 @@ class Acd:
         self.pair_when_idle = pair_when_idle and guarded
         self.auto_resume_after = auto_resume_after or None
         self.memory_half_life = memory_half_life  # 0: no decay (remembered for ever)
+        self.callback_attempts = max(1, callback_attempts)  # callbacks of a kept place before it is given up
+        self.callback_retry_after = max(0.0, callback_retry_after)
         self._bins = int(-(-(ring_timeout + ring_grace) // ANSWER_BIN)) + 1  # answer delays up to the core's deadline
         self.link_down_since: float | None = None  # None: the link to Asterisk is up
         self.agents: dict[str, Agent] = {}
@@ -570,9 +619,11 @@ class Acd:
                     self._deadline(at + self.ring_timeout + self.ring_grace, call_id, agent_id, at, out)
                     if call.first_rang_at is None:
                         call.first_rang_at = at
-                        if self.sla_guard_after is not None and len(call.ringing) == 1:
+                        if call.kept_at is not None:
+                            pass  # a kept call rings one operator at a time: no guard, no escalation
+                        elif self.sla_guard_after is not None and len(call.ringing) == 1:
                             self._schedule_guard(call, at + self._guard_point(agent, at), at, out)
-                        if self.escalate_after is not None:
+                        if self.escalate_after is not None and call.kept_at is None:
                             heapq.heappush(self._escalations, (at + self.escalate_after, call_id))
                             self._wake(at + self.escalate_after, out)
             case OfferWithdrawn(call_id, agent_id, at, _reason):
@@ -621,6 +672,30 @@ class Acd:
                     agent.call_id = None
                     self._set(agent, "call_ended", at, out)
                 del self.calls[call_id]
+            case PlaceKept(call_id, at):
+                call = self._call(call_id)
+                if call.state != C.WAITING or call.kept_at is not None:
+                    raise IllegalTransition(f"{call_id}: cannot keep a place while {call.state}")
+                call.kept_at = at  # same queue entry: the place and the waiting time are kept
+            case CallbackUnreached(call_id, agent_id, at):
+                call, agent = self._call(call_id), self._agent(agent_id)
+                if call.kept_at is None or call.state != C.CONNECTED or call.agent_id != agent_id:
+                    raise IllegalTransition(f"{call_id}: no callback of {agent_id} in progress")
+                call.callback_attempts += 1
+                gave_up = call.callback_attempts >= self.callback_attempts
+                call.state = _next(CALL_TRANSITIONS, call.state, "callback_gave_up" if gave_up else "callback_unreached", call_id)
+                agent.call_id = None
+                self._set(agent, "callback_unreached", at, out)  # not a miss, no wrap-up: the operator did their part
+                call.agent_id = call.answered_at = call.first_rang_at = None
+                call.rang_at.clear()
+                if gave_up:
+                    del self.calls[call_id]
+                    out.append(CallbackGaveUp(call_id, call.callback_attempts))
+                else:
+                    if self.callback_retry_after > 0:
+                        call.not_before = at + self.callback_retry_after
+                        self._wake(call.not_before, out)
+                    self._enqueue(call)
             case Tick(at):
                 while self._wakes and self._wakes[0] <= at:
                     self._wake_set.discard(heapq.heappop(self._wakes))
@@ -795,6 +870,10 @@ class Acd:
                 found.append(f"call {call.call_id} offered to nobody")
             if call.ringing and call.state != C.OFFERED:
                 found.append(f"call {call.call_id} {call.state} but ringing {sorted(call.ringing)}")
+            if call.kept_at is not None and len(call.ringing) > 1:
+                found.append(f"kept call {call.call_id} rings {len(call.ringing)} phones")
+            if call.not_before is not None and call.kept_at is None:
+                found.append(f"call {call.call_id} has a retry pause but no kept place")
             if len(call.ringing) > 2 and call.call_id not in self._escalating:
                 found.append(f"call {call.call_id} rings {len(call.ringing)} phones without an escalation")
             for agent_id, offered in call.ringing.items():
@@ -807,10 +886,13 @@ class Acd:
                     found.append(f"call {call.call_id} still ringing {agent_id} {now - due:.1f} s past its deadline")
         if self.link_down_since is None:
             for call in self.waiting():
+                if call.not_before is not None and call.not_before > now:
+                    continue  # a kept call in its retry pause
                 if self._choose_agent(call, now, self._free) is not None:
                     found.append(f"call {call.call_id} waits while an eligible agent is free")
-        elif self.waiting():
-            oldest = min(max(c.waiting_since or c.arrived_at, self.link_down_since) for c in self.waiting())
+        elif any(c.kept_at is None for c in self.waiting()):
+            oldest = min(max(c.waiting_since or c.arrived_at, self.link_down_since)
+                         for c in self.waiting() if c.kept_at is None)
             if oldest + self.handoff_after + slack < now:
                 found.append("a caller waits past the outage hand-off")
         return found
@@ -830,6 +912,8 @@ class Acd:
             if not self._free:
                 break
             call = self.calls[entry[3]]
+            if call.not_before is not None and call.not_before > now + 1e-9:
+                continue  # a kept call in its retry pause keeps its place, the calls behind it go on
             agent = self._choose_agent(call, now, self._free)
             if agent is not None:
                 self._dequeue(call)
@@ -848,7 +932,7 @@ class Acd:
         for call in offered:
             if len(self._free) <= PAIR_RESERVE:
                 return
-            if call.state != C.OFFERED or len(call.ringing) != 1:
+            if call.state != C.OFFERED or len(call.ringing) != 1 or call.kept_at is not None:
                 continue
             agent = self._choose_agent(call, now, self._free - set(call.ringing))
             if agent is not None:
@@ -900,8 +984,7 @@ class Acd:
             return candidates[0] if candidates else None
         missed = call.missed_by
         if self.likely_threshold > 0:
-            window, bar = self._window_left(call, now), self.likely_threshold
-            unlikely = lambda a: self._likelihood(a, now, window) < bar  # noqa: E731
+            unlikely = lambda a: now < a.memory.likely_from  # noqa: E731
         else:
             unlikely = lambda a: False  # noqa: E731
         if self.strategy == Strategy.FEWEST_CALLS:
@@ -912,13 +995,6 @@ class Acd:
         else:
             key = lambda a: (a.agent_id in missed, unlikely(a), a.idle_since, a.agent_id)  # noqa: E731
         return min(candidates, key=key)
-
-    def _window_left(self, call: Call, now: float) -> float:
-        """Seconds left of the call's ring window (the two-ring promise); a whole window once it has passed."""
-        if call.first_rang_at is None:
-            return self.ring_timeout
-        left = self.ring_timeout - (now - call.first_rang_at)
-        return left if left > 0 else self.ring_timeout
 
     # -- answer memory --------------------------------------------------------------------------
 
@@ -932,6 +1008,22 @@ class Acd:
         """An offer rang at the agent's phone: answered after ``delay`` seconds, or missed (None)."""
         memory = agent.memory
         memory.record(at, delay, self._decay(memory.stamp, at), self._bins)
+        memory.likely_from = self._likely_from(memory)
+
+    def _likely_from(self, memory: AnswerMemory) -> float:
+        """When p(answer within the window) reaches ``likely_threshold`` as the memory fades.
+
+        p(f) = (P + f A) / (P + f N), remembered answers A of N offers weighing f (1 now, halving
+        every half-life), P the prior's answers: it reaches the threshold t at f = P (1 - t) / (t N - A).
+        """
+        bar = self.likely_threshold
+        answered, offers = memory.within(self.ring_timeout), memory.offers
+        if PRIOR_OFFERS + answered >= bar * (PRIOR_OFFERS + offers):
+            return -math.inf
+        if self.memory_half_life <= 0 or bar >= 1:
+            return math.inf  # never forgotten (or never quite back to the prior's certainty)
+        weight = PRIOR_OFFERS * (1 - bar) / (bar * offers - answered)
+        return memory.stamp + self.memory_half_life * math.log2(1 / weight)
 
     def _likelihood(self, agent: Agent, now: float, within: float, after: float = 0.0) -> float:
         """p(the agent answers within ``within`` s of ring start | not answered in the first ``after`` s).
@@ -953,14 +1045,20 @@ class Acd:
         """Seconds into the agent's ring when the guard is due: the first check at which their chance to
         answer in what is left of the window is below ``guard_likelihood``, at the latest ``sla_guard_after``."""
         latest = self.sla_guard_after
+        memory = agent.memory
         assert latest is not None
-        if self.guard_likelihood <= 0 or not agent.memory.offers:
+        if self.guard_likelihood <= 0 or not memory.offers:
             return latest  # nothing remembered: the prior answers within the window (p = 1)
-        elapsed = 0.0
-        while elapsed < latest:
-            if self._likelihood(agent, now, self.ring_timeout, after=elapsed) < self.guard_likelihood:
+        # _likelihood(agent, now, ring_timeout, after=k * ANSWER_BIN) for k = 0, 1, ..., inlined: it runs at every ring
+        weight, window, bar = self._decay(memory.stamp, now), self.ring_timeout, self.guard_likelihood
+        total = PRIOR_OFFERS + weight * memory.offers
+        in_window = PRIOR_OFFERS + weight * memory.within(window)
+        answered, last = memory.answered, len(memory.answered) - 1
+        for k in range(int(latest / ANSWER_BIN - 1e-9) + 1):
+            elapsed = k * ANSWER_BIN
+            by = PRIOR_OFFERS * min(elapsed / window, 1.0) + weight * answered[min(k, last)]
+            if in_window - by < bar * (total - by) or total - by <= 1e-12:
                 return elapsed
-            elapsed += ANSWER_BIN
         return latest
 
     def _schedule_guard(self, call: Call, due: float, now: float, out: list[Command]) -> None:
@@ -984,7 +1082,8 @@ class Acd:
             call.first_offered_at = now
         agent.call_id = call.call_id
         self._rr_last = agent.order
-        out.append(Offer(call.call_id, agent.agent_id, self.ring_timeout, kind != "first", kind))
+        out.append(Offer(call.call_id, agent.agent_id, self.ring_timeout, kind != "first", kind,
+                         callback=call.kept_at is not None))
         self._deadline(now + self.setup_timeout, call.call_id, agent.agent_id, None, out)
 
     def _stop_other_rings(self, call: Call, at: float, out: list[Command]) -> None:
@@ -1045,6 +1144,8 @@ class Acd:
         """Link down: callers who have waited ``handoff_after`` in the outage go to the dialplan's fallback."""
         assert self.link_down_since is not None
         for call in self.waiting():
+            if call.kept_at is not None:
+                continue  # nobody on the line to hand back: the kept call waits for the link
             since = max(call.waiting_since if call.waiting_since is not None else call.arrived_at, self.link_down_since)
             if since + self.handoff_after <= now + 1e-9:
                 self._dequeue(call)
