@@ -39,6 +39,7 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import sys
 import tempfile
 import time
@@ -68,7 +69,9 @@ HOTLINE = "12320"
 BASE_ACD = {"ring_on": 1.0, "ring_off": 4.0, "rings": 2, "wrap_up": 0.0}
 BASE_IVR = {"enabled": False}
 
-SCENARIOS = ("idle_to_ring_ms", "freed_to_ring_ms", "missed_to_next_ring_ms", "busy_hour_two_ring_share")
+SCENARIOS = (
+    "idle_to_ring_ms", "freed_to_ring_ms", "missed_to_next_ring_ms", "busy_hour_two_ring_share", "uniform_hour_two_ring_share",
+)
 SIDES = ("ours", "app_queue")
 
 
@@ -445,26 +448,138 @@ class DeclineFirstOffer:
         return self.delay
 
 
-# Busy-hour agents: (kind, agents, never-answer probability, answer delay range in seconds).
-# Delays past 10 s are rings that run out of the window; the same draws are replayed on both sides.
-PROFILES = (
-    ("prompt", AGENTS[:6], 0.02, (0.5, 4.0)),
-    ("slow", AGENTS[6:8], 0.05, (2.0, 12.0)),
-    ("absent-minded", AGENTS[8:], 0.40, (1.0, 8.0)),
-)
+# Busy-hour mixes: each agent's answer behaviour, as (kind, agents, bands); a band is (share of
+# offers, answer delay range in seconds, or None: never answers).  Delays past 10 s are rings that
+# run out of the window; the same draws are replayed on both sides.
+MIXES: dict[str, tuple[tuple[str, tuple[str, ...], tuple[tuple[float, tuple[float, float] | None], ...]], ...]] = {
+    # the busy hour: six prompt operators, two slow, two absent-minded
+    "busy": (
+        ("prompt", AGENTS[:6], ((0.02, None), (0.98, (0.5, 4.0)))),
+        ("slow", AGENTS[6:8], ((0.05, None), (0.95, (2.0, 12.0)))),
+        ("absent-minded", AGENTS[8:], ((0.40, None), (0.60, (1.0, 8.0)))),
+    ),
+    # every operator alike, at random: nobody's history says more than anybody else's
+    "uniform": (
+        ("alike", AGENTS, ((0.75, (0.5, 4.0)), (0.15, (4.0, 9.0)), (0.10, None))),
+    ),
+}
+PROFILES = MIXES["busy"]
+HOURS = {"busy_hour_two_ring_share": "busy", "uniform_hour_two_ring_share": "uniform"}  # scenario -> mix
+
+
+def profile_kind(mix: str, agent: str) -> str:
+    return next((kind for kind, agents, _ in MIXES[mix] if agent in agents), "?")
 
 
 class AgentProfile:
-    """One agent's seeded answer behaviour: the k-th offer gets the k-th draw on both sides."""
+    """One agent's seeded answer behaviour: the k-th offer gets the k-th draw on both sides.
 
-    def __init__(self, seed: int, agent: str) -> None:
-        self.rng = random.Random(f"{seed}-{agent}")
-        self.never, self.delays = next((p[2], p[3]) for p in PROFILES if agent in p[1])
+    Two draws per offer whatever the band (the band, then a delay), so the busy mix replays the
+    same hour as earlier versions of this script for the same ``--seed``.
+    """
+
+    def __init__(self, seed: int, agent: str, mix: str = "busy") -> None:
+        self.rng = random.Random(f"{seed}-{agent}" if mix == "busy" else f"{seed}-{mix}-{agent}")
+        self.bands = next(p[2] for p in MIXES[mix] if agent in p[1])
+        self.fallback = next(band for _, band in self.bands if band is not None)
 
     def __call__(self, _phone: BenchPhone, _event: dict) -> float | None:
-        never = self.rng.random() < self.never
-        delay = self.rng.uniform(*self.delays)
-        return None if never else delay
+        r = self.rng.random()
+        band = self.bands[-1][1]
+        for share, candidate in self.bands:
+            if r < share:
+                band = candidate
+                break
+            r -= share
+        delay = self.rng.uniform(*(band or self.fallback))
+        return None if band is None else delay
+
+
+# ----------------------------------------------------------------------------------- inside ours
+
+
+class Probe:
+    """What our controller decided, read in-process (it runs in this process): only what the phones
+    cannot tell.  The estimate a caller is given (``Acd.estimated_wait``) when the call starts waiting
+    and at each hold announcement, the offers by kind (first, guard, pair, all), the core's agent
+    states (auto-pauses, auto-resumes; the trace's "who was free").  Wraps the core's ``handle`` and
+    ``estimated_wait`` on the adapter's instance; nothing in the controller is changed.
+    """
+
+    def __init__(self) -> None:
+        self.waits: dict[str, tuple[float, int | None, float | None]] = {}  # call id -> (at, position, estimate)
+        self.announced: list[tuple[str, float, float | None]] = []  # (call id, at, estimate) the adapter asked for
+        self.offers: dict[str, list[tuple[float, str, str]]] = {}  # call id -> [(at, agent, kind)]
+        self.states: dict[str, list[tuple[float, str, str | None]]] = {}  # agent -> [(at, state, reason)]
+        self.auto_pauses: list[tuple[float, str]] = []  # (at, agent): paused for missed calls
+        self.auto_resumes: list[tuple[float, str]] = []
+        self.errors = 0
+
+    def attach(self, adapter: Any) -> None:
+        from callcenter import acd as core
+
+        self.core = core
+        acd = adapter.acd
+        now = time.time()
+        for agent in acd.agents.values():
+            self.states[agent.agent_id] = [(now, agent.state.value, agent.pause_reason)]
+        handle, estimate = acd.handle, acd.estimated_wait
+
+        def traced_handle(event: Any) -> list:
+            out = handle(event)
+            try:
+                self._seen(acd, estimate, event, out)
+            except Exception as err:  # never into the controller
+                self.errors += 1
+                print(f"probe: {err!r}", file=sys.stderr)
+            return out
+
+        def traced_estimate(call_id: str, at: float) -> float | None:
+            value = estimate(call_id, at)
+            self.announced.append((call_id, at, value))
+            return value
+
+        acd.handle = traced_handle
+        acd.estimated_wait = traced_estimate
+
+    def _seen(self, acd: Any, estimate: Callable, event: Any, out: list) -> None:
+        core = self.core
+        at = event.at
+        if isinstance(event, core.CallWaiting):
+            position = acd.position(event.call_id)  # None: offered at once, it never waited
+            self.waits[event.call_id] = (at, position, estimate(event.call_id, at) if position is not None else None)
+        for command in out:
+            if isinstance(command, core.Offer):
+                self.offers.setdefault(command.call_id, []).append((at, command.agent_id, command.kind))
+            elif isinstance(command, core.AgentStateChanged):
+                self.states.setdefault(command.agent_id, []).append((at, command.state.value, command.reason))
+                if command.state == core.AgentState.PAUSED and command.reason == core.MISSED_CALLS:
+                    self.auto_pauses.append((at, command.agent_id))
+                elif command.reason == getattr(core, "AUTO_RESUMED", None):
+                    self.auto_resumes.append((at, command.agent_id))
+
+    def state_at(self, agent: str, at: float) -> str:
+        state = "?"
+        for t, value, _ in self.states.get(agent, []):
+            if t > at:
+                break
+            state = value
+        return state
+
+    def free_at(self, at: float) -> list[str]:
+        return [a for a in sorted(self.states) if self.state_at(a, at) == "available"]
+
+    def kinds_by_count(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for offers in self.offers.values():
+            for _, _, kind in offers:
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    def kind_of(self, call_id: str, leg: Chan) -> str:
+        """The kind of the offer that made this leg: the agent's last offer of the call before its channel."""
+        kinds = [kind for at, agent, kind in self.offers.get(call_id, []) if agent == leg.user and at <= leg.created + 0.5]
+        return kinds[-1] if kinds else "?"
 
 
 # ----------------------------------------------------------------------------------- the bench
@@ -483,6 +598,8 @@ class Bench:
         self.free_callers: asyncio.Queue[BenchPhone] = asyncio.Queue()
         self.runner: Any = None
         self.side = ""
+        self.probe: Probe | None = None  # ours: what the controller decided (see Probe)
+        self.acd_points: tuple[float | None, float | None] = (None, None)  # ours: SLA guard, escalation (s into the ring)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -566,10 +683,38 @@ class Bench:
         from callcenter.app import create_app
 
         settings = bench_settings(self.state_dir, self.root, acd or {}, self.notes)
+        self._forget_chosen_states(settings)
         self.runner = web.AppRunner(create_app(settings), access_log=None)
         await self.runner.setup()
+        from callcenter import keys
+
+        self.probe = Probe()
+        self.probe.attach(self.runner.app[keys.ADAPTER])
+        a = settings.acd
+        self.acd_points = (a.sla_guard_after or None, getattr(a, "escalate_after", 0.0) or None)
         await web.TCPSite(self.runner, settings.web.host, settings.web.port).start()
         await self._controller_ready(settings)
+
+    def _forget_chosen_states(self, settings: cs.Settings) -> None:
+        """Every scenario starts with every operator available: the operators' chosen states the last
+        controller kept in the database (a pause for missed calls from the previous busy hour) go."""
+        path = settings.state_path / "callcenter.db"
+        if not settings.database.url and path.exists():
+            with contextlib.closing(sqlite3.connect(path)) as db, contextlib.suppress(sqlite3.Error), db:
+                db.execute("DELETE FROM agent_states")
+
+    def app_queue_autopause(self) -> str:
+        """The fallback queue's ``autopause`` as configured ("no" when not set: Asterisk's default)."""
+        etc = Path(self.root) / str(embedded.layout(self.settings).etc).lstrip("/")
+        section, value = "", "no"
+        with contextlib.suppress(OSError):
+            for line in (etc / "queues.conf").read_text(encoding="utf-8").splitlines():
+                line = line.split(";", 1)[0].strip()
+                if line.startswith("["):
+                    section = line.strip("[]")
+                elif section in ("general", self.settings.asterisk.fallback_queue) and line.split("=")[0].strip() == "autopause":
+                    value = line.split("=", 1)[1].strip().lstrip(">").strip()
+        return value
 
     async def _controller_ready(self, settings: cs.Settings) -> None:
         """/health says AMI is up (its public "status", or an older version's "ami") and the registered
@@ -771,17 +916,17 @@ def busy_schedule(seed: int, seconds: float, rate: float) -> list[tuple[float, f
         out.append((t, rng.uniform(5.0, 20.0), rng.choice(("caller", "agent"))))
 
 
-async def busy_hour(bench: Bench, seconds: float, seed: int, rate: float, ring_window: float) -> dict[str, Any]:
+async def busy_hour(bench: Bench, seconds: float, seed: int, rate: float, ring_window: float, mix: str = "busy") -> dict[str, Any]:
     rec = bench.rec
     assert rec is not None
     schedule = busy_schedule(seed, seconds, rate)
     start = rec.mark()
     uids: list[str] = []
-    skipped = abandoned = 0
+    skipped = gave_up = 0
     t0 = time.monotonic()
 
     async def one(at: float, talk: float, by: str) -> None:
-        nonlocal skipped, abandoned
+        nonlocal skipped, gave_up
         await asyncio.sleep(max(0.0, at - (time.monotonic() - t0)))
         if bench.free_callers.empty():
             skipped += 1
@@ -792,7 +937,7 @@ async def busy_hour(bench: Bench, seconds: float, seed: int, rate: float, ring_w
         try:
             bridged = await rec.bridged_agent(phone.user, chan["i"], bench.args.patience)
         except TimeoutError:
-            abandoned += 1
+            gave_up += 1
             await bench.end(phone, chan)
             return
         await asyncio.sleep(talk)
@@ -804,42 +949,181 @@ async def busy_hour(bench: Bench, seconds: float, seed: int, rate: float, ring_w
 
     await asyncio.gather(*(one(*call) for call in schedule))
     await rec.quiet()
-    records = calls_of(rec.events[start:], uids)
+    events = rec.events[start:]
+    records = calls_of(events, uids)
     bench.check_side(records)
-    offered = within = 0
+    out = hour_figures(bench, records, events, ring_window, mix)
+    out.update(calls=len(schedule), skipped_no_phone=skipped, gave_up_at_patience=gave_up)
+    return out
+
+
+def hour_figures(bench: Bench, records: dict[str, CallRecord], events: list[dict], ring_window: float, mix: str) -> dict[str, Any]:
+    """The busy hour's figures for one side, from the phones (AMI), plus what only our controller knows."""
+    probe = bench.probe if bench.side == "ours" else None
+    offered = within = abandoned = abandoned_ringing = 0
     waits, first_ring_to_answer = [], []
+    late: list[CallRecord] = []
     for r in records.values():
+        taken = r.answered
+        if taken is None:  # the caller hung up before any answer (patience), whatever rang
+            abandoned += 1
+            end = r.caller.hangup or math.inf
+            abandoned_ringing += any(leg.ringing is not None and leg.ringing <= end <= (leg.hangup or math.inf) + 0.5
+                                     for leg in r.legs)
         if not r.rang:
             continue
         offered += 1
         first = r.rang[0].ringing
-        taken = r.answered
+        if taken is None or taken.up - first > ring_window:
+            late.append(r)
         if taken is None:
             continue
         first_ring_to_answer.append(taken.up - first)
         within += taken.up - first <= ring_window
         if r.enter is not None:
             waits.append(taken.up - r.enter)
+    legs = sum(len(r.legs) for r in records.values())
+    answered = sum(1 for r in records.values() if r.answered is not None)
     misses = sum(1 for r in records.values() for leg in r.rang if leg.up is None)
     overlapping = sum(1 for r in records.values() if _overlap(r.rang))
-    if bench.args.trace:
-        for r in sorted(records.values(), key=lambda r: r.caller.created):
-            taken = r.answered
-            if r.rang and (taken is None or taken.up - r.rang[0].ringing > ring_window):
-                say(f"    {bench.side} late: {trace(r)}")
-    return {
+    wait = summary(waits)
+    out: dict[str, Any] = {
+        "mix": mix,
         "share": within / offered if offered else None,
-        "calls": len(schedule),
+        "entered": len(records),
         "offered": offered,
         "answered_within": within,
-        "answered": len(waits),
+        "answered": answered,
         "abandoned": abandoned,
-        "skipped_no_phone": skipped,
+        "abandoned_share": abandoned / len(records) if records else None,
+        "abandoned_while_ringing": abandoned_ringing,
+        "offers": legs,
+        "offers_per_answered": legs / answered if answered else None,
+        "guard_rings": sum(guard_rings(r) for r in records.values()),
         "rings_not_answered": misses,
         "calls_rung_at_two_agents_at_once": overlapping,
-        "wait_s": summary(waits),
+        "wait_s": wait,
         "first_ring_to_answer_s": summary(first_ring_to_answer),
     }
+    if probe is not None:
+        out["auto_pauses"] = len(probe.auto_pauses)
+        out["auto_pauses_note"] = (f"paused for missed calls by the core ({len(probe.auto_resumes)} auto-resumed): "
+                                   + ", ".join(f"{agent} ({profile_kind(mix, agent)})" for _, agent in probe.auto_pauses))
+        out["auto_resumes"] = len(probe.auto_resumes)
+        out["offers_by_kind"] = probe.kinds_by_count()
+        out["eta"] = eta_error(records, probe)
+        if probe.errors:
+            bench.notes.append(f"probe: {probe.errors} error(s) reading the controller's decisions")
+    else:
+        configured = bench.app_queue_autopause()
+        paused = sum(1 for e in events if e.get("Event") == "QueueMemberPause" and str(e.get("Paused")) == "1")
+        out["auto_pauses"] = paused if configured.lower() not in ("no", "0", "false") else 0
+        out["auto_pauses_note"] = (f"autopause = {configured}: {paused} QueueMemberPause" if configured.lower() not in ("no", "0", "false")
+                                   else "autopause not configured in queues.conf (Asterisk's default: no), so 0")
+        out["eta"] = {"median_abs_s": None, "note": "n/a: app_queue's own holdtime estimate is not comparable "
+                      "(announce-frequency = 0: it announces nothing)"}
+    out["late"] = late_summary(bench, late, ring_window, probe, mix)
+    if bench.args.trace:
+        for r in sorted(late, key=lambda r: r.caller.created):
+            say(f"    {bench.side} late: {trace(r, probe, mix, bench.acd_points)}")
+    return out
+
+
+def guard_rings(r: CallRecord) -> int:
+    """Phones that started ringing while another phone already rang for the same caller
+    (SLA guard, pairing, escalation; app_queue's parallel rings if it had any)."""
+    legs = r.rang
+    count = 0
+    for j, leg in enumerate(legs):
+        for other in legs[:j]:
+            ends = [t for t in (other.up, other.hangup) if t is not None]
+            if other.ringing <= leg.ringing < (min(ends) if ends else math.inf):
+                count += 1
+                break
+    return count
+
+
+def eta_error(records: dict[str, CallRecord], probe: Probe) -> dict[str, Any]:
+    """The estimate a waiting call got (sampled when it started waiting) against its real wait.
+
+    Real wait: entering the ACD (first MusicOnHoldStart) -> the answer, from the phones.  Calls
+    offered at once never waited (no estimate) and calls never answered have no real wait: both
+    are counted, not compared.  The core's estimate is "until an operator is offered the call", so
+    the error to the first ring is given too; and the estimates the hold announcements used.
+    """
+    errors, to_ring = [], []
+    immediate = no_estimate = unanswered = 0
+    for uid, r in records.items():
+        sample = probe.waits.get(uid)
+        if sample is None or r.enter is None:
+            continue
+        _, position, estimate = sample
+        if position is None:
+            immediate += 1
+            continue
+        if estimate is None:
+            no_estimate += 1
+            continue
+        taken = r.answered
+        if taken is None:
+            unanswered += 1
+            continue
+        errors.append(estimate - (taken.up - r.enter))
+        if r.rang:
+            to_ring.append(estimate - (r.rang[0].ringing - r.enter))
+    heard = []
+    for call_id, at, estimate in probe.announced:
+        r = records.get(call_id)
+        if r is not None and estimate is not None and r.answered is not None:
+            heard.append(estimate - (r.answered.up - at))
+    return {
+        "median_abs_s": _round(median([abs(e) for e in errors])),
+        "p95_abs_s": _round(percentile([abs(e) for e in errors], 95)),
+        "median_signed_s": _round(median(errors)),  # > 0: the estimate was too long
+        "n": len(errors),
+        "to_first_ring_median_abs_s": _round(median([abs(e) for e in to_ring])),
+        "offered_at_once": immediate,
+        "no_estimate": no_estimate,
+        "abandoned_with_estimate": unanswered,
+        "announced_median_abs_s": _round(median([abs(e) for e in heard])),
+        "announced_n": len(heard),
+        "matched": sum(1 for uid in records if uid in probe.waits),
+    }
+
+
+def late_summary(bench: Bench, late: list[CallRecord], ring_window: float, probe: Probe | None, mix: str) -> dict[str, Any]:
+    """Why offered calls were not answered within two rings: counted from the phones and, for ours,
+    from the core's agent states (who was free at the guard and escalation points)."""
+    out: dict[str, Any] = {"calls": len(late), "never_answered": sum(1 for r in late if r.answered is None)}
+    first_kind: dict[str, int] = {}
+    phones: dict[str, int] = {}
+    first_missed = 0
+    for r in late:
+        first = r.rang[0]
+        kind = profile_kind(mix, first.user)
+        first_kind[kind] = first_kind.get(kind, 0) + 1
+        first_missed += first.up is None
+        n = sum(1 for leg in r.rang if leg.ringing <= first.ringing + ring_window)
+        key = str(n) if n < 3 else "3+"
+        phones[key] = phones.get(key, 0) + 1
+    out["first_phone_profile"] = first_kind
+    out["first_phone_not_answered"] = first_missed
+    out["phones_rung_within_window"] = phones
+    if probe is not None:
+        guard, escalate = bench.acd_points
+        nobody = {"at_guard": 0, "at_escalation": 0, "whole_window": 0}
+        for r in late:
+            t0 = r.rang[0].ringing
+            rung = {leg.user for leg in r.rang}
+
+            def free(t: float, rung: set[str] = rung) -> list[str]:
+                return [a for a in probe.free_at(t) if a not in rung]
+
+            nobody["at_guard"] += guard is not None and not free(t0 + guard)
+            nobody["at_escalation"] += escalate is not None and not free(t0 + escalate)
+            nobody["whole_window"] += all(not free(t0 + dt / 2) for dt in range(1, int(ring_window * 2)))
+        out["no_other_operator_free"] = nobody
+    return out
 
 
 def _overlap(legs: list[Chan]) -> bool:
@@ -850,16 +1134,35 @@ def _overlap(legs: list[Chan]) -> bool:
     return any(b.ringing is not None and a.up is not None and b.ringing < a.up for a, b in zip(legs, legs[1:]))
 
 
-def trace(r: CallRecord) -> str:
-    """One call's story relative to its first ring: who rang when, answered or not."""
+def trace(r: CallRecord, probe: Probe | None = None, mix: str = "busy",
+          points: tuple[float | None, float | None] = (None, None)) -> str:
+    """One call's story relative to its first ring: who rang when (their profile, and for ours the
+    offer's kind), answered or not; for ours, who else was free at the guard and escalation points."""
     t0 = r.rang[0].ringing if r.rang else r.caller.created
     rel = lambda t: "-" if t is None else f"{t - t0:+.2f}"  # noqa: E731
+    uid = r.caller.uniqueid
     legs = "; ".join(
-        f"{leg.user} ring {rel(leg.ringing)} " + (f"up {rel(leg.up)}" if leg.up else "no answer")
+        f"{leg.user}[{profile_kind(mix, leg.user)}" + (f"/{probe.kind_of(uid, leg)}" if probe else "") + "]"
+        + f" ring {rel(leg.ringing)} " + (f"up {rel(leg.up)}" if leg.up else "no answer")
         + f" end {rel(leg.hangup)}" + (" BRIDGED" if leg.bridged else "")
         for leg in r.legs
     )
-    return f"{r.caller.user} entered {rel(r.enter)}: {legs}"
+    story = f"{r.caller.user} entered {rel(r.enter)}: {legs}"
+    if r.answered is None:
+        story += f"; caller hung up {rel(r.caller.hangup)}"
+    if probe is not None and r.rang:
+        moments = [(0.0, "ring")] + [(p, name) for p, name in zip(points, ("guard", "escalation")) if p is not None]
+        states = []
+        for dt, name in moments:
+            at = t0 + dt
+            counts: dict[str, int] = {}
+            for agent in sorted(probe.states):
+                state = probe.state_at(agent, at)
+                counts[state] = counts.get(state, 0) + 1
+            states.append(f"+{dt:g} ({name}) free {','.join(probe.free_at(at)) or 'none'} "
+                          f"[{' '.join(f'{k}:{v}' for k, v in sorted(counts.items()))}]")
+        story += " | " + "; ".join(states)
+    return story
 
 
 # ----------------------------------------------------------------------------------- main
@@ -897,9 +1200,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await bench.use(side, {"sla_guard_after": 0.0, "max_missed": 0})
                     out = await missed_to_next_ring(bench, n)
                 else:
-                    await bench.set_agents(AGENTS, lambda a: AgentProfile(args.seed, a))
+                    mix = HOURS[scenario]
+                    await bench.set_agents(AGENTS, lambda a: AgentProfile(args.seed, a, mix))
                     await bench.use(side, dict(args.busy_acd))
-                    out = await busy_hour(bench, args.busy_seconds, args.seed, args.rate, ring_window)
+                    out = await busy_hour(bench, args.busy_seconds, args.seed, args.rate, ring_window, mix)
                 await bench.stop_controller()
                 out["seconds"] = round(time.monotonic() - t, 1)
                 results[scenario][side] = out
@@ -920,28 +1224,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(results: dict[str, dict[str, Any]], notes: list[str], elapsed: float, ring_window: float) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    blocks: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
     say("")
     say(f"{'figure':<34}{'ours median':>12}{'ours p95':>10}{'app_queue median':>18}{'aq p95':>9}{'ratio':>8}{'n':>8}")
     for scenario in SCENARIOS:
         sides = results[scenario]
         if not sides:
             continue
-        if scenario == "busy_hour_two_ring_share":
+        if scenario in HOURS:
+            hour = scenario.removesuffix("_two_ring_share")  # busy_hour, uniform_hour
+            label = hour.split("_")[0] + " hour"
             figures[scenario] = {side: _round3(sides[side]["share"]) for side in sides}
             waits = {side: sides[side]["wait_s"] for side in sides}
-            figures["busy_hour_wait_s"] = {side: {"median": w["median"], "p95": w["p95"]} for side, w in waits.items()}
+            figures[f"{hour}_wait_s"] = {side: {"median": w["median"], "p95": w["p95"]} for side, w in waits.items()}
+            figures[hour] = hour_json(HOURS[scenario], sides)
             o, a = figures[scenario].get("ours"), figures[scenario].get("app_queue")
-            say(f"{'busy hour: answered in two rings':<34}{_fmt(o):>12}{'':>10}{_fmt(a):>18}{'':>9}{_ratio(o, a):>8}"
+            say(f"{label + ': answered in two rings':<34}{_fmt(o):>12}{'':>10}{_fmt(a):>18}{'':>9}{_ratio(o, a):>8}"
                 f"{'/'.join(str(sides[s]['offered']) for s in sides):>8}")
             wo, wa = waits.get("ours", {}), waits.get("app_queue", {})
-            say(f"{'busy hour: wait to answer (s)':<34}{_fmt(wo.get('median')):>12}{_fmt(wo.get('p95')):>10}"
+            say(f"{label + ': wait to answer (s)':<34}{_fmt(wo.get('median')):>12}{_fmt(wo.get('p95')):>10}"
                 f"{_fmt(wa.get('median')):>18}{_fmt(wa.get('p95')):>9}{_ratio(wo.get('median'), wa.get('median')):>8}")
-            for side in sides:
-                d = sides[side]
-                say(f"    {side}: {d['calls']} calls, {d['offered']} offered, {d['answered_within']} in two rings, "
-                    f"{d['answered']} answered, {d['abandoned']} abandoned, {d['rings_not_answered']} rings not answered, "
-                    f"{d['calls_rung_at_two_agents_at_once']} calls rung at two agents at once, "
-                    f"first ring->answer median {d['first_ring_to_answer_s']['median']} s p95 {d['first_ring_to_answer_s']['p95']} s")
+            blocks.append((label, scenario, sides, figures[hour]))
             continue
         stats = {side: summary(sides[side]["values"]) for side in sides}
         figures[scenario] = {side: {"median": s["median"], "p95": s["p95"]} for side, s in stats.items()}
@@ -957,10 +1260,104 @@ def report(results: dict[str, dict[str, Any]], notes: list[str], elapsed: float,
                 say(f"    {side}: next ring at the same agent in {sides[side]['same_agent_again']} of {stats[side]['n']}; "
                     f"second ring before the miss (SLA guard) {sides[side]['guard_rang_before_miss']}")
     say(f"ratio = ours / app_queue (medians); n = samples ours/app_queue; ring window {ring_window:g} s")
+    for label, scenario, sides, fig in blocks:
+        hour_table(label, HOURS[scenario], sides, fig)
     for note in notes:
         say(f"note: {note}")
     say(f"total {elapsed:.0f} s")
     return figures
+
+
+TWO_RING_TARGET = 0.98  # issue 11: offered calls answered within two rings, on each mix
+
+
+def hour_json(mix: str, sides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One mix's figures for the JSON line: each side, and the targets of issue 11 when both ran."""
+    out: dict[str, Any] = {"mix": mix}
+    for side, d in sides.items():
+        eta = d["eta"]
+        out[side] = {
+            "two_ring_share": _round3(d["share"]),
+            "offered": d["offered"],
+            "answered_within_two_rings": d["answered_within"],
+            "wait_median_s": d["wait_s"]["median"],
+            "wait_p95_s": d["wait_s"]["p95"],
+            "answered": d["answered"],
+            "calls": d["entered"],
+            "abandoned": d["abandoned"],
+            "abandoned_share": _round3(d["abandoned_share"]),
+            "offers": d["offers"],
+            "offers_per_answered": _round3(d["offers_per_answered"]),
+            "guard_rings": d["guard_rings"],
+            "auto_pauses": d["auto_pauses"],
+            "eta_error_median_abs_s": eta["median_abs_s"] if side == "ours" else "n/a",
+        }
+        if side == "ours":
+            out[side].update(eta_error_n=eta["n"], eta_error_median_signed_s=eta["median_signed_s"],
+                             auto_resumes=d["auto_resumes"], offers_by_kind=d["offers_by_kind"])
+        else:
+            out[side]["auto_pauses_note"] = d["auto_pauses_note"]
+    if "ours" in sides and "app_queue" in sides:
+        o, a = out["ours"], out["app_queue"]
+        below = lambda x, y: x is not None and y is not None and x < y  # noqa: E731
+        out["targets_met"] = {
+            "two_ring_share_ge_0.98": o["two_ring_share"] is not None and o["two_ring_share"] >= TWO_RING_TARGET,
+            "wait_median_below_app_queue": below(o["wait_median_s"], a["wait_median_s"]),
+            "wait_p95_below_app_queue": below(o["wait_p95_s"], a["wait_p95_s"]),
+            "abandonment_not_above_app_queue": (o["abandoned_share"] or 0) <= (a["abandoned_share"] or 0),
+        }
+    return out
+
+
+def hour_table(label: str, mix: str, sides: dict[str, dict[str, Any]], fig: dict[str, Any]) -> None:
+    """One mix side by side: ours, app_queue, the target and whether ours met it."""
+    profiles = ", ".join(f"{len(agents)} {kind}" for kind, agents, _ in MIXES[mix])
+    say("")
+    say(f"{label} (mix '{mix}': {profiles})")
+    say(f"  {'figure':<46}{'ours':>16}{'app_queue':>16}  target")
+    o, a = fig.get("ours", {}), fig.get("app_queue", {})
+    met = fig.get("targets_met", {})
+    mark = lambda key: "" if key not in met else ("  met" if met[key] else "  MISSED")  # noqa: E731
+
+    def row(name: str, ours: Any, aq: Any, target: str = "", key: str = "") -> None:
+        say(f"  {name:<46}{ours:>16}{aq:>16}  {target}{mark(key)}")
+
+    def of(d: dict, value: str, part: str, whole: str) -> str:
+        return "-" if not d else f"{_fmt(d.get(value))} ({d.get(part)}/{d.get(whole)})"
+
+    row("offered calls answered within two rings", of(o, "two_ring_share", "answered_within_two_rings", "offered"),
+        of(a, "two_ring_share", "answered_within_two_rings", "offered"), f">= {TWO_RING_TARGET}", "two_ring_share_ge_0.98")
+    row("wait, entering the ACD -> answer, median (s)", _fmt(o.get("wait_median_s")), _fmt(a.get("wait_median_s")),
+        "< app_queue", "wait_median_below_app_queue")
+    row("wait, p95 (s)", _fmt(o.get("wait_p95_s")), _fmt(a.get("wait_p95_s")), "< app_queue", "wait_p95_below_app_queue")
+    row("abandoned (hung up before an answer)", of(o, "abandoned_share", "abandoned", "calls"),
+        of(a, "abandoned_share", "abandoned", "calls"), "<= app_queue", "abandonment_not_above_app_queue")
+    row("offers per answered call", _fmt(o.get("offers_per_answered")), _fmt(a.get("offers_per_answered")))
+    row("guard rings (rung while another phone rang)", _fmt(o.get("guard_rings")), _fmt(a.get("guard_rings")))
+    row("auto-pauses (paused for missed calls)", _fmt(o.get("auto_pauses")), _fmt(a.get("auto_pauses")) + ("*" if a else ""))
+    ours_eta = "-" if not o else f"{_fmt(o.get('eta_error_median_abs_s'))} (n={o.get('eta_error_n')})"
+    row("estimated-wait error, median |est - wait| (s)", ours_eta, "n/a" if a else "-")
+    for side, d in sides.items():
+        say(f"    {side}: {d['calls']} calls, {d['entered']} entered, {d['offered']} offered, {d['answered_within']} in two rings, "
+            f"{d['answered']} answered, {d['abandoned']} abandoned ({d['abandoned_while_ringing']} while a phone rang), "
+            f"{d['rings_not_answered']} rings not answered, {d['calls_rung_at_two_agents_at_once']} calls rung at two "
+            f"phones at once, first ring->answer median {d['first_ring_to_answer_s']['median']} s p95 "
+            f"{d['first_ring_to_answer_s']['p95']} s")
+        if side == "ours":
+            e = d["eta"]
+            say(f"      offers by kind {d['offers_by_kind']}; {d['auto_pauses_note']}")
+            say(f"      estimated wait (sampled as each call starts waiting, vs its real wait to answer): median |error| "
+                f"{e['median_abs_s']} s, p95 {e['p95_abs_s']} s, median signed {e['median_signed_s']} s (> 0: too long), "
+                f"n={e['n']}; to the first ring {e['to_first_ring_median_abs_s']} s; not compared: {e['offered_at_once']} "
+                f"offered at once, {e['no_estimate']} without an estimate, {e['abandoned_with_estimate']} abandoned; "
+                f"announced estimates median |error| {e['announced_median_abs_s']} s (n={e['announced_n']})")
+        else:
+            say(f"      * {d['auto_pauses_note']}; estimated wait: {d['eta']['note']}")
+        late = d["late"]
+        say(f"      not within two rings: {late['calls']} ({late['never_answered']} never answered); first phone by profile "
+            f"{late['first_phone_profile']}, first phone not answering {late['first_phone_not_answered']}; phones rung in "
+            f"the window {late['phones_rung_within_window']}"
+            + (f"; no other operator free {late['no_other_operator_free']}" if "no_other_operator_free" in late else ""))
 
 
 def _fmt(value: Any) -> str:
