@@ -12,9 +12,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
 from callcenter.store import open_database, session_factory
+from callcenter.store.db import alembic_config
 from callcenter.tickets import TicketService
 from callcenter.web import figures
 from callcenter.web.store import call_rows
@@ -27,8 +32,8 @@ def at(seconds: float) -> dt.datetime:
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = await open_database(f"sqlite+aiosqlite:///{tmp_path / 'db' / 'callcenter.db'}")
+async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = await open_database(store_url)
     yield engine
     await engine.dispose()
 
@@ -39,6 +44,24 @@ async def tickets(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[TicketSe
     await service.start()
     yield service
     await service.close()
+
+
+def migrate(sync: Connection, direction: str, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = sync
+    getattr(command, direction)(config, revision)
+
+
+async def test_migration_adds_first_rang_at_and_goes_down_and_up_again(engine: AsyncEngine) -> None:
+    def columns(sync: Connection) -> set[str]:
+        return {c["name"] for c in inspect(sync).get_columns("tickets")}
+
+    async with engine.begin() as conn:
+        assert "first_rang_at" in await conn.run_sync(columns)
+        await conn.run_sync(migrate, "downgrade", "0009")
+        assert "first_rang_at" not in await conn.run_sync(columns)
+        await conn.run_sync(migrate, "upgrade", "head")
+        assert "first_rang_at" in await conn.run_sync(columns)
 
 
 async def call(tickets: TicketService, uniqueid: str, arrived: float, rings: list[tuple[str, float, float, str]],
