@@ -1038,8 +1038,9 @@ class Acd:
         def answered(t: float) -> float:
             return PRIOR_OFFERS * min(max(t, 0.0) / window, 1.0) + weight * memory.within(t)
 
-        left = PRIOR_OFFERS + weight * memory.offers - answered(after)
-        return (answered(within) - answered(after)) / left if left > 1e-12 else 0.0
+        before = answered(after) if after > 0 else 0.0  # at ring start nothing is known yet
+        left = PRIOR_OFFERS + weight * memory.offers - before
+        return (answered(within) - before) / left if left > 1e-12 else 0.0
 
     def _guard_point(self, agent: Agent, now: float) -> float:
         """Seconds into the agent's ring when the guard is due: the first check at which their chance to
@@ -1056,7 +1057,7 @@ class Acd:
         answered, last = memory.answered, len(memory.answered) - 1
         for k in range(int(latest / ANSWER_BIN - 1e-9) + 1):
             elapsed = k * ANSWER_BIN
-            by = PRIOR_OFFERS * min(elapsed / window, 1.0) + weight * answered[min(k, last)]
+            by = PRIOR_OFFERS * min(elapsed / window, 1.0) + weight * answered[min(k, last)] if k else 0.0
             if in_window - by < bar * (total - by) or total - by <= 1e-12:
                 return elapsed
         return latest

@@ -514,6 +514,8 @@ def test_random_sequences_keep_the_invariants(day, strategy, guard, extras):
         for agent_id, figures in acd.agent_figures(now).items():
             assert 0 <= figures.p_within_window <= 1 + 1e-9 and figures.offers_remembered >= 0
             assert figures.resume_at == acd.agents[agent_id].resume_at
+            if abs(figures.p_within_window - acd.likely_threshold) > 1e-6:  # the cached flip time agrees
+                assert figures.likely == (now >= acd.agents[agent_id].memory.likely_from)
 
 
 def test_a_ring_that_runs_out_while_ami_is_down_is_nobodys_miss():

@@ -114,6 +114,17 @@ def test_a_bad_hour_fades_with_the_half_life():
     assert not acd.agent_figures(stamp)["a"].likely and acd.agent_figures(stamp + 3600)["a"].likely
 
 
+def test_an_unlikely_operator_is_preferred_again_once_the_memory_has_faded():
+    acd = core("a", "b", memory_half_life=1800)
+    teach(acd, "a", [MISS, MISS], at=0)  # 4 of 6 with the prior: back to 4 of 5 (likely) after one half-life
+    stamp = acd.agents["a"].memory.stamp
+    assert acd.agents["a"].memory.likely_from == pytest.approx(stamp + 1800, abs=20)  # the first miss faded a bit
+    idle_order(acd, "a", "b", at=100)
+    for call, at, expected in [("x", stamp + 1700, "b"), ("y", stamp + 1900, "a")]:
+        assert offers(acd.handle(CallWaiting(call, at))) == [(expected, "first")]
+        acd.handle(CallEnded(call, at))
+
+
 # ---- what is nobody's miss -------------------------------------------------------------------------
 
 
