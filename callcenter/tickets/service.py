@@ -1,6 +1,6 @@
 """Tickets of one node: every write goes through one ordered queue, so no call waits on the database.
 
-Theory of operation: each change (open, ringing, answered, ended, fallback merge) becomes a
+Theory of operation: each change (open, ringing, a ring, answered, ended, fallback merge) becomes a
 ``TicketWrite`` appended to an in-memory queue that a single background task applies in order,
 one transaction each.  Callers wait for their write at most ``wait_limit`` seconds, then go on
 while the write stays queued.  A write that fails with a database error (locked, full, gone) is
@@ -192,7 +192,10 @@ class TicketService:
         return await self._submit(TicketWrite("open", _clean_uniqueid(uniqueid), data))
 
     async def mark_ringing(self, uniqueid: str, agent_id: str, at: dt.datetime) -> None:
-        """An agent's phone started ringing for this call."""
+        """An offer of this call went out to an agent (the Originate): ``details["offers"]``.
+
+        Whether the phone then rang, and how that ring ended, is ``record_ring``'s: the figures count rings.
+        """
         data = {"agent_id": _clean_agent(agent_id), "at": _iso(at)}
         await self._submit(TicketWrite("ringing", _clean_uniqueid(uniqueid), data))
 
@@ -463,7 +466,7 @@ async def _apply_open(session: AsyncSession, node: str, uniqueid: str, data: dic
 
 
 async def _apply_ringing(session: AsyncSession, node: str, uniqueid: str, data: dict[str, Any]) -> None:
-    """Record an offer to an agent (kept in details for the two-ring measurements)."""
+    """Record an offer sent to an agent (``details["offers"]``; the rings are ``_apply_ring``'s)."""
     ticket = await _existing(session, node, uniqueid, "ringing")
     if ticket is None:
         return
