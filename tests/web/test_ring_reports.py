@@ -15,7 +15,10 @@ async def rung_call(app, uniqueid: str, minutes_ago: float, rings: list[tuple[st
     """A call as the adapter writes it; times in seconds after its arrival."""
     tickets = app[keys.TICKETS]
     t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
-    at = lambda s: t0 + dt.timedelta(seconds=s)  # noqa: E731
+
+    def at(seconds: float) -> dt.datetime:
+        return t0 + dt.timedelta(seconds=seconds)
+
     await tickets.open_for_arrival(uniqueid, "13800138000", "", "PJSIP/trunk-1", t0)
     for agent, start, end, outcome in rings:
         await tickets.record_ring(uniqueid, agent, at(start))
