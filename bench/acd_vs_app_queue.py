@@ -1381,7 +1381,7 @@ def _round3(value: float | None) -> float | None:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="5 samples, a 30 s busy hour (under 3 minutes)")
+    p.add_argument("--quick", action="store_true", help="5 samples, 30 s busy hours")
     p.add_argument("--samples", type=int, help="samples per latency scenario (default 20, quick 5)")
     p.add_argument("--busy-seconds", type=float, help="length of the compressed busy hour (default 240, quick 30)")
     p.add_argument("--rate", type=float, default=0.5, help="busy hour: calls per second (Poisson)")
@@ -1390,7 +1390,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--callers", type=int, default=30, help="caller phones (at most 30)")
     p.add_argument("--busy-acd", action="append", default=[], metavar="KEY=VALUE",
                    help="busy hour: an [acd] setting for ours (e.g. sla_guard_after=0); default: the defaults")
-    p.add_argument("--only", action="append", default=[], help="run only these scenarios: idle, freed, missed, busy")
+    p.add_argument("--only", action="append", default=[], help="run only these scenarios: idle, freed, missed, busy, uniform (the two busy-hour mixes)")
     p.add_argument("--side", action="append", default=[], choices=SIDES, help="run only this side (repeatable)")
     p.add_argument("--dump-events", metavar="FILE", help="write every AMI event seen (JSON lines) to FILE")
     p.add_argument("--trace", action="store_true", help="busy hour: print every call not answered within two rings")
