@@ -194,14 +194,14 @@ messages => notice,warning,error,verbose
 # The manager.conf classes the controller's account needs (``[ami] read`` / ``write``), and why:
 READ_CLASSES = {
     "system": "FullyBooted, Shutdown, Reload, ContactStatus, PeerStatus",
-    "call": "Newchannel, Newstate, Hangup, Dial*, OriginateResponse, Bridge*, Hold, MusicOnHold*, MixMonitor*, DeviceStateChange",
+    "call": "Newchannel, Newstate, Hangup, SoftHangupRequest, Dial*, OriginateResponse, Bridge*, Hold, MusicOnHold*, MixMonitor*, DeviceStateChange",
     "agent": "Queue* and Agent* (the fallback queue)",
     "user": "UserEvent (the operators' feature codes)",
     "dtmf": "DTMFEnd",
 }
 WRITE_CLASSES = {
     "originate": "Originate (agents' rings, callbacks, escalations, list calls)",
-    "call": "Hangup, MixMonitorMute",
+    "call": "Hangup, MixMonitorMute, ControlPlayback (an answer cuts a hold announcement short)",
     "reporting": "CoreShowChannels, CoreStatus, DeviceStateList",
 }
 # Not given: "system" (with it an Originate may run System() or Exec(): shell commands), "command"

@@ -18,7 +18,8 @@ from callcenter.settings import Settings
 
 EVENT_CLASS = {
     "FullyBooted": "system", "Shutdown": "system", "Reload": "system",
-    "Newchannel": "call", "Newstate": "call", "Hangup": "call", "NewCallerid": "call", "NewConnectedLine": "call",
+    "Newchannel": "call", "Newstate": "call", "Hangup": "call",
+    "SoftHangupRequest": "call", "HangupRequest": "call", "NewCallerid": "call", "NewConnectedLine": "call",
     "Rename": "call", "DialBegin": "call", "DialEnd": "call", "DialState": "call", "OriginateResponse": "call",
     "UserEvent": "user", "DTMFEnd": "dtmf", "DeviceStateChange": "call", "ContactStatus": "system",
     "PeerStatus": "system", "BridgeCreate": "call", "BridgeDestroy": "call", "BridgeEnter": "call",
@@ -30,6 +31,7 @@ ACTION_CLASSES = {  # any one of these suffices
     "Originate": {"originate"},
     "Hangup": {"system", "call"},
     "MixMonitorMute": {"system", "call"},
+    "ControlPlayback": {"call"},  # app_controlplayback.c registers it with EVENT_FLAG_CALL
     "CoreShowChannels": {"system", "reporting"},
     "CoreStatus": {"system", "reporting"},
     "DeviceStateList": {"call", "reporting"},
