@@ -43,6 +43,7 @@ from callcenter.acd import (
     AgentSkillsChanged,
     AgentStateChanged,
     Call,
+    AUTO_RESUMED,
     MISSED_CALLS,
     AgentState,
     CallAdopted,
@@ -245,6 +246,8 @@ class Adapter:
                 log.info("agent.state", agent=agent_id, state=state.value, reason=reason)
                 if state == AgentState.PAUSED and reason == MISSED_CALLS:
                     self._choose(agent_id, "paused", reason, "core")
+                elif state == AgentState.AVAILABLE and reason == AUTO_RESUMED:
+                    self._choose(agent_id, "available", None, "core")  # a restart must not bring the pause back
 
     def _tick(self) -> None:
         self.apply(Tick(self.clock()))
