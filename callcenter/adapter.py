@@ -12,6 +12,16 @@ How a hotline call reaches an operator:
 4. An ``OriginateResponse`` failure (no answer in the window, busy, unreachable) is ``RingFailed``:
    the core re-offers the call at once.
 
+Keep your place: after ``[acd] callback_offer_after`` seconds on hold the announcement offers a
+callback; a caller who presses 1 (during it, or on hold: AMI ``DTMFEnd``) hears a confirmation and
+is hung up, and the core keeps the call in its place (``PlaceKept``).  In its turn the core offers
+it like any call (``Offer.callback``): the operator's phone rings as usual, and when the operator
+answers, ``serve_agent`` dials the caller from the operator's leg (``Dial`` with the dial string of
+the ``[outbound]`` dialling policy, ``KeptDialler``).  A caller who does not answer is
+``CallbackUnreached``: the operator is free at once and the core tries again later, or gives up
+(``CallbackGaveUp``): the ticket then ends unanswered and becomes an abandoned-call task.  The
+request, each attempt and the outcome are kept on the ticket (``details.callback``).
+
 Agents: a phone that registers logs its agent in (``acd.auto_login``); feature codes send AMI
 ``UserEvent(HotlineAgent)`` to log in/out, pause and resume; device states say when a phone is
 busy with a call the ACD did not place.  Events that no longer fit the core's state (a vanished
@@ -27,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from panoramisk.message import Message
@@ -43,6 +53,8 @@ from callcenter.acd import (
     AgentSkillsChanged,
     AgentStateChanged,
     Call,
+    CallbackGaveUp,
+    CallbackUnreached,
     AUTO_RESUMED,
     MISSED_CALLS,
     AgentState,
@@ -58,6 +70,7 @@ from callcenter.acd import (
     LinkUp,
     Offer,
     OfferWithdrawn,
+    PlaceKept,
     RingFailed,
     RingStarted,
     StopRinging,
@@ -91,6 +104,24 @@ CUT_WINDOW = 2.0  # seconds after a hang-up to learn whether Asterisk itself cut
 # or restarts, one event per channel, before that channel's Hangup and before the Shutdown event.
 SHUTDOWN_CAUSE = "4"
 CUT_MEMORY = 600.0  # seconds a channel cut by a shutdown is remembered (queue_log is read a little later)
+KEEP = "keep"  # ``_hold``'s answer when the caller pressed 1 to keep their place
+KEPT_SETTLE = 15.0  # seconds a callback waits for the caller's own session to close before dialling them
+# Dial's DIALSTATUS -> a callback attempt's outcome (as OutboundService words them)
+DIAL_OUTCOMES = {"ANSWER": "answered", "NOANSWER": "no_answer", "BUSY": "busy", "CONGESTION": "congestion",
+                 "CHANUNAVAIL": "unavailable", "CANCEL": "cancelled"}
+
+
+class KeptDialler(Protocol):
+    """The dialling policy the callbacks of kept places go through (``OutboundService`` is one).
+
+    Both raise (``DialRefused``) for a number the policy refuses; ``admit`` also counts the call
+    against ``by``'s and the global rate limits.
+    """
+
+    def external(self, number: str) -> str: ...
+
+    def admit(self, number: str, *, by: str | None, kind: str, ticket_id: int | None = None,
+              task_id: int | None = None) -> str: ...
 
 
 @dataclass
@@ -115,6 +146,23 @@ class LiveCall:
     answered: asyncio.Queue = field(default_factory=asyncio.Queue)  # agent legs that won the call; None: hand off
     channel: str = ""
     announcing: bool = False  # a hold announcement is playing: an answer stops it (AMI ControlPlayback)
+    keep: asyncio.Event = field(default_factory=asyncio.Event)  # the caller pressed 1 to keep their place
+
+
+@dataclass
+class KeptPlace:
+    """A caller who kept their place and hung up: called back in their turn (``details.callback``)."""
+
+    call_id: str
+    caller_number: str
+    caller_name: str
+    requested_at: float
+    position: int | None  # their place when they asked
+    waited: float  # seconds they had waited on the line
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # operator, time, outcome of each callback
+    outcome: str = "waiting"  # waiting | calling | answered | unreached
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)  # the caller's own session is over
+    answered_at: float | None = None  # the caller answered the callback now being made
 
 
 @dataclass
@@ -155,12 +203,16 @@ class Adapter:
             pair_when_idle=acd.pair_when_idle,
             auto_resume_after=acd.auto_resume_after or None,
             memory_half_life=acd.memory_half_life,
+            callback_attempts=acd.callback_attempts,
+            callback_retry_after=acd.callback_retry_after,
         )
         self.skills = {a.id: frozenset(a.skills) for a in settings.agents}
         self.chosen: dict[str, Any] = {}  # agent id -> ChosenState loaded at start
         self.calls: dict[str, LiveCall] = {}
         self.legs: dict[str, Leg] = {}
         self.adopted: dict[str, AdoptedCall] = {}
+        self.kept: dict[str, KeptPlace] = {}  # kept places (no caller on the line) until called back or given up
+        self.dialler: KeptDialler | None = None  # set by the outbound plugin; None: no callback is offered
         self.ending: set[str] = set()  # calls whose ticket end is being written
         self.dropped: dict[str, float] = {}  # legs we gave up before knowing their channel -> when (hung up if they show up)
         self.registered: set[str] = set()
@@ -184,6 +236,8 @@ class Adapter:
         ami.on("UserEvent", self.on_user_event)
         ami.on("Shutdown", self.on_shutdown)
         ami.on("SoftHangupRequest", self.on_soft_hangup)
+        ami.on("DTMFEnd", self.on_dtmf)
+        ami.on("DialEnd", self.on_dial_end)
         ami.on_login(self.on_login)
         ami.on_disconnect(self.on_disconnect)
         self.acd.handle(LinkDown(self.clock()))  # no offers until the first login's resync
@@ -242,6 +296,8 @@ class Adapter:
                 log.warning("call.handed_off", uniqueid=call_id, reason=reason)
                 if live is not None:
                     live.answered.put_nowait(None)
+            case CallbackGaveUp(call_id, attempts):
+                log.warning("call.callback_gave_up", uniqueid=call_id, attempts=attempts)
             case AgentStateChanged(agent_id, state, reason):
                 log.info("agent.state", agent=agent_id, state=state.value, reason=reason)
                 if state == AgentState.PAUSED and reason == MISSED_CALLS:
@@ -267,7 +323,8 @@ class Adapter:
             if call_id not in self.acd.calls:
                 found.append(f"caller session {call_id} the core does not hold")
         for call_id, call in self.acd.calls.items():
-            if call.state != CallState.IN_MENU and call_id not in self.calls and call_id not in self.adopted:
+            if call.state != CallState.IN_MENU and call_id not in self.calls and call_id not in self.adopted \
+                    and call_id not in self.kept:
                 found.append(f"call {call_id} in the core with no caller session")
         return found
 
@@ -275,7 +332,7 @@ class Adapter:
 
     async def _ring(self, offer: Offer) -> None:
         """Ring one agent for one call until answered, refused or out of time."""
-        live = self.calls.get(offer.call_id)
+        live: LiveCall | KeptPlace | None = self.calls.get(offer.call_id) or self.kept.get(offer.call_id)
         leg = Leg(f"acd-{uuid.uuid4().hex[:20]}", offer.call_id, offer.agent_id)
         self.legs[leg.leg_id] = leg
         caller = f'"{_cid(live.caller_name)}" <{_cid(live.caller_number)}>' if live else ""
@@ -629,6 +686,10 @@ class Adapter:
             await agi.run("HANGUP")
             return
         leg.channel = agi.env("channel")
+        kept = self.kept.get(leg.call_id)
+        if kept is not None:
+            await self._serve_kept(agi, leg, kept)
+            return
         try:
             live = self.calls[leg.call_id]
             live.answered.put_nowait(leg)
@@ -679,7 +740,12 @@ class Adapter:
         try:
             await agi.music_on()
             self.apply(CallWaiting(call_id, self.clock(), priority, skill))
-            leg = await self._hold(agi, live)
+            held = await self._hold(agi, live)
+            if held == KEEP:
+                stage = "kept"
+                await self._confirm_kept(agi, live)
+                return
+            leg = held if isinstance(held, Leg) else None
             if leg is None:  # the core handed the caller back: AMI is down
                 await agi.music_off()
                 await self.tickets.record_details(call_id, "handoff", {"reason": "ami_down", "at": _utc(self.clock()).isoformat()})
@@ -719,26 +785,42 @@ class Adapter:
                 leg.released.set_result(None)
             ended_at = self.clock()
             answered = self.acd.calls.get(call_id) is not None and self.acd.calls[call_id].state == CallState.CONNECTED
-            self.apply(CallEnded(call_id, ended_at))
-            if hangup_by is None:
-                log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered, stage=stage)
+            if call_id in self.kept:  # the caller kept their place: the call goes on without them
+                self.kept[call_id].hung_up.set()
             else:
-                self.end_ticket_later(call_id, ended_at, hangup_by, stage)
+                self.apply(CallEnded(call_id, ended_at))
+                if hangup_by is None:
+                    log.info("call.handed_to_dialplan", uniqueid=call_id, answered=answered, stage=stage)
+                else:
+                    self.end_ticket_later(call_id, ended_at, hangup_by, stage)
 
-    async def _hold(self, agi: AgiSession, live: LiveCall) -> Leg | None:
+    async def _hold(self, agi: AgiSession, live: LiveCall) -> Leg | str | None:
         """Music until an agent answers (or the core hands the caller back), with announcements meanwhile.
 
-        An answer that comes during an announcement is not lost when the caller then hangs up: its
-        leg is released so the operator's phone is not left holding a dead call.
+        ``KEEP``: the caller pressed 1 and the core kept their place.  An answer that comes during
+        an announcement is not lost when the caller then hangs up: its leg is released so the
+        operator's phone is not left holding a dead call.
         """
         every = self.settings.acd.announce_every
+        if every <= 0 and self.settings.acd.callback_offer_after > 0 and self.dialler is not None:
+            every = self.settings.acd.callback_offer_after  # no announcements: the callback offer alone
         answered = asyncio.ensure_future(live.answered.get())
+        keep = asyncio.ensure_future(live.keep.wait())
         try:
             while True:
                 try:
-                    return await agi.idle_until(asyncio.wait_for(asyncio.shield(answered), every if every > 0 else None))
+                    await agi.idle_until(asyncio.wait_for(asyncio.wait({answered, keep}, return_when=asyncio.FIRST_COMPLETED),
+                                                          every if every > 0 else None))
                 except TimeoutError:
                     await self._announce(agi, live, answered)
+                if answered.done():
+                    return answered.result()
+                if keep.done() or live.keep.is_set():
+                    if self._keep_place(live):
+                        return KEEP
+                    live.keep.clear()  # too late (a phone rings for them) or not offered: hold on
+                    keep.cancel()
+                    keep = asyncio.ensure_future(live.keep.wait())
         except BaseException:
             if answered.done() and not answered.cancelled() and answered.result() is not None:
                 leg = answered.result()
@@ -747,13 +829,20 @@ class Adapter:
             raise
         finally:
             answered.cancel()
+            keep.cancel()
 
     async def _announce(self, agi: AgiSession, live: LiveCall, answered: asyncio.Future) -> None:
-        """Tell a waiting caller their place and the estimated wait (``callcenter.ivr.waiting``)."""
+        """Tell a waiting caller their place and the estimated wait (``callcenter.ivr.waiting``), and,
+        once they may keep their place, that 1 does it (the key ends the announcement)."""
         call = self.acd.calls.get(live.call_id)
         if call is None or call.state != CallState.WAITING:
             return  # a phone is ringing for this caller: the answer may come any moment
-        names = announcement(self.acd.position(live.call_id), self.acd.estimated_wait(live.call_id, self.clock()))
+        offer = self._callback_open(live)
+        if self.settings.acd.announce_every > 0:
+            names = announcement(self.acd.position(live.call_id), self.acd.estimated_wait(live.call_id, self.clock()),
+                                 offer_callback=offer)
+        else:
+            names = ("queue_callback_offer",) if offer else ()
         language = await self._language(agi)
         sounds = self.settings.sounds_path
         files = [
@@ -768,13 +857,162 @@ class Adapter:
         try:
             await agi.music_off()
             for file in files:
-                if answered.done():
+                if answered.done() or live.keep.is_set():
                     break
-                await agi.run(f'STREAM FILE {file} ""')
+                result = await agi.run(f'STREAM FILE {file} "{"1" if offer else ""}"')
+                if offer and _key(result) == "1":
+                    live.keep.set()
         finally:
             live.announcing = False
-        if not answered.done():
+        if not answered.done() and not live.keep.is_set():
             await agi.music_on()
+
+    # -- keep your place ----------------------------------------------------------------------------
+
+    def _callback_open(self, live: LiveCall) -> bool:
+        """May this caller keep their place now: waited ``callback_offer_after``, waiting (no phone
+        ringing for them), a number the dialling policy would call."""
+        after = self.settings.acd.callback_offer_after
+        call = self.acd.calls.get(live.call_id)
+        if after <= 0 or self.dialler is None or call is None or call.state != CallState.WAITING or call.kept_at is not None:
+            return False
+        since = call.waiting_since if call.waiting_since is not None else call.arrived_at
+        if self.clock() - since + 1e-6 < after or not live.caller_number:
+            return False
+        try:
+            self.dialler.external(live.caller_number)
+        except Exception:  # refused by the dialling policy (emergency, international, ...): not offered
+            return False
+        return True
+
+    def on_dtmf(self, event: Message) -> None:
+        """A key a caller on hold pressed (AMI DTMFEnd): 1 keeps their place once it is offered."""
+        if _header(event, "Digit") != "1" or _header(event, "Direction") not in ("Received", ""):
+            return
+        live = self.calls.get(_header(event, "Uniqueid"))
+        if live is None:
+            channel = _header(event, "Channel")
+            live = next((c for c in self.calls.values() if channel and c.channel == channel), None)
+        if live is not None and self._callback_open(live):
+            log.info("call.keep_pressed", uniqueid=live.call_id, via="dtmf")
+            live.keep.set()
+
+    def _keep_place(self, live: LiveCall) -> bool:
+        """The caller pressed 1: the core keeps their place (False if it is too late: a phone rings for them)."""
+        if not self._callback_open(live):
+            return False
+        now = self.clock()
+        position = self.acd.position(live.call_id)
+        call = self.acd.calls[live.call_id]
+        since = call.waiting_since if call.waiting_since is not None else call.arrived_at
+        if not self.apply(PlaceKept(live.call_id, now)):
+            return False
+        kept = KeptPlace(live.call_id, live.caller_number, live.caller_name, now, position, round(now - since, 3))
+        self.kept[live.call_id] = kept
+        log.info("call.place_kept", uniqueid=live.call_id, position=position, waited=kept.waited)
+        self._spawn(self._record_callback(kept))
+        return True
+
+    async def _confirm_kept(self, agi: AgiSession, live: LiveCall) -> None:
+        """Tell the caller their place is kept, and hang up (the dialplan must not queue them again)."""
+        await agi.set_variable("HOTLINE_DONE", "1")
+        await agi.music_off()
+        language = await self._language(agi)
+        sounds = self.settings.sounds_path
+        if sounds is None or sound_path(sounds, language, "queue_callback_confirm").exists():
+            await agi.run(f'STREAM FILE {playable(self.settings.asterisk_sounds_dir, language, "queue_callback_confirm")} ""')
+        await agi.run("HANGUP")
+
+    async def _record_callback(self, kept: KeptPlace) -> None:
+        """The kept place's story on its ticket (``details.callback``): request, attempts, outcome."""
+        await self.tickets.record_details(kept.call_id, "callback", {
+            "requested_at": _utc(kept.requested_at).isoformat(),
+            "position": kept.position,
+            "waited_seconds": kept.waited,
+            "attempts": [dict(a) for a in kept.attempts],
+            "outcome": kept.outcome,
+        })
+
+    async def _serve_kept(self, agi: AgiSession, leg: Leg, kept: KeptPlace) -> None:
+        """The operator answered a kept place: dial the caller from the operator's leg, then end or try later."""
+        call_id, agent_id = leg.call_id, leg.agent_id
+        attempt: dict[str, Any] = {"agent_id": agent_id, "at": _utc(self.clock()).isoformat(), "outcome": "calling"}
+        kept.attempts.append(attempt)
+        kept.outcome, kept.answered_at = "calling", None
+        self._spawn(self._record_callback(kept))
+        log.info("callback.operator_answered", uniqueid=call_id, agent=agent_id, attempt=len(kept.attempts))
+        outcome, hangup_by = "failed", "agent"
+        try:
+            try:  # the caller's own session may still be saying goodbye: their line must be free
+                await asyncio.wait_for(kept.hung_up.wait(), KEPT_SETTLE)
+            except TimeoutError:
+                pass
+            try:
+                if self.dialler is None:
+                    raise AmiError("callback.no_dialler", "no dialling policy to call the caller back")
+                dial = self.dialler.admit(kept.caller_number, by=agent_id, kind="kept_place")
+            except Exception as err:  # refused (policy, rate limit): this attempt fails, the operator is freed
+                outcome = "refused"
+                attempt["reason"] = getattr(err, "reason", None) or str(err)
+                log.warning("callback.dial_refused", uniqueid=call_id, agent=agent_id, reason=attempt["reason"])
+            else:
+                await agi.set_variable("CALLERID(all)", f'"" <{self.settings.outbound.caller_id or self.settings.asterisk.hotline_number}>')
+                if self.recorder is not None:  # MixMonitor on the operator's leg: both sides, while bridged
+                    await self.recorder.start_inbound(agi, call_id, agent_id)
+                await agi.exec("Dial", f"{dial},{int(self.settings.outbound.caller_ring_seconds)},g")
+                status = await agi.get_variable("DIALSTATUS")
+                outcome = DIAL_OUTCOMES.get(status, status.lower() or "failed")
+                if outcome == "answered":
+                    self._callback_answered(kept, agent_id)  # in case DialEnd was not seen
+                    hangup_by = "caller"  # Dial returned: the caller hung up, the operator is still here
+        except AgiHangup:  # the operator hung up, during the call or before the caller answered
+            outcome = "answered" if kept.answered_at is not None else "operator_hung_up"
+        finally:
+            self.legs.pop(leg.leg_id, None)
+            if self.recorder is not None:
+                self.recorder.ended(call_id)
+            attempt["outcome"] = outcome
+            now = self.clock()
+            if outcome == "answered":
+                self.kept.pop(call_id, None)
+                kept.outcome = "answered"
+                self.apply(CallEnded(call_id, now))
+                self._spawn(self._record_callback(kept))
+                self.end_ticket_later(call_id, now, hangup_by, "callback")
+            else:
+                self.apply(CallbackUnreached(call_id, agent_id, now))
+                if call_id not in self.acd.calls:  # the core gave up: an unanswered call, an abandoned-call task
+                    self.kept.pop(call_id, None)
+                    kept.outcome = "unreached"
+                    self._spawn(self._record_callback(kept))
+                    self.end_ticket_later(call_id, now, "caller", "callback")
+                else:
+                    kept.outcome = "waiting"
+                    self._spawn(self._record_callback(kept))
+            log.info("callback.attempt", uniqueid=call_id, agent=agent_id, outcome=outcome, attempt=len(kept.attempts),
+                     result=kept.outcome)
+        try:
+            await agi.run("HANGUP")
+        except AgiHangup:
+            pass
+
+    def on_dial_end(self, event: Message) -> None:
+        """The caller of a kept place answered the callback (DialEnd on the operator's leg)."""
+        leg = self.legs.get(_header(event, "Uniqueid"))
+        if leg is None or leg.call_id not in self.kept or _header(event, "DialStatus") != "ANSWER":
+            return
+        self._callback_answered(self.kept[leg.call_id], leg.agent_id)
+
+    def _callback_answered(self, kept: KeptPlace, agent_id: str) -> None:
+        """The caller is on the line with the operator: the ticket is answered now."""
+        if kept.answered_at is not None:
+            return
+        kept.answered_at = self.clock()
+        call = self.acd.calls.get(kept.call_id)
+        log.info("call.answered", uniqueid=kept.call_id, agent=agent_id, callback=True)
+        self._spawn(self.tickets.mark_answered(kept.call_id, agent_id, _utc(kept.answered_at)))
+        if call is not None:
+            self._spawn(self.tickets.record_details(kept.call_id, "acd", self._measurements(call)))
 
     async def _language(self, agi: AgiSession) -> str:
         """The caller's language: the IVR's choice (CHANNEL(language)), or the hotline's first language."""
@@ -815,7 +1053,7 @@ class Adapter:
 
     def in_hand(self) -> set[str]:
         """Calls this controller is following (sessions, adopted calls, ends being written): not for the sweep."""
-        return set(self.calls) | set(self.adopted) | self.ending
+        return set(self.calls) | set(self.adopted) | self.ending | set(self.kept)
 
 
 def _utc(ts: float) -> datetime:
@@ -826,6 +1064,12 @@ def _header(event: Message, name: str) -> str:
     """A header's text; "" when missing or garbled (panoramisk makes a repeated header a list)."""
     value = event.get(name, "")
     return value if isinstance(value, str) else ""
+
+
+def _key(result: dict[str, Any]) -> str | None:
+    """The key that stopped a STREAM FILE (``result=<ASCII code>``; 0: none)."""
+    value = result.get("result", ("0", ""))[0]
+    return chr(int(value)) if value.isdigit() and 0 < int(value) < 128 else None
 
 
 def _cid(text: str) -> str:

@@ -89,6 +89,9 @@ class AcdSettings:
     pair_when_idle: bool = True  # queue empty and operators idle: a new call rings two phones at once; false: off
     auto_resume_after: float = 120.0  # seconds before an operator paused for missed calls is rung again; 0: only by hand
     announce_every: float = 30.0  # seconds between telling a waiting caller their place and wait (never the first in line); 0: off
+    callback_offer_after: float = 60.0  # seconds of waiting before the hold announcement offers "press 1 to keep your place"; 0: off
+    callback_attempts: int = 3  # callbacks of a kept place whose caller is not reached before it becomes an abandoned-call task
+    callback_retry_after: float = 120.0  # seconds between those attempts (the place is kept meanwhile)
 
     @property
     def ring_timeout(self) -> float:
@@ -410,6 +413,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config.value", "acd: likely_threshold and guard_likelihood are chances between 0 and 1")
     if min(acd.memory_half_life, acd.escalate_after, acd.auto_resume_after) < 0:
         raise ConfigError("config.value", "acd: memory_half_life, escalate_after and auto_resume_after must be >= 0")
+    if acd.callback_offer_after < 0 or acd.callback_retry_after < 0 or acd.callback_attempts < 1:
+        raise ConfigError("config.value", "acd: callback_offer_after and callback_retry_after must be >= 0, callback_attempts >= 1")
     _validate_ivr(settings.ivr)
     _validate_agi(settings.agi)
     _validate_workorders(settings)

@@ -2,9 +2,10 @@
 
 Every ``[acd] announce_every`` seconds of waiting, a caller who is not at the head of the queue hears
 their place ("two callers are ahead of you") and, when the core's estimate is meaningful, the wait
-rounded up to a step a person can use ("about five minutes").  The caller at the head hears nothing:
-they are next, and an announcement would only delay the answer.  A caller who may keep their place
-and be called back (``[acd] callback_offer_after``) is told they can press 1.
+rounded up to a step a person can use ("about five minutes").  The caller at the head hears nothing
+of that: they are next, and an announcement would only delay the answer.  A caller who may keep their
+place and be called back (``[acd] callback_offer_after``) is told they can press 1, the one at the head
+too (every operator may be busy for minutes; an answer cuts the sentence short).
 
 The sentences are whole prompts (``queue_*`` in ``prompts/<language>.toml``), so each language says
 them in its own word order; this module only picks their names.
@@ -25,8 +26,10 @@ def announcement(position: int | None, estimate: float | None, offer_callback: b
     ``position``: 1 for the head of the queue (None: not waiting); ``estimate``: seconds, or None
     when the core cannot tell.
     """
-    if position is None or position < 2:
+    if position is None or position < 1:
         return ()
+    if position == 1:
+        return ("queue_callback_offer",) if offer_callback else ()
     ahead = position - 1
     names = [f"queue_ahead_{ahead}" if ahead <= AHEAD_PROMPTS else "queue_ahead_many"]
     if estimate is not None and estimate >= MEANINGFUL_WAIT:

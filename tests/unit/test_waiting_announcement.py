@@ -12,7 +12,8 @@ from callcenter.ivr.waiting import announcement, prompt_names
     ("position", "estimate", "offer_callback", "names"),
     [
         (None, 120.0, False, ()),  # not waiting (ringing, or gone)
-        (1, 300.0, True, ()),  # next in line: nothing delays the answer
+        (1, 300.0, False, ()),  # next in line: nothing delays the answer
+        (1, 300.0, True, ("queue_callback_offer",)),  # ... but they may keep their place (an answer cuts it short)
         (2, None, False, ("queue_ahead_1",)),  # no meaningful estimate: the place only
         (2, 29.0, False, ("queue_ahead_1",)),  # under half a minute is not worth a sentence
         (3, 30.0, False, ("queue_ahead_2", "queue_wait_1m")),
