@@ -11,6 +11,10 @@ Definitions (one place, so the wallboard, the reports and their CSV always agree
 - service level: answered within two rings / offered to an operator.  A caller who hung up while
   a phone rang counts against it, as does an answer after a missed ring;
 - waits: ``wait_seconds`` of ended calls (arrival to answer, or to hang-up when abandoned).
+- callbacks: calls whose caller kept their place and was called back (``details.callback``, press 1
+  on hold); callbacks_answered: the caller answered one; callbacks_unreached: every attempt failed
+  (the ticket ends unanswered and becomes an abandoned-call task).  A kept place is never counted
+  as abandoned, not even an unreached one: the caller did not give up, the callbacks failed.
 
 Per operator (``by_agent``), every ring credits the operator it rang, not only the one who answered:
 - offered: rings that reached the operator's phone (a call rung at them twice is two offers);
@@ -60,6 +64,7 @@ class CallRow:
     category: str | None = None
     solved: bool | None = None
     satisfaction: int | None = None
+    callback: str | None = None  # a kept place: its outcome (waiting, calling, answered, unreached); None: not one
 
 
 @dataclass
@@ -69,6 +74,9 @@ class _Tally:
     abandoned: int = 0
     offered_to_agent: int = 0
     within_two_rings: int = 0
+    callbacks: int = 0
+    callbacks_answered: int = 0
+    callbacks_unreached: int = 0
     waits: list[float] = field(default_factory=list)
     talks: list[float] = field(default_factory=list)
 
@@ -77,7 +85,11 @@ class _Tally:
         answered = _answered(row)
         if answered:
             self.answered += 1
-        if row.call_status == "abandoned":
+        if row.callback is not None:
+            self.callbacks += 1
+            self.callbacks_answered += row.callback == "answered"
+            self.callbacks_unreached += row.callback == "unreached"
+        elif row.call_status == "abandoned":
             self.abandoned += 1
         if row.rings or row.agent_id:
             self.offered_to_agent += 1
@@ -95,6 +107,9 @@ class _Tally:
             "abandoned": self.abandoned,
             "offered_to_agent": self.offered_to_agent,
             "within_two_rings": self.within_two_rings,
+            "callbacks": self.callbacks,
+            "callbacks_answered": self.callbacks_answered,
+            "callbacks_unreached": self.callbacks_unreached,
             "service_level": round(self.within_two_rings / self.offered_to_agent, 4) if self.offered_to_agent else None,
             "abandon_rate": round(self.abandoned / self.offered, 4) if self.offered else None,
             "avg_wait": round(statistics.fmean(self.waits), 1) if self.waits else None,

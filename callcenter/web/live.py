@@ -228,11 +228,12 @@ class LiveHub:
     def pop_message(self, call_id: str, agent_id: str, timeout: float) -> dict[str, Any]:
         """The screen-pop, from memory only: it must leave within milliseconds of the offer."""
         now = self.clock()
-        live = self.adapter.calls.get(call_id)
+        live = self.adapter.calls.get(call_id) or self.adapter.kept.get(call_id)
         call = self.adapter.acd.calls.get(call_id)
         return {
             "type": "pop",
             "call_id": call_id,
+            "callback": call is not None and call.kept_at is not None,  # a kept place: the caller is dialled once answered
             "agent_id": agent_id,
             "caller_number": live.caller_number if live else "",
             "caller_name": live.caller_name if live else "",
@@ -298,11 +299,13 @@ class LiveHub:
         for call in acd.calls.values():
             if call.state in (CallState.ENDED,):
                 continue
-            live = self.adapter.calls.get(call.call_id)
+            live = self.adapter.calls.get(call.call_id) or self.adapter.kept.get(call.call_id)
             calls.append(
                 {
                     "call_id": call.call_id,
                     "caller_number": live.caller_number if live else "",
+                    "callback": call.kept_at is not None,  # a kept place: nobody on hold, called back in turn
+                    "attempts": call.callback_attempts,
                     "state": call.state.value,
                     "arrived_at": call.arrived_at,
                     "waiting_since": call.waiting_since if call.waiting_since is not None else call.arrived_at,
@@ -320,7 +323,8 @@ class LiveHub:
             message.pop("now", None)
             message["shift"] = duty.get(agent_settings.id)  # scheduled now: the shift's name
             agents.append(message)
-        return {"calls": calls, "agents": agents}
+        callbacks = sum(1 for c in calls if c["callback"] and c["state"] == "waiting")
+        return {"calls": calls, "agents": agents, "callbacks_waiting": callbacks}
 
     async def today(self) -> dict[str, Any]:
         """Today's figures (local day), recomputed at most every ``TODAY_REFRESH`` seconds."""
@@ -362,7 +366,7 @@ class LiveHub:
             out.append({"kind": "service_level", "value": level, "target": web_settings.service_level_target})
         for call in board["calls"]:
             waited = now - call["waiting_since"]
-            if call["state"] in ("waiting", "offered") and waited > web_settings.long_wait_alert:
+            if call["state"] in ("waiting", "offered") and not call.get("callback") and waited > web_settings.long_wait_alert:
                 out.append({"kind": "long_wait", "call_id": call["call_id"], "caller_number": call["caller_number"], "since": call["waiting_since"]})
         for agent in board["agents"]:
             if agent["state"] == "paused" and agent.get("reason") == MISSED_CALLS:

@@ -139,6 +139,7 @@ def _row(arrived_at, call_status, agent_id, answered_at, ended_at, wait_seconds,
     details = details or {}
     notes = details.get("notes") or {}
     acd = details.get("acd") or {}
+    callback = details.get("callback") if isinstance(details.get("callback"), dict) else None
     if category or solved_at is not None or satisfaction is not None:
         notes = {"category": category, "solved": True if solved_at is not None else None, "satisfaction": satisfaction}
     score = notes.get("satisfaction")
@@ -155,6 +156,7 @@ def _row(arrived_at, call_status, agent_id, answered_at, ended_at, wait_seconds,
         category=(notes.get("category") or None) if isinstance(notes, dict) else None,
         solved=notes.get("solved") if isinstance(notes, dict) else None,
         satisfaction=int(score) if isinstance(score, (int, float)) and 1 <= score <= 5 else None,
+        callback=str(callback.get("outcome") or "waiting") if callback is not None else None,
     )
 
 

@@ -64,7 +64,12 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     outbound = OutboundService(app[app_keys.SETTINGS], app[app_keys.AMI], app[keys.WORKORDERS], app[keys.DIRECTORY])
     app[keys.OUTBOUND] = outbound
     app[app_keys.AGI].route("outbound", outbound.serve)
+    adapter = app.get(app_keys.ADAPTER)
+    if adapter is not None:  # kept places (press 1 on hold) are called back through the same dialling policy
+        adapter.dialler = outbound
     yield
+    if adapter is not None:
+        adapter.dialler = None
     await outbound.close()
 
 

@@ -9,8 +9,10 @@
   function draw() {
     if (!board) return;
     const today = board.today || {};
-    const waiting = board.calls.filter((c) => c.state === "waiting" || c.state === "offered");
+    // Callers on hold, and beside them the kept places (pressed 1, hung up) waiting for their callback.
+    const waiting = board.calls.filter((c) => !c.callback && (c.state === "waiting" || c.state === "offered"));
     $("t-waiting").textContent = String(waiting.length);
+    $("t-callbacks").textContent = String(board.calls.filter((c) => c.callback && c.state === "waiting").length);
     $("t-offered").textContent = String(today.offered ?? 0);
     $("t-answered").textContent = String(today.answered ?? 0);
     $("t-sl").textContent = percent(today.service_level);
@@ -23,9 +25,9 @@
     const scheduled = board.agents.filter((a) => a.shift);
     $("t-scheduled").textContent = `${scheduled.filter((a) => a.state !== "logged_out").length}/${scheduled.length}`;
 
-    replace($("queue").tBodies[0], board.calls.map((c) => el("tr", { dataset: { callId: c.call_id, state: c.state } },
+    replace($("queue").tBodies[0], board.calls.map((c) => el("tr", { dataset: { callId: c.call_id, state: c.state, callback: c.callback ? "1" : "0" } },
       el("td", {}, c.caller_number || t("pop.anonymous")),
-      el("td", {}, t(`call.${c.state}`)),
+      el("td", {}, t(`call.${c.state}`) + (c.callback ? ` · ${t("wb.callback")}` : "")),
       el("td", { class: "ticker wait", dataset: { since: c.waiting_since, until: c.answered_at ?? "" } }, "–"),
       el("td", {}, c.state === "connected" ? c.agent_id : c.ringing.join(", ") || "–"))));
     $("queue-empty").hidden = board.calls.length > 0;
@@ -104,7 +106,7 @@
     for (const node of document.querySelectorAll(".resume-in[data-until]")) {
       node.textContent = t("wb.auto_resume_in", { left: duration(Math.max(0, parseFloat(node.dataset.until) - at)) });
     }
-    const waiting = board.calls.filter((c) => c.state === "waiting" || c.state === "offered");
+    const waiting = board.calls.filter((c) => !c.callback && (c.state === "waiting" || c.state === "offered"));
     const longest = waiting.length ? Math.max(...waiting.map((c) => at - c.waiting_since)) : 0;
     $("t-longest-now").textContent = duration(longest);
     $("t-longest-now").dataset.alert = longest > board.long_wait_alert ? "1" : "0";
