@@ -81,7 +81,7 @@ from callcenter.acd import (
 from callcenter.agents.states import ChosenState
 from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
-from callcenter.exceptions import AmiError
+from callcenter.exceptions import AmiError, CallCenterError
 from callcenter.ivr.prompts import playable, sound_path
 from callcenter.ivr.waiting import announcement
 from callcenter.settings import Settings
@@ -114,7 +114,7 @@ DIAL_OUTCOMES = {"ANSWER": "answered", "NOANSWER": "no_answer", "BUSY": "busy", 
 class KeptDialler(Protocol):
     """The dialling policy the callbacks of kept places go through (``OutboundService`` is one).
 
-    Both raise (``DialRefused``) for a number the policy refuses; ``admit`` also counts the call
+    Both raise a ``CallCenterError`` (``DialRefused``) for a number the policy refuses; ``admit`` also counts the call
     against ``by``'s and the global rate limits.
     """
 
@@ -281,7 +281,8 @@ class Adapter:
             listener(command)
         match command:
             case Offer():
-                log.info("acd.offer", uniqueid=command.call_id, agent=command.agent_id, guard=command.guard)
+                log.info("acd.offer", uniqueid=command.call_id, agent=command.agent_id, guard=command.guard,
+                         callback=command.callback)
                 asyncio.create_task(self._ring(command))
             case StopRinging(call_id, agent_id):
                 log.info("acd.stop_ringing", uniqueid=call_id, agent=agent_id)
@@ -322,6 +323,9 @@ class Adapter:
         for call_id in self.calls:
             if call_id not in self.acd.calls:
                 found.append(f"caller session {call_id} the core does not hold")
+        for call_id in self.kept:
+            if call_id not in self.acd.calls:
+                found.append(f"kept place {call_id} the core does not hold")
         for call_id, call in self.acd.calls.items():
             if call.state != CallState.IN_MENU and call_id not in self.calls and call_id not in self.adopted \
                     and call_id not in self.kept:
@@ -881,7 +885,7 @@ class Adapter:
             return False
         try:
             self.dialler.external(live.caller_number)
-        except Exception:  # refused by the dialling policy (emergency, international, ...): not offered
+        except CallCenterError:  # refused by the dialling policy (emergency, international, ...): not offered
             return False
         return True
 
@@ -951,7 +955,7 @@ class Adapter:
                 if self.dialler is None:
                     raise AmiError("callback.no_dialler", "no dialling policy to call the caller back")
                 dial = self.dialler.admit(kept.caller_number, by=agent_id, kind="kept_place")
-            except Exception as err:  # refused (policy, rate limit): this attempt fails, the operator is freed
+            except CallCenterError as err:  # refused (policy, rate limit): this attempt fails, the operator is freed
                 outcome = "refused"
                 attempt["reason"] = getattr(err, "reason", None) or str(err)
                 log.warning("callback.dial_refused", uniqueid=call_id, agent=agent_id, reason=attempt["reason"])

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (``env``: the fixture of test_adapter, taken by name)
 """Keep your place, over real sockets (``fake_asterisk``): press 1, hang up, called back in turn.
 
 The scripted Asterisk of ``test_adapter`` plays the caller, the operator's phone and Dial on the
@@ -16,9 +17,8 @@ import time
 import pytest
 from fake_asterisk import AgiCall, Originate
 from harness.polling import eventually
-from test_adapter import Env, env  # noqa: F401  (the fixture)
+from test_adapter import Env, env  # noqa: F401  (env: the fixture, used by name)
 
-from callcenter.ivr.prompts import sound_path
 from callcenter.acd import (
     AgentState,
     CallbackGaveUp,
@@ -27,6 +27,7 @@ from callcenter.acd import (
     Offer,
     PlaceKept,
 )
+from callcenter.ivr.prompts import sound_path
 
 KEPT = {"callback_offer_after": 0.3, "announce_every": 0.0, "callback_attempts": 2, "callback_retry_after": 0.5}
 
@@ -136,7 +137,7 @@ async def test_press_1_hang_up_and_be_called_back_in_turn_operator_first_then_ca
     assert o.call_id == caller.uniqueid
     [(_, offer)] = env.issued(Offer, call_id=caller.uniqueid)
     assert offer.callback and o.at >= freed
-    originate = [s for s in env.fake.actions("Originate") if s.action.get("channelid") == o.leg_id][0]
+    originate = next(s for s in env.fake.actions("Originate") if s.action.get("channelid") == o.leg_id)
     assert "13800138000" in originate.action["callerid"]  # the operator's phone shows whom they call back
 
     talk = asyncio.get_running_loop().create_future()

@@ -390,8 +390,8 @@ def test_random_days_with_kept_places_keep_the_invariants(sequence, strategy, gu
             call = callbacks[pick % len(callbacks)]
             event = CallbackUnreached(call.call_id, call.agent_id, now)
             unreached[call.call_id] = unreached.get(call.call_id, 0) + 1
-        elif kind == "cb_answer" and [r for r in ringing if acd.calls[r[0]].kept_at is not None]:
-            call_id, ringing_agent = [r for r in ringing if acd.calls[r[0]].kept_at is not None][0]
+        elif kind == "cb_answer" and any(acd.calls[r[0]].kept_at is not None for r in ringing):
+            call_id, ringing_agent = next(r for r in ringing if acd.calls[r[0]].kept_at is not None)
             event = AgentAnswered(call_id, ringing_agent, now)
         elif kind in ("rang", "withdraw", "fail", "answer") and ringing:
             call_id, ringing_agent = ringing[pick % len(ringing)]
@@ -422,7 +422,7 @@ def test_random_days_with_kept_places_keep_the_invariants(sequence, strategy, gu
         free = [a for a in acd.agents.values() if a.state == AgentState.AVAILABLE and not a.phone_busy and a.held_until is None]
         due = [c for c in acd.waiting() if c.not_before is None or c.not_before <= now]
         if acd.link_down_since is None and free and due:
-            assert all(acd._choose_agent(c, now, set(a.agent_id for a in free)) is None for c in due)
+            assert all(acd._choose_agent(c, now, {a.agent_id for a in free}) is None for c in due)
         # Callbacks in progress never outnumber the operators on them: each is ringing or connected to one.
         for call in acd.calls.values():
             if call.kept_at is not None and call.state == CallState.CONNECTED:
