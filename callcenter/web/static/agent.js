@@ -61,7 +61,9 @@
     pop.hidden = false;
     pop.dataset.callId = message.call_id;
     $("pop-number").textContent = message.caller_number || t("pop.anonymous");
-    $("pop-name").textContent = message.caller_name && message.caller_name !== message.caller_number ? message.caller_name : "";
+    $("pop-name").textContent = (message.callback ? `${t("pop.callback")} ` : "") +
+      (message.caller_name && message.caller_name !== message.caller_number ? message.caller_name : "");
+    pop.dataset.callback = message.callback ? "1" : "0";  // a kept place: the caller is dialled once answered
     setPopKind(message.answered_at ? "on_call" : "ringing");
     $("ticket-call").textContent = `${message.caller_number || t("pop.anonymous")} · ${message.call_id}`;
     if (fresh) {
