@@ -370,7 +370,9 @@ class Adapter:
                     reason = "answered but no agent session"
             else:
                 reason = f"originate reason {final.get('Reason', '?')}"
-                agents_fault = str(final.get("Reason", "")) in AGENT_REASONS
+                # A ring Asterisk itself cut as it stopped (restart) is nobody's miss.
+                cut = leg.leg_id in self.cut_by_asterisk or self._shutting_down()
+                agents_fault = str(final.get("Reason", "")) in AGENT_REASONS and not cut
         except AmiError as err:
             reason = str(err)
         if self.legs.pop(leg.leg_id, None) is None:
