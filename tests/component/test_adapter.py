@@ -639,3 +639,18 @@ async def test_a_call_bridged_at_start_is_adopted_and_its_ticket_ends_at_the_rea
     env.fake.event("DeviceStateChange", Device="PJSIP/1001", State="NOT_INUSE")
     await eventually(lambda: env.agent("1001").state == AgentState.AVAILABLE and "1001" in env.adapter.acd._free)
     await env.ended_ticket(caller.uniqueid)
+
+
+async def test_a_ring_asterisk_cuts_as_it_restarts_is_nobodys_miss(env):
+    """A restart hangs up the ringing leg (SoftHangupRequest Cause 4, then OriginateResponse reason 1)."""
+    await env.start(devices=("1001",))
+    caller = await env.call()
+    [o] = await env.originates(1, "1001")
+    env.fake.ring(o)
+    await eventually(lambda: env.accepted(RingStarted, agent_id="1001"), message="ringing")
+    env.fake.event("SoftHangupRequest", Uniqueid=o.leg_id, Cause="4")
+    env.fake.fail(o, "1")  # what a hang-up looks like to Originate: "the agent hung up"
+    await eventually(lambda: env.accepted(OfferWithdrawn, agent_id="1001"), message="withdrawn")
+    assert env.accepted(RingFailed) == [] and env.agent("1001").missed_in_row == 0
+    caller.hangup()
+    await env.ended_ticket(caller.uniqueid)
