@@ -21,7 +21,7 @@ from callcenter import keys
 from callcenter.web import keys as web_keys
 from callcenter.workorders import keys as wo_keys
 from harness import eventually
-from webtools import PASSWORD, artifact, browser_login
+from webtools import PASSWORD, RECORDER, artifact, browser_login
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +72,10 @@ async def test_operator_pop_kb_ticket_and_live_wallboard_with_real_calls(
 
     operator = await browser_login(browser, controller.url, "op1")
     assert operator.url.endswith("/agent")
+    # The desk alerts the operator when the phone rings: notifications allowed, what it does recorded.
+    await operator.context.grant_permissions(["notifications"], origin=controller.url)
+    await operator.context.add_init_script(RECORDER)
+    await operator.reload()
     supervisor = await browser_login(browser, controller.url, "boss")
     assert supervisor.url.endswith("/wallboard")
     await operator.wait_for_selector("#live-status[data-up='1']")
@@ -117,9 +121,15 @@ async def test_operator_pop_kb_ticket_and_live_wallboard_with_real_calls(
     await supervisor.wait_for_selector("#queue tr[data-state='offered']")
     await operator.screenshot(path=artifact("operator-pop.png"), full_page=True)
 
+    notes = await operator.evaluate("window.__notes")
+    assert [n for n in notes if "2001" in n["body"] + n["title"] and not n["closed"]], notes  # while it rings
+
     await agent_phone.accept()
     await caller.wait_event("CALL_ESTABLISHED", timeout=5)
     await operator.wait_for_selector("#state[data-state='on_call']")
+    await eventually(
+        lambda: operator.evaluate("window.__notes.every(n => n.closed)"), timeout=5, message="ring notification closed"
+    )
     await operator.wait_for_selector("#pop[data-kind='on_call']")
     await supervisor.wait_for_selector("#queue tr[data-state='connected']")
 

@@ -21,33 +21,11 @@ from callcenter import keys
 from callcenter.acd import AgentState, CallArrived, CallWaiting, Offer, StopRinging
 from callcenter.adapter import LiveCall
 from callcenter.web import keys as web_keys
-from webtools import PASSWORD, artifact, browser_login, login
+from webtools import PASSWORD, RECORDER, artifact, browser_login, login
 
 MISSED = "missed_calls"
 
 # Records what the page does with the browser's notification and sound APIs.
-RECORDER = """
-(() => {
-  window.__notes = [];
-  window.__tones = 0;
-  const Real = window.Notification;
-  if (Real) {
-    class Recorded extends Real {
-      constructor(title, options) {
-        super(title, options);
-        this.__entry = { title, body: (options && options.body) || "", tag: (options && options.tag) || "", closed: false };
-        window.__notes.push(this.__entry);
-      }
-      close() { this.__entry.closed = true; return super.close(); }
-    }
-    Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
-    Recorded.requestPermission = (...args) => Real.requestPermission(...args);
-    window.Notification = Recorded;
-  }
-  const start = OscillatorNode.prototype.start;
-  OscillatorNode.prototype.start = function (...args) { window.__tones += 1; return start.apply(this, args); };
-})();
-"""
 
 
 def wait_call(app, call_id: str, number: str, skill: str | None) -> None:

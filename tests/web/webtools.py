@@ -127,3 +127,29 @@ def artifact(name: str) -> str:
     """Where a test saves a screenshot (kept after the run, outside git)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return str(ARTIFACTS / name)
+
+
+# Records what the desk does to alert the operator: each Notification it creates (and whether it
+# closed it) in window.__notes, each tone it starts in window.__tones.  The page is unchanged.
+RECORDER = """
+(() => {
+  window.__notes = [];
+  window.__tones = 0;
+  const Real = window.Notification;
+  if (Real) {
+    class Recorded extends Real {
+      constructor(title, options) {
+        super(title, options);
+        this.__entry = { title, body: (options && options.body) || "", tag: (options && options.tag) || "", closed: false };
+        window.__notes.push(this.__entry);
+      }
+      close() { this.__entry.closed = true; return super.close(); }
+    }
+    Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+    Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+    window.Notification = Recorded;
+  }
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) { window.__tones += 1; return start.apply(this, args); };
+})();
+"""
