@@ -94,6 +94,7 @@ async def test_press_1_hang_up_the_operator_rings_then_the_caller_they_talk_one_
     call_id = await keep_place(controller, commands, operator, talking, caller, asterisk.asterisk.hotline_number)
 
     await talking.hangup()  # the operator frees: the kept place is next
+    await operator.wait_event("CALL_CLOSED", timeout=10)
     incoming = await operator.wait_event("CALL_INCOMING", timeout=10)
     assert "2002" in str(incoming)  # the operator's display shows whom they call back
     assert not caller.has_event("CALL_INCOMING"), "the caller rang before the operator"
@@ -142,6 +143,7 @@ async def test_a_callback_the_caller_does_not_answer_is_retried_then_becomes_an_
     adapter.listeners.append(lambda command: gave_up.append(command) if isinstance(command, CallbackGaveUp) else None)
 
     await talking.hangup()
+    await operator.wait_event("CALL_CLOSED", timeout=10)
     for attempt in (1, 2):
         await operator.wait_event("CALL_INCOMING", timeout=15)
         await operator.wait_event("CALL_ESTABLISHED", timeout=10)
