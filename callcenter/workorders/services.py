@@ -5,7 +5,11 @@ inside each of its write transactions and keeps the work-order side in step, ide
 - a new call gets its work order and an ``inbound`` contact; a repeat caller's new call is
   *merged* into their open ticket (its revisit count goes up, the contact lands there);
 - a call that ends updates its inbound contact; an abandoned call gets a promised reply time and
-  a callback task (one per abandoned call; a later answered call of the same caller cancels it).
+  a callback task (one per abandoned call; a later answered call of the same caller cancels it);
+- a caller who kept their place (press 1 on hold) gets one ``callback`` contact that follows the
+  call's ``details.callback``: when and where they asked, each attempt (operator, time, outcome)
+  and the outcome.  Only when every attempt failed does the call end unanswered (an abandoned-call
+  task, as above).
 Operators change tickets through ``update`` (one lifecycle move at most, plus fields); every
 change of status is a ``status`` contact, so the history tells the whole story.
 """
@@ -34,6 +38,8 @@ from callcenter.workorders.models import CallbackTask, Contact, Department, Spec
 
 log = structlog.get_logger(__name__)
 
+# A kept place's outcome (``details.callback.outcome``) as its callback contact says it.
+KEPT_OUTCOMES = {"waiting": "place_kept", "calling": "dialing_caller", "answered": "answered", "unreached": "unreached"}
 EDITABLE = ("category", "priority", "notes", "promised_reply_at", "assigned_agent", "department_id")
 MAX_NOTES = 4000
 
@@ -73,7 +79,8 @@ class WorkOrderService:
 
     async def on_ticket_write(self, session: AsyncSession, node: str, write: TicketWrite) -> None:
         """Keep work orders in step with a call's ticket (runs inside the ticket write's transaction)."""
-        if write.kind not in ("open", "fallback", "ended", "answered"):
+        kept = write.kind == "details" and write.data.get("section") == "callback"
+        if write.kind not in ("open", "fallback", "ended", "answered") and not kept:
             return
         ticket = await session.scalar(select(Ticket).where(Ticket.node == node, Ticket.uniqueid == write.uniqueid))
         if ticket is None:
@@ -83,6 +90,8 @@ class WorkOrderService:
             order = await self._open_work(session, ticket)
         if ticket.ended_at is not None and write.kind in ("ended", "fallback"):
             await self._call_ended(session, ticket, order)
+        if kept:
+            await self._kept_place(session, ticket, order, write.data.get("values") or {})
 
     async def _open_work(self, session: AsyncSession, ticket: Ticket) -> WorkOrder:
         """The work order of a new call: merged into the caller's open ticket, or a new one."""
@@ -143,6 +152,28 @@ class WorkOrderService:
             )
             for task in pending:
                 task.state, task.result = "cancelled", "caller_got_through"
+
+    async def _kept_place(self, session: AsyncSession, ticket: Ticket, order: WorkOrder, story: dict[str, Any]) -> None:
+        """The ``callback`` contact of a kept place, in step with the call's ``details.callback``."""
+        work = (await session.get(WorkOrder, order.parent_id) if order.parent_id else order) or order
+        contact = await session.scalar(
+            select(Contact).where(Contact.call_ticket_id == ticket.id, Contact.kind == "callback")
+        )
+        if contact is None:
+            try:
+                at = dt.datetime.fromisoformat(str(story.get("requested_at")))
+            except ValueError:
+                at = utcnow()
+            contact = Contact(ticket_id=work.ticket_id, kind="callback", at=at, number=ticket.caller_number,
+                              call_ticket_id=ticket.id, text="", details={})
+            session.add(contact)
+        attempts = [a for a in story.get("attempts") or [] if isinstance(a, dict)]
+        outcome = str(story.get("outcome") or "waiting")
+        contact.outcome = KEPT_OUTCOMES.get(outcome, outcome)[:32]
+        contact.agent_id = attempts[-1].get("agent_id") if attempts else None
+        contact.details = {"kept_place": True, "position": story.get("position"),
+                           "waited_seconds": story.get("waited_seconds"), "attempts": attempts}
+        await session.flush()
 
     async def _abandoned(self, session: AsyncSession, ticket: Ticket, work: WorkOrder) -> None:
         if work.promised_reply_at is None and work.status in (s.value for s in lc.UNSOLVED):

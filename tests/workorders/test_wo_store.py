@@ -196,3 +196,33 @@ async def test_a_failing_hook_never_loses_the_call(stack, store_url):
     assert (await work.get(tid))["tasks"]  # the other hook still ran
     async with work._sessions() as session:
         assert len((await session.scalars(select(CallbackTask))).all()) == 1
+
+
+async def test_a_kept_place_is_one_callback_contact_that_follows_its_attempts_and_no_task_unless_unreached(stack):
+    tickets, work, _ = stack
+    at = T0.astimezone(dt.UTC)
+    tid = await tickets.open_for_arrival("kp1", "13700001111", "家长", "PJSIP/trunk-1", at)
+    story = {"requested_at": (at + dt.timedelta(seconds=70)).isoformat(), "position": 2, "waited_seconds": 70.0,
+             "attempts": [], "outcome": "waiting"}
+    await tickets.record_details("kp1", "callback", story)
+    [_, kept] = (await work.get(tid))["contacts"]
+    assert (kept["kind"], kept["outcome"], kept["number"], kept["agent_id"]) == ("callback", "place_kept", "13700001111", None)
+    assert kept["details"]["position"] == 2 and kept["details"]["kept_place"] is True
+    first = {"agent_id": "1001", "at": (at + dt.timedelta(seconds=200)).isoformat(), "outcome": "no_answer"}
+    await tickets.record_details("kp1", "callback", {**story, "attempts": [first]})
+    second = {"agent_id": "1002", "at": (at + dt.timedelta(seconds=330)).isoformat(), "outcome": "answered"}
+    await tickets.record_details("kp1", "callback", {**story, "attempts": [first, second], "outcome": "answered"})
+    await tickets.mark_answered("kp1", "1002", at + dt.timedelta(seconds=335))
+    await tickets.mark_ended("kp1", at + dt.timedelta(seconds=400), "caller")
+    ticket = await work.get(tid)
+    inbound, kept = ticket["contacts"]
+    assert inbound["outcome"] == "completed" and ticket["tasks"] == []
+    assert (kept["outcome"], kept["agent_id"]) == ("answered", "1002")
+    assert [(a["agent_id"], a["outcome"]) for a in kept["details"]["attempts"]] == [("1001", "no_answer"), ("1002", "answered")]
+    # every attempt failed: the call ends unanswered and becomes an abandoned-call task, as abandoned calls do
+    tid2 = await tickets.open_for_arrival("kp2", "13700002222", "", "PJSIP/trunk-2", at)
+    await tickets.record_details("kp2", "callback", {**story, "attempts": [first, first], "outcome": "unreached"})
+    await tickets.mark_ended("kp2", at + dt.timedelta(seconds=600), "caller")
+    ticket = await work.get(tid2)
+    [task] = ticket["tasks"]
+    assert task["kind"] == "abandoned" and [c["outcome"] for c in ticket["contacts"]] == ["abandoned", "unreached"]
