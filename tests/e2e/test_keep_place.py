@@ -55,8 +55,10 @@ async def start_controller(asterisk, db_url):
         await controller.stop()
 
 
-async def keep_place(controller, commands: AgiCommands, operator, talking, caller, hotline: str) -> str:
-    """The operator talks to ``talking``; ``caller`` waits, presses 1 during the offer and is hung up; their call id."""
+async def keep_place(controller, commands: AgiCommands, operator, talking, caller, hotline: str,
+                     via: str = "announcement") -> str:
+    """The operator talks to ``talking``; ``caller`` waits, presses 1 (during the offer, or on hold after
+    it: AMI DTMFEnd) and is hung up; their call id."""
     adapter = controller[keys.ADAPTER]
     await eventually(lambda: "1001" in adapter.acd.agents and adapter.acd.agents["1001"].state == "available",
                      timeout=5, message="1001 available")
@@ -68,6 +70,9 @@ async def keep_place(controller, commands: AgiCommands, operator, talking, calle
     [waiting] = await eventually(lambda: adapter.acd.waiting(), timeout=10, message="the caller waiting")
     offer = await commands.prompt("zh", "queue_callback_offer", timeout=10)
     assert offer.uniqueid == waiting.call_id and offer.command.rstrip().endswith('"1"')
+    if via == "hold":  # the offer ends and the music is back: the key reaches us only as AMI DTMFEnd
+        await commands.next(r"^SET MUSIC ON", channel=offer.channel, timeout=15)
+        await asyncio.sleep(0.5)
     await caller.send_dtmf("1")
     confirm = await commands.prompt("zh", "queue_callback_confirm", timeout=10)
     assert confirm.uniqueid == waiting.call_id
@@ -84,14 +89,15 @@ async def keep_place(controller, commands: AgiCommands, operator, talking, calle
     return call_id
 
 
+@pytest.mark.parametrize("via", ["announcement", "hold"])
 async def test_press_1_hang_up_the_operator_rings_then_the_caller_they_talk_one_ticket(start_controller, phone_factory,
-                                                                                        asterisk):
+                                                                                        asterisk, via):
     controller = await start_controller()
     commands = await AgiCommands.watch(controller[keys.AMI])
     operator = await phone_factory("1001", answer="manual", answer_after=0.5)
     talking = await phone_factory("2001", answer="manual")
     caller = await phone_factory("2002", answer="manual")
-    call_id = await keep_place(controller, commands, operator, talking, caller, asterisk.asterisk.hotline_number)
+    call_id = await keep_place(controller, commands, operator, talking, caller, asterisk.asterisk.hotline_number, via)
 
     await talking.hangup()  # the operator frees: the kept place is next
     await operator.wait_event("CALL_CLOSED", timeout=10)
