@@ -827,6 +827,8 @@ class Adapter:
                     live.keep.clear()  # too late (a phone rings for them) or not offered: hold on
                     keep.cancel()
                     keep = asyncio.ensure_future(live.keep.wait())
+                    if not answered.done():
+                        await agi.music_on()  # a key that stopped an announcement left the caller in silence
         except BaseException:
             if answered.done() and not answered.cancelled() and answered.result() is not None:
                 leg = answered.result()
