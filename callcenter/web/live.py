@@ -290,6 +290,20 @@ class LiveHub:
             "missed_in_row": agent.missed_in_row,
             # When the core rings a paused operator again by itself ([acd] auto_resume_after); None: only by hand.
             "resume_at": getattr(agent, "resume_at", None) if agent.state == AgentState.PAUSED else None,
+            "answer": self._answer_memory(agent_id),
+        }
+
+    def _answer_memory(self, agent_id: str) -> dict[str, Any] | None:
+        """The core's memory of the operator's recent rings (it rings likely answerers first)."""
+        figures = self.adapter.acd.agent_figures(self.clock()).get(agent_id)
+        if figures is None:
+            return None
+        return {
+            "p_within_window": round(figures.p_within_window, 3),
+            "likely": figures.likely,
+            "answer_share": None if figures.answer_share is None else round(figures.answer_share, 3),
+            "typical_answer": None if figures.typical_answer is None else round(figures.typical_answer, 1),
+            "offers_remembered": round(figures.offers_remembered, 1),
         }
 
     def live_board(self) -> dict[str, Any]:

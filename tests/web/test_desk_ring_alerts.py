@@ -17,16 +17,15 @@ import asyncio
 import json
 import time
 
+import pytest
+
 from callcenter import keys
-from callcenter.acd import AgentState, CallArrived, CallWaiting, Offer, StopRinging
+from callcenter.acd import AgentResumed, AgentState, CallArrived, CallEnded, CallWaiting, LinkUp, Offer, RingFailed, RingStarted, StopRinging
 from callcenter.adapter import LiveCall
 from callcenter.web import keys as web_keys
 from webtools import PASSWORD, RECORDER, artifact, browser_login, login
 
 MISSED = "missed_calls"
-
-# Records what the page does with the browser's notification and sound APIs.
-
 
 def wait_call(app, call_id: str, number: str, skill: str | None) -> None:
     """A caller in the queue, as the IVR leaves them (the core holds the call with the menu's skill)."""
@@ -88,6 +87,30 @@ async def test_the_pop_names_the_menu_skill_and_a_paused_operator_carries_the_re
     assert any(a["kind"] == "auto_paused" and a["agent_id"] == "1001" for a in hub.alerts(board, {}))
     assert adapter.agent_op("1001", "resume")
     assert adapter.acd.agents["1001"].state == AgentState.AVAILABLE and hub.agent_message("1001")["resume_at"] is None
+
+
+async def test_supervisors_see_what_the_acd_remembers_of_each_operators_rings(app_client):
+    """The wallboard row carries the core's answer memory: a miss lowers the chance shown."""
+    app = app_client.server.app
+    adapter, hub = app[keys.ADAPTER], app[web_keys.HUB]
+    assert adapter.agent_op("1001", "login")
+    fresh = hub.agent_message("1001")["answer"]
+    assert fresh["answer_share"] is None and fresh["likely"]  # nothing remembered: the new-operator prior
+    acd, now = adapter.acd, adapter.clock()
+    acd.handle(LinkUp(now))  # the core itself (no Asterisk here): two calls ring 1001 and ring out
+    for n in range(2):
+        acd.handle(CallArrived(f"miss-{n}", now))
+        offers = acd.handle(CallWaiting(f"miss-{n}", now))
+        assert [o.agent_id for o in offers if isinstance(o, Offer)] == ["1001"]
+        acd.handle(RingStarted(f"miss-{n}", "1001", now))
+        acd.handle(RingFailed(f"miss-{n}", "1001", now + 10))
+        acd.handle(CallEnded(f"miss-{n}", now + 10))
+    assert acd.agents["1001"].pause_reason == MISSED
+    acd.handle(AgentResumed("1001", now + 10))
+    row = next(a for a in hub.live_board()["agents"] if a["agent_id"] == "1001")
+    figures = acd.agent_figures(adapter.clock())["1001"]
+    assert row["answer"]["answer_share"] == 0.0 and not row["answer"]["likely"]
+    assert row["answer"]["p_within_window"] == round(figures.p_within_window, 3) < fresh["p_within_window"]
 
 
 # -- the real browser ------------------------------------------------------------------------------
@@ -182,6 +205,7 @@ async def test_a_missed_calls_pause_shows_why_and_one_click_resumes(app_client, 
     await supervisor.wait_for_selector(row, timeout=3000)
     assert "连续未接" in await supervisor.text_content(f"{row} .badge")
     assert "后自动恢复" in await supervisor.text_content(f"{row} .resume-in")
+    assert "两声内接听可能" in await supervisor.text_content(f"{row} .answer-memory")  # the ACD's memory of their rings
     await supervisor.wait_for_selector("#alerts li[data-kind='auto_paused']")
     await page.screenshot(path=artifact("desk-missed-calls-pause.png"), full_page=True)
     await supervisor.screenshot(path=artifact("wallboard-missed-calls-pause.png"), full_page=True)

@@ -52,10 +52,20 @@
   // Today's figures of one operator from the tickets (every ring of their phone counts):
   // answered of rung, the misses, and the two-ring rate; the core's count when there are none yet.
   function answeredCell(agent, figures) {
-    if (!figures) return el("td", {}, String(agent.calls_answered ?? 0));
+    const memory = answerMemory(agent.answer);
+    if (!figures) return el("td", {}, String(agent.calls_answered ?? 0), memory);
     const missed = figures.missed ? ` · ${t("wb.missed_n", { n: figures.missed })}` : "";
     return el("td", { class: "agent-figures", title: t("wb.agent_figures_title") },
-      `${figures.answered}/${figures.offered}${missed} · ${percent(figures.service_level)}`);
+      `${figures.answered}/${figures.offered}${missed} · ${percent(figures.service_level)}`, memory);
+  }
+
+  // What the ACD remembers of the operator's recent rings: the chance they answer within two rings
+  // (it rings likely answerers first) and how fast they usually answer.
+  function answerMemory(answer) {
+    if (!answer) return null;
+    const seconds = answer.typical_answer == null ? "–" : answer.typical_answer.toFixed(1);
+    return el("div", { class: "answer-memory", dataset: { likely: answer.likely ? "1" : "0" }, title: t("wb.answer_memory_title") },
+      t("wb.answer_memory", { p: Math.round(answer.p_within_window * 100), s: seconds }));
   }
 
   function actions(agent) {
