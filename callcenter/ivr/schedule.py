@@ -7,9 +7,10 @@ does not understand with a ``ScheduleError`` naming the rule and the field.  ``s
 rules and a *local* datetime (hospital time) and returns the rules that apply, highest priority
 first; default rules are used only when nothing else applies.
 
-Ranges are inclusive and may wrap: ``from = "11-01", to = "03-31"`` runs across the new year and
-``times = "22:00-07:00"`` across midnight.  The calendar date of the moment is what the date
-conditions look at, so 23:30 on 31 March is still in a range ending "03-31".
+Month-day ranges are inclusive and may wrap: ``from = "11-01", to = "03-31"`` runs across the new
+year.  ``times`` is a ``callcenter.timewindow.TimeWindow``: ``"22:00-07:00"`` runs across midnight
+and equal ends (``"08:00-08:00"``) mean the whole day.  The calendar date of the moment is what the
+date conditions look at, so 23:30 on 31 March is still in a range ending "03-31".
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callcenter.ivr.exceptions import ScheduleError
+from callcenter.timewindow import TimeWindow, TimeWindowError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KEYS = frozenset({"name", "message", "priority", "from", "to", "times", "weekdays", "dates", "default", "enabled"})
@@ -35,7 +37,7 @@ class Rule:
     message: str
     priority: int = 0
     month_days: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((m, d) from, (m, d) to)
-    times: tuple[dt.time, dt.time] | None = None  # [start, end) local time of day
+    times: TimeWindow | None = None  # local time of day
     weekdays: frozenset[int] | None = None  # 0 = Monday
     dates: tuple[tuple[dt.date, dt.date], ...] | None = None  # inclusive day ranges
     default: bool = False
@@ -46,7 +48,7 @@ class Rule:
         day = moment.date()
         if self.month_days is not None and not _in_month_days(day, *self.month_days):
             return False
-        if self.times is not None and not _in_times(moment.time(), *self.times):
+        if self.times is not None and not self.times.contains(moment.time()):
             return False
         if self.weekdays is not None and day.weekday() not in self.weekdays:
             return False
@@ -61,7 +63,7 @@ class Rule:
             (fm, fd), (tm, td) = self.month_days
             spec["from"], spec["to"] = f"{fm:02d}-{fd:02d}", f"{tm:02d}-{td:02d}"
         if self.times is not None:
-            spec["times"] = f"{self.times[0]:%H:%M}-{self.times[1]:%H:%M}"
+            spec["times"] = str(self.times)
         if self.weekdays is not None:
             spec["weekdays"] = [WEEKDAYS[n] for n in sorted(self.weekdays)]
         if self.dates is not None:
@@ -144,15 +146,6 @@ def _in_month_days(day: dt.date, first: tuple[int, int], last: tuple[int, int]) 
     return here >= first or here <= last
 
 
-def _in_times(now: dt.time, start: dt.time, end: dt.time) -> bool:
-    """``now`` lies in [start, end), which wraps past midnight when start > end; start == end is all day."""
-    if start == end:
-        return True
-    if start < end:
-        return start <= now < end
-    return now >= start or now < end
-
-
 # -- field parsing -----------------------------------------------------------------------------
 
 
@@ -187,12 +180,11 @@ def _month_day(value: Any, where: str, key: str) -> tuple[int, int]:
     return month, day
 
 
-def _times(value: Any, where: str) -> tuple[dt.time, dt.time]:
+def _times(value: Any, where: str) -> TimeWindow:
     try:
-        start, end = str(value).split("-")
-        return dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
-    except ValueError:
-        raise ScheduleError("ivr.rule_value", f"{where}: 'times' must look like \"22:00-07:00\", not {value!r}") from None
+        return TimeWindow.parse(value)
+    except TimeWindowError as err:
+        raise ScheduleError("ivr.rule_value", f"{where}: 'times': {err}") from None
 
 
 def _weekdays(value: Any, where: str) -> frozenset[int]:

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 
 from callcenter.ivr.schedule import NAME_LEN, WEEKDAYS
+from callcenter.timewindow import WINDOW_PATTERN
 from callcenter.web.api import YEARS, Body, Query, Reply, line, within_years
 
 RULE_NAME = r"^[A-Za-z0-9_-]{1,64}$"
 MONTH_DAY = r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-TIMES = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
 DATES = r"^20[0-9]{2}-[01][0-9]-[0-3][0-9](\.\.20[0-9]{2}-[01][0-9]-[0-3][0-9])?$"
 RuleName = line(NAME_LEN, 1)
 MonthDay = line(5, 5, MONTH_DAY)
-Times = line(11, 11, TIMES)
+Times = line(11, 11, WINDOW_PATTERN)
 DayRange = line(22, 10, DATES)
 Weekday = line(9, 3)
 NAME_PARAM = {"type": "string", "pattern": RULE_NAME}
@@ -31,7 +31,7 @@ class RuleIn(Body):
     priority: int = Field(0, ge=-1000, le=1000)
     from_: MonthDay | None = Field(None, alias="from", description="month-day, e.g. 06-01 (with to)")
     to: MonthDay | None = Field(None, description="month-day, e.g. 08-31 (with from); may wrap past 31 December")
-    times: Times | None = Field(None, description="HH:MM-HH:MM, may run across midnight")
+    times: Times | None = Field(None, description="HH:MM-HH:MM, may run across midnight; equal ends: the whole day")
     weekdays: list[Weekday] | None = Field(None, min_length=1, max_length=7, description=", ".join(WEEKDAYS))
     dates: list[DayRange] | None = Field(None, min_length=1, max_length=100,
                                          description="days (2025-10-01) or ranges (2025-10-01..2025-10-08)")

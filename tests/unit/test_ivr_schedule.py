@@ -106,6 +106,14 @@ def test_equal_times_mean_all_day():
     assert parse_rule({"name": "x", "message": "m", "times": "00:00-00:00"}).applies(at("2025-01-01T13:00"))
 
 
+@pytest.mark.parametrize("moment", ["2025-01-01T08:00", "2025-01-01T07:59", "2025-01-01T00:00", "2025-01-01T23:59"])
+def test_a_24_hour_window_08_to_08_is_the_whole_day(moment):
+    """The one meaning of start == end (callcenter.timewindow): the whole day, as for the rota, duty and lists."""
+    rule = parse_rule({"name": "x", "message": "m", "times": "08:00-08:00"})
+    assert rule.applies(at(moment))
+    assert rule.to_spec()["times"] == "08:00-08:00"
+
+
 @given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)))
 def test_a_wrapping_range_is_the_complement_of_its_inside(moment):
     across = parse_rule({"name": "x", "message": "m", "from": "11-01", "to": "03-31"})
