@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from callcenter.accounts.models import ROLES
+from callcenter.timewindow import CLOCK_PATTERN
 from callcenter.web.api import Body, Day, Patch, Query, Reply, line
 
 PAUSE_REASONS = ("break", "meal", "training", "meeting", "admin")
 SKILL = r"^[a-z][a-z0-9_]{0,31}$"
 SHIFT_NAME = r"^[\w\- .:()\u4e00-\u9fff]{1,64}$"
-CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 AGENT = r"^[A-Za-z0-9]{1,32}$"
 AGENT_PARAM = {"type": "string", "pattern": AGENT}
 NUMBER_PARAM = {"type": "string", "minLength": 1, "maxLength": 40, "pattern": r"^[0-9+*#() -]{1,40}$"}
@@ -25,7 +25,7 @@ Role = Literal[ROLES]  # type: ignore[valid-type]
 PauseReason = Literal[PAUSE_REASONS]  # type: ignore[valid-type]
 UniqueId = line(64)
 ShiftName = line(64, 1, SHIFT_NAME)
-Clock = line(5, 5, CLOCK)
+Clock = line(5, 5, CLOCK_PATTERN)
 AgentId = line(32, 1)
 Skill = line(32, 1, SKILL)
 Username = line(64, 1)
@@ -87,7 +87,7 @@ class Me(Reply):
 class ShiftIn(Body):
     name: ShiftName | None = Field(None, description="the URL's name (may be left out)")
     start: Clock = Field(description="HH:MM, the hospital's time")
-    end: Clock = Field(description="HH:MM; at or before start: the shift runs past midnight")
+    end: Clock = Field(description="HH:MM; before start: the shift runs past midnight; equal to start: 24 hours")
     days: list[IsoWeekday] = Field([1, 2, 3, 4, 5, 6, 7], min_length=1, max_length=7,
                             description="ISO weekdays the shift starts on, 1 = Monday")
     agents: list[AgentId] = Field([], max_length=200)

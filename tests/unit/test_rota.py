@@ -34,9 +34,27 @@ def test_on_duty(moment, expected):
 
 
 @pytest.mark.parametrize(
+    ("moment", "on"),
+    [
+        ("2026-11-23T08:00", True),  # Monday: the 24-hour shift starts at 08:00...
+        ("2026-11-23T23:00", True),
+        ("2026-11-24T07:59", True),  # ...and runs until Tuesday 08:00
+        ("2026-11-24T08:00", False),  # handed over; Tuesday has no such shift
+        ("2026-11-23T07:59", False),  # still Sunday's (none)
+    ],
+)
+def test_a_shift_from_08_00_to_08_00_lasts_24_hours(moment, on):
+    """Start == end is the whole day (callcenter.timewindow), counted from the start on the shift's days."""
+    duty = parse_shift({"name": "24h", "start": "08:00", "end": "08:00", "agents": ["a"], "days": [1]}, AGENTS)
+    assert duty.covers(datetime.fromisoformat(moment)) is on
+    assert duty.overnight and not parse_shift({"name": "z", "start": "00:00", "end": "00:00"}, AGENTS).overnight
+
+
+@pytest.mark.parametrize(
     ("raw", "words"),
     [
         ({"name": "x", "start": "25:00", "end": "08:00"}, "HH:MM"),
+        ({"name": "x", "start": "08:00", "end": "8h"}, "'8h'"),
         ({"name": "x", "start": "08:00"}, "'end'"),
         ({"name": "x", "start": "08:00", "end": "09:00", "days": [0]}, "weekdays"),
         ({"name": "x", "start": "08:00", "end": "09:00", "agents": ["ghost"]}, "ghost"),
