@@ -189,7 +189,8 @@ class OutboundListSettings:
     """Scheduled outbound lists (day-7 follow-ups, appointment reminders) and automatic callbacks."""
 
     enabled: bool = True  # dial imported lists in the windows below; false: import and list only
-    # Off-peak windows, hospital time (workorders.timezone), "HH:MM-HH:MM" within one day.
+    # Off-peak windows, hospital time (workorders.timezone), "HH:MM-HH:MM" (callcenter/timewindow.py:
+    # an end before the start runs past midnight, an end equal to the start is the whole day).
     windows: tuple[str, ...] = ("09:30-11:30", "14:30-16:30", "19:00-20:00")
     per_hour: int = 60  # list calls started per hour at most, paced evenly (one every 3600/per_hour s)
     concurrent: int = 2  # list calls ringing or playing at once

@@ -7,7 +7,8 @@ may be dialled when all of these hold:
 
 - it is pending, due (``not_before`` has passed) and not past its deadline (``due_by``: the end of
   the follow-up's grace days, the start of the appointment day); a task past its deadline expires;
-- the hospital's local time lies in one of the off-peak **windows** (``HH:MM-HH:MM``, one day);
+- the hospital's local time lies in one of the off-peak **windows** (``callcenter.timewindow``:
+  ``HH:MM-HH:MM``, across midnight when the end comes first, the whole day when both are equal);
 - capacity allows: fewer than ``concurrent`` list calls in flight, and the last call started at
   least ``3600 / per_hour`` seconds ago, so the calls of an hour are spread evenly over it (at
   most ``per_hour`` an hour, and a long list runs on into the next windows and days).
@@ -31,55 +32,31 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from callcenter.timewindow import TimeWindow
+
 OUTCOMES = ("answered", "no_answer", "busy", "failed")
 HOUR = dt.timedelta(hours=1)
 
 
-@dataclass(frozen=True)
-class Window:
-    """An off-peak window of local time of day, ``start`` <= t < ``end``."""
-
-    start: dt.time
-    end: dt.time
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+def parse_windows(texts: Iterable[str]) -> tuple[TimeWindow, ...]:
+    """Windows from ``"HH:MM-HH:MM"`` texts, sorted by start; ValueError (TimeWindowError) quoting the bad one."""
+    return tuple(sorted((TimeWindow.parse(text) for text in texts), key=lambda w: w.start))
 
 
-def parse_windows(texts: Iterable[str]) -> tuple[Window, ...]:
-    """Windows from ``"HH:MM-HH:MM"`` texts, sorted; ValueError naming the bad one."""
-    windows = []
-    for text in texts:
-        try:
-            start, end = (dt.time.fromisoformat(part.strip()) for part in str(text).split("-"))
-        except ValueError:
-            raise ValueError(f"{text!r} is not a window like \"09:30-11:30\"") from None
-        if not start < end:
-            raise ValueError(f"{text!r}: the window must start before it ends, within one day")
-        windows.append(Window(start, end))
-    return tuple(sorted(windows, key=lambda w: w.start))
-
-
-def in_windows(moment: dt.datetime, windows: Sequence[Window], tz: dt.tzinfo) -> bool:
+def in_windows(moment: dt.datetime, windows: Sequence[TimeWindow], tz: dt.tzinfo) -> bool:
     """``moment`` (aware) falls inside a window, in local time ``tz``."""
     local = moment.astimezone(tz).time()
-    return any(w.start <= local < w.end for w in windows)
+    return any(w.contains(local) for w in windows)
 
 
-def next_window_start(moment: dt.datetime, windows: Sequence[Window], tz: dt.tzinfo) -> dt.datetime | None:
+def next_window_start(moment: dt.datetime, windows: Sequence[TimeWindow], tz: dt.tzinfo) -> dt.datetime | None:
     """``moment`` itself when inside a window, else the next window's start (None: no windows)."""
     if not windows:
         return None
     if in_windows(moment, windows, tz):
         return moment
     local = moment.astimezone(tz)
-    for days in range(0, 3):
-        day = local.date() + dt.timedelta(days=days)
-        for w in windows:
-            start = dt.datetime.combine(day, w.start, tzinfo=tz)
-            if start > local:
-                return start.astimezone(moment.tzinfo)
-    return None  # not reached: a window exists every day
+    return min(w.next_start(local) for w in windows).astimezone(moment.tzinfo)
 
 
 @dataclass(frozen=True)
@@ -114,7 +91,7 @@ class Plan:
 def plan(
     tasks: Iterable[ListTask],
     now: dt.datetime,
-    windows: Sequence[Window],
+    windows: Sequence[TimeWindow],
     tz: dt.tzinfo,
     capacity: Capacity,
     *,
@@ -196,7 +173,7 @@ class Operator:
 def pick_callback(
     tasks: Iterable[ListTask],
     now: dt.datetime,
-    windows: Sequence[Window],
+    windows: Sequence[TimeWindow],
     tz: dt.tzinfo,
     *,
     free: Sequence[Operator],
@@ -218,10 +195,6 @@ def pick_callback(
     return due[0].id, operator.agent_id
 
 
-def calls_per_day(windows: Sequence[Window], capacity: Capacity) -> int:
+def calls_per_day(windows: Sequence[TimeWindow], capacity: Capacity) -> int:
     """List calls the windows take in one day at this pace (for import reports)."""
-    day = dt.date(2000, 1, 1)
-    return sum(
-        math.floor((dt.datetime.combine(day, w.end) - dt.datetime.combine(day, w.start)) / capacity.gap)
-        for w in windows
-    )
+    return sum(math.floor(w.duration / capacity.gap) for w in windows)

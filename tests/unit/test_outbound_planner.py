@@ -60,13 +60,34 @@ def simulate(tasks: list[ListTask], start: dt.datetime, until: dt.datetime, capa
 
 def test_windows_parse_sort_and_refuse_nonsense():
     assert [str(w) for w in WINDOWS] == ["09:30-11:30", "14:30-16:30"]
-    for bad in ("21:00-07:00", "9-11", "11:00-11:00"):
+    for bad in ("9-11", "25:00-07:00", "09:30"):
         with pytest.raises(ValueError, match=bad):
             parse_windows([bad])
     assert in_windows(at(10, 9, 30), WINDOWS, BJ) and not in_windows(at(10, 11, 30), WINDOWS, BJ)
     assert next_window_start(at(10, 12, 0), WINDOWS, BJ) == at(10, 14, 30)
     assert next_window_start(at(10, 17, 0), WINDOWS, BJ) == at(11, 9, 30)  # across the night
     assert next_window_start(at(10, 10, 0), WINDOWS, BJ) == at(10, 10, 0)
+
+
+def test_windows_have_the_one_meaning_across_midnight_and_08_to_08_is_the_whole_day():
+    """callcenter.timewindow: outbound windows read "HH:MM-HH:MM" like the IVR, the rota and duty hours.
+
+    (They used to be refused here; a hospital whose callbacks run around the clock writes 08:00-08:00.)
+    """
+    whole_day = parse_windows(["08:00-08:00"])
+    for hour in (0, 7, 8, 12, 23):
+        assert in_windows(at(10, hour, 59), whole_day, BJ)
+        assert next_window_start(at(10, hour, 59), whole_day, BJ) == at(10, hour, 59)
+    assert calls_per_day(whole_day, Capacity(per_hour=30, concurrent=2)) == 24 * 30
+    tasks = [ListTask(1, at(9, 0, 0)), ListTask(2, at(9, 0, 0))]
+    assert plan(tasks, at(10, 3, 0), whole_day, BJ, Capacity(60, 2)).dial == (1,)  # 03:00 is inside
+    assert pick_callback(tasks, at(10, 3, 0), whole_day, BJ, free=[Operator("1001", 0.0)], callers_waiting=0) == (1, "1001")
+
+    night = parse_windows(["21:00-07:00"])
+    assert [in_windows(at(10, h), night, BJ) for h in (20, 21, 23, 0, 6, 7, 12)] == [False, True, True, True, True, False, False]
+    assert next_window_start(at(10, 12, 0), night, BJ) == at(10, 21, 0)
+    assert next_window_start(at(11, 3, 0), night, BJ) == at(11, 3, 0)
+    assert calls_per_day(night, Capacity(per_hour=60, concurrent=2)) == 10 * 60
 
 
 def test_nothing_is_dialled_outside_the_windows_and_the_wake_is_the_next_window():

@@ -42,6 +42,7 @@ def test_secrets_are_generated_once_and_reused(tmp_path):
         ("[[agents]]\nid='1'\n[[agents]]\nid='1'\n", "config.value", "unique"),
         ("[[agents]]\nid='10 01'\n", "config.value", "letters and digits"),
         ("agents = 3\n", "config.type", "agents"),
+        ("[lists]\nwindows = ['09:30-11:30', '9-11']\n", "config.value", "lists.windows: '9-11' is not a time window"),
     ],
 )
 def test_broken_config_says_what_is_wrong(tmp_path, text, slug, words):
@@ -51,6 +52,13 @@ def test_broken_config_says_what_is_wrong(tmp_path, text, slug, words):
         load(cfg, env={"CALLCENTER_STATE_DIR": str(tmp_path)})
     assert err.value.slug == slug
     assert words in str(err.value)
+
+
+def test_outbound_windows_may_cross_midnight_or_last_the_whole_day(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[lists]\nwindows = ["21:00-07:00"]\ncallback_windows = ["08:00-08:00"]\n')
+    s = load(cfg, env={"CALLCENTER_STATE_DIR": str(tmp_path)})
+    assert (s.lists.windows, s.lists.callback_windows) == (("21:00-07:00",), ("08:00-08:00",))
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
