@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from callcenter.timewindow import WINDOW_PATTERN
 from callcenter.web.api import Body, Count, Id, Patch, Promise, Query, Reply, limit, line, text
 from callcenter.workorders.lifecycle import CATEGORIES, CLOSE_REASONS, PRIORITIES, Status
 from callcenter.workorders.models import CONTACT_KINDS, TASK_KINDS, TASK_STATES
@@ -23,7 +24,6 @@ TaskState = Literal[TASK_STATES]  # type: ignore[valid-type]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 AgentId = line(32, 1)
 Phone = line(32, 1)
-TIMES = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
 CallerNumber = line(40, 1)
 Limit500 = limit(500)
 Limit50 = limit(50)
@@ -38,7 +38,7 @@ Label = line(32)
 RequiredName = line(64, 1)
 RequiredLabel = line(32, 1)
 LongNotes = text(2000)
-DutyTimes = line(11, 11, TIMES)
+DutyTimes = line(11, 11, WINDOW_PATTERN)
 
 
 # -- requests ---------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ class DepartmentPatch(Patch):
 class Duty(Body):
     weekdays: list[Weekday] | None = Field(None, max_length=7)
     times: DutyTimes | None = Field(None, description="HH:MM-HH:MM in the hospital's time; may run "
-                                                                "across midnight")
+                                                                "across midnight; equal ends: the whole day")
 
 
 class SpecialistIn(Body):

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.settings import Settings
 from callcenter.store.models import Ticket, clean_text, normalise_name, normalise_number, utcnow
 from callcenter.tickets.service import TicketWrite
+from callcenter.timewindow import TimeWindow, TimeWindowError
 from callcenter.workorders import lifecycle as lc
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
 from callcenter.workorders.models import CallbackTask, Contact, Department, Specialist, WorkOrder
@@ -739,18 +740,17 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def on_duty(duty: dict[str, Any], now: dt.datetime, tz: dt.tzinfo) -> bool:
-    """Whether ``duty`` ({"weekdays": [...], "times": "HH:MM-HH:MM"}) covers ``now``; empty: always."""
+    """Whether ``duty`` ({"weekdays": [...], "times": "HH:MM-HH:MM"}) covers ``now``; empty: always.
+
+    ``times`` is a ``TimeWindow``: across midnight when the end comes first, the whole day when the
+    ends are equal ("08:00-08:00", a 24-hour duty).  ``weekdays`` is the calendar day of ``now``.
+    """
     local = now.astimezone(tz)
     days = duty.get("weekdays")
     if days and WEEKDAYS[local.weekday()] not in days:
         return False
     times = duty.get("times")
-    if not times:
-        return True
-    start_s, end_s = times.split("-")
-    start, end = dt.time.fromisoformat(start_s.strip()), dt.time.fromisoformat(end_s.strip())
-    t = local.time()
-    return start <= t < end if start <= end else (t >= start or t < end)  # across midnight
+    return not times or TimeWindow.parse(times).contains(local.time())
 
 
 def validate_duty(duty: Any) -> list[dict[str, str]]:
@@ -767,11 +767,9 @@ def validate_duty(duty: Any) -> list[dict[str, str]]:
     times = duty.get("times")
     if times is not None:
         try:
-            a, b = str(times).split("-")
-            dt.time.fromisoformat(a.strip())
-            dt.time.fromisoformat(b.strip())
-        except ValueError:
-            problems.append({"field": "duty.times", "problem": f"{times!r} is not HH:MM-HH:MM"})
+            TimeWindow.parse(times)
+        except TimeWindowError as err:
+            problems.append({"field": "duty.times", "problem": str(err)})
     return problems
 
 

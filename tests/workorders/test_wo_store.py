@@ -181,6 +181,14 @@ async def test_escalation_targets_follow_duty_hours(stack):
     assert [t["number"] for t in sunday] == ["2003", "2004"]
     assert on_duty({"times": "22:00-08:00"}, dt.datetime(2025, 3, 9, 23, 0, tzinfo=BJ), BJ)
     assert not on_duty({"times": "22:00-08:00"}, dt.datetime(2025, 3, 9, 12, 0, tzinfo=BJ), BJ)
+    # start == end is a 24-hour duty (callcenter.timewindow), as for the IVR and the rota; it used to be never
+    for hour in (0, 7, 8, 12, 23):
+        assert on_duty({"times": "08:00-08:00"}, dt.datetime(2025, 3, 9, hour, 59, tzinfo=BJ), BJ)
+    assert not on_duty({"weekdays": ["mon"], "times": "08:00-08:00"}, dt.datetime(2025, 3, 9, 12, 0, tzinfo=BJ), BJ)
+    await directory.save_specialist({"name": "王医生", "mobile": "2006", "rank": 3,
+                                     "duty": {"times": "08:00-08:00"}}, department_id=dep["id"])
+    night = await directory.escalation_targets(dep["id"], dt.datetime(2025, 3, 10, 3, 0, tzinfo=BJ), BJ)
+    assert [t["number"] for t in night] == ["2003", "2004", "2006"]
 
 
 async def test_a_failing_hook_never_loses_the_call(stack, store_url):
