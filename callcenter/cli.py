@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load(args.config)
         logs.configure(settings.log_format, settings.log_level)
+        for note in settings.notes:  # deprecated keys in the file: said once logging is set up
+            log.warning("config.deprecated_key", detail=note)
         return _run(args, settings)
     except CallCenterError as err:
         print(f"callcenter: {err} [{err.slug}]", file=sys.stderr)

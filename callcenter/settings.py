@@ -6,6 +6,10 @@ each key.  Environment variables override the file: ``CALLCENTER_<SECTION>__<KEY
 ``CALLCENTER_AMI__SECRET``); top-level keys are ``CALLCENTER_<KEY>``.  Secrets (AMI secret, SIP
 passwords, the web session key) come from the file or the environment, never from the repository:
 when absent they are generated once and kept in ``<state_dir>/secrets.toml``.
+
+Keys that moved are still read from old files, with a warning (``Settings.notes``, logged by the
+command line once logging is set up): ``[web]``, ``[ivr]`` and ``[workorders]`` ``timezone`` are now
+the one ``[hospital] timezone`` (see ``MOVED``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,30 @@ import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from callcenter.exceptions import ConfigError
 
 ENV_PREFIX = "CALLCENTER_"
+# Old key -> the key that replaced it.  Old files keep working; the old keys are deprecated.
+MOVED = {
+    "web.timezone": "hospital.timezone",
+    "ivr.timezone": "hospital.timezone",
+    "workorders.timezone": "hospital.timezone",
+}
+
+
+@dataclass(frozen=True)
+class HospitalSettings:
+    # The hospital's clock: every "HH:MM-HH:MM" window (IVR rules, rota, duty hours, outbound
+    # windows; callcenter/timewindow.py), "today" on the wallboard, report days, overdue days,
+    # "reply by end of day", local times in imports.  An IANA zone name.
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The hospital's time zone (validated when the settings are loaded)."""
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -56,7 +80,6 @@ class WebSettings:
     session_idle_minutes: float = 720.0  # a session unused this long must log in again
     max_failed_logins: int = 5  # wrong passwords in a row that lock an account; 0: never
     lockout_minutes: float = 15.0
-    timezone: str = "Asia/Shanghai"  # "today" on the wallboard and report days
     service_level_target: float = 0.9  # answered within two rings; the wallboard alerts below it
     long_wait_alert: float = 60.0  # seconds a caller may wait before the wallboard alerts
 
@@ -131,7 +154,6 @@ class IvrSettings:
     prompts_dir: str = ""  # empty: the repository's prompts/ (texts, schedule.toml, recordings/)
     schedule_file: str = ""  # empty: <prompts_dir>/schedule.toml
     sounds_dir: str = ""  # empty: <asterisk.root>/usr/share/asterisk/sounds (embedded); prompts go to <it>/hotline/
-    timezone: str = "Asia/Shanghai"  # the schedule's local time
     max_seasonal: int = 2  # seasonal messages a caller hears at most, by rule priority
     repeat_window_hours: float = 24.0  # a caller with a ticket this recent skips them; 0: never
     menu_timeout: float = 6.0  # seconds to wait for a key after the menu was read
@@ -149,7 +171,6 @@ class DemoSettings:
 
 @dataclass(frozen=True)
 class WorkOrderSettings:
-    timezone: str = "Asia/Shanghai"  # the hospital's time: overdue days, "reply by end of day"
     callback_within_hours: float = 48.0  # a solved ticket's satisfaction callback is due within this
     abandoned_reply_hours: float = 2.0  # promise given to an abandoned call: called back within this
     link_window_days: float = 30.0  # a repeat call joins the caller's open ticket this recent; 0: never
@@ -189,7 +210,7 @@ class OutboundListSettings:
     """Scheduled outbound lists (day-7 follow-ups, appointment reminders) and automatic callbacks."""
 
     enabled: bool = True  # dial imported lists in the windows below; false: import and list only
-    # Off-peak windows, hospital time (workorders.timezone), "HH:MM-HH:MM" (callcenter/timewindow.py:
+    # Off-peak windows, hospital time (hospital.timezone), "HH:MM-HH:MM" (callcenter/timewindow.py:
     # an end before the start runs past midnight, an end equal to the start is the whole day).
     windows: tuple[str, ...] = ("09:30-11:30", "14:30-16:30", "19:00-20:00")
     per_hour: int = 60  # list calls started per hour at most, paced evenly (one every 3600/per_hour s)
@@ -230,6 +251,7 @@ class Settings:
     state_dir: str = "var"  # database, secrets, logs and generated Asterisk config
     log_format: str = "console"  # "console" (development) or "json" (production)
     log_level: str = "info"
+    hospital: HospitalSettings = field(default_factory=HospitalSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
     agi: AgiSettings = field(default_factory=AgiSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -246,6 +268,8 @@ class Settings:
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
     )
     shifts: tuple[Any, ...] = ()  # callcenter.agents.rota.Shift, parsed from [[shifts]]
+    # Not a key: warnings about the file (deprecated keys used), for the log once it is set up.
+    notes: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     @property
     def state_path(self) -> Path:
@@ -326,10 +350,39 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> S
         except tomllib.TOMLDecodeError as err:
             raise ConfigError("config.syntax", f"{path}: {err}") from err
     _apply_env(raw, os.environ if env is None else env)
-    settings = _build(Settings, raw, "")
+    notes = _move_deprecated(raw)
+    settings = replace(_build(Settings, raw, ""), notes=notes)
     settings = _parse_shifts(settings)
     _validate(settings)
     return _fill_secrets(settings)
+
+
+def _move_deprecated(raw: dict[str, Any]) -> tuple[str, ...]:
+    """Move keys of ``MOVED`` to their new place in ``raw``; a note for each old key used.
+
+    Old keys that name different values (three time zones that disagree) are refused: the
+    hospital has one clock, and picking one silently would move some windows by hours.
+    """
+    found: dict[str, dict[str, Any]] = {}  # new key -> {old or new key: value}
+    notes = []
+    for old, new in MOVED.items():
+        section, key = old.split(".")
+        table = raw.get(section)
+        if isinstance(table, dict) and key in table:
+            found.setdefault(new, {})[old] = table.pop(key)
+            notes.append(f"{old} is deprecated: use {new} (one setting for the whole controller)")
+    for new, values in found.items():
+        section, key = new.split(".")
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError("config.type", f"[{section}] must be a table")
+        if key in table:
+            values = {new: table[key], **values}
+        if len({str(v) for v in values.values()}) > 1:
+            said = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+            raise ConfigError("config.value", f"{said}: these must agree; set {new} alone")
+        table[key] = next(iter(values.values()))
+    return tuple(notes)
 
 
 def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
@@ -348,7 +401,7 @@ def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
 def _build(cls: type, raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError("config.type", f"[{where or 'top'}] must be a table")
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name: f for f in fields(cls) if not f.metadata.get("internal")}
     unknown = set(raw) - set(known)
     if unknown:
         raise ConfigError("config.unknown_key", f"unknown key(s) in [{where or 'top'}]: {', '.join(sorted(unknown))}")
@@ -416,6 +469,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config.value", "acd: memory_half_life, escalate_after and auto_resume_after must be >= 0")
     if acd.callback_offer_after < 0 or acd.callback_retry_after < 0 or acd.callback_attempts < 1:
         raise ConfigError("config.value", "acd: callback_offer_after and callback_retry_after must be >= 0, callback_attempts >= 1")
+    _validate_zone(settings.hospital)
     _validate_ivr(settings.ivr)
     _validate_agi(settings.agi)
     _validate_workorders(settings)
@@ -430,14 +484,18 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config.value", "log_format must be 'console' or 'json'")
 
 
-def _validate_workorders(settings: Settings) -> None:
+def _validate_zone(hospital: HospitalSettings) -> None:
     import zoneinfo
 
-    wo, out = settings.workorders, settings.outbound
     try:
-        zoneinfo.ZoneInfo(wo.timezone)
+        hospital.zone
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("config.value", f"workorders.timezone: unknown time zone {wo.timezone!r}") from None
+        raise ConfigError("config.value", f"hospital.timezone: unknown time zone {hospital.timezone!r} "
+                                          "(an IANA name like \"Asia/Shanghai\")") from None
+
+
+def _validate_workorders(settings: Settings) -> None:
+    wo, out = settings.workorders, settings.outbound
     if min(wo.callback_within_hours, wo.abandoned_reply_hours, wo.promise_max_days) <= 0:
         raise ConfigError("config.value", "workorders: callback_within_hours, abandoned_reply_hours and "
                                           "promise_max_days must be > 0")
@@ -518,12 +576,7 @@ def _validate_lists(lists: OutboundListSettings) -> None:
 
 def _validate_ivr(ivr: IvrSettings) -> None:
     import datetime as dt
-    import zoneinfo
 
-    try:
-        zoneinfo.ZoneInfo(ivr.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError("config.value", f"ivr.timezone: unknown time zone {ivr.timezone!r}") from None
     if ivr.max_seasonal < 0 or ivr.repeat_window_hours < 0 or ivr.rules_refresh < 0:
         raise ConfigError("config.value", "ivr: max_seasonal, repeat_window_hours and rules_refresh must be >= 0")
     if ivr.menu_timeout <= 0 or ivr.menu_attempts < 1:

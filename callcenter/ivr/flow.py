@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,6 +117,7 @@ class IvrFlow:
         rules: RuleStore,
         tickets: TicketService,
         *,
+        zone: dt.tzinfo,
         languages: tuple[str, ...],
         available: Available,
         sounds_dir: str = "/usr/share/asterisk/sounds",
@@ -134,7 +134,7 @@ class IvrFlow:
         self.sounds_dir = sounds_dir  # as Asterisk sees it
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.monotonic = monotonic
-        self.zone = zoneinfo.ZoneInfo(settings.timezone)
+        self.zone = zone  # the hospital's time (settings.hospital.zone): what the schedule's rules read
 
     async def run(self, agi: AgiSession, call_id: str, caller_number: str) -> Route:
         """Play the IVR; the caller's route.  Raises AgiHangup when the caller hangs up here."""

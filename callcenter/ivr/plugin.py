@@ -45,7 +45,7 @@ async def create_ivr(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     sounds = settings.sounds_path
     available = (lambda language, name: True) if sounds is None else _exists_in(sounds)
     return IvrFlow(
-        settings.ivr, rules, tickets, languages=_ordered(locales, settings.ivr.language),
+        settings.ivr, rules, tickets, zone=settings.hospital.zone, languages=_ordered(locales, settings.ivr.language),
         available=available, sounds_dir=settings.asterisk_sounds_dir, clock=schedule_clock(settings),
     )
 

@@ -10,7 +10,6 @@ daily export can be imported again safely.  ``dry_run`` checks a file without wr
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,7 +44,7 @@ class ListStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self._sessions = sessions
         self.settings = settings.lists
-        self.tz = zoneinfo.ZoneInfo(settings.workorders.timezone)
+        self.tz = settings.hospital.zone
         self.retry = RetryRules(self.settings.retry_no_answer_minutes, self.settings.retry_busy_minutes,
                                 self.settings.retry_failed_minutes)
         self.rules = importer.Rules(self.tz, self.settings.followup_day, self.settings.followup_grace_days)

@@ -40,7 +40,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import select
@@ -102,7 +101,7 @@ class RecordingService:
         self.tickets = tickets
         self.sessions = sessions
         self.clock = clock
-        self.zone = ZoneInfo(settings.web.timezone)
+        self.zone = settings.hospital.zone
         self.directory = settings.recording_path
         self.live: dict[str, LiveRecording] = {}
         self.fault: dict[str, Any] | None = None  # the wallboard's recording_failed alert

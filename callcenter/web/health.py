@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -49,7 +48,7 @@ def _responsive(ami: Any) -> bool:
 
 def _details(app: web.Application, ami: Any, adapter: Any, database: dict[str, Any], connected: bool) -> dict[str, Any]:
     acd = adapter.acd
-    now = datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))  # the rota's times are the hospital's
+    now = datetime.now(app[keys.SETTINGS].hospital.zone)  # the rota's times are the hospital's
     rota = app.get(web_keys.ROTA)  # the rota as supervisors edited it; the settings' before the web starts
     duty = rota.on_duty(now) if rota is not None else on_duty(app[keys.SETTINGS].shifts, now)
     age = getattr(ami, "last_pong_age", None)

@@ -31,7 +31,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import WSMsgType, web
@@ -111,7 +110,7 @@ class LiveHub:
         self.tickets = tickets
         self.reads = reads
         self.clock = clock
-        self.zone = ZoneInfo(settings.web.timezone)
+        self.zone = settings.hospital.zone
         self.names = {a.id: a.name for a in settings.agents}
         self.clients: set[Client] = set()
         self._dirty = asyncio.Event()

@@ -65,7 +65,7 @@ async def build_report(
     reads: async_sessionmaker[AsyncSession], settings: Settings, start: dt.date, end: dt.date
 ) -> dict[str, Any]:
     """Every figure of the report for local days ``start``..``end`` (inclusive)."""
-    zone = ZoneInfo(settings.web.timezone)
+    zone = settings.hospital.zone
     begin_utc, _ = figures.local_day_bounds(start, zone)
     _, end_utc = figures.local_day_bounds(end, zone)
     rows = await call_rows(reads, begin_utc, end_utc)
@@ -74,7 +74,7 @@ async def build_report(
         "from": start.isoformat(),
         "to": end.isoformat(),
         "days": days,
-        "timezone": settings.web.timezone,
+        "timezone": settings.hospital.timezone,
         "summary": figures.summarise(rows),
         "by_hour": figures.by_hour(rows, zone),
         "by_day": figures.by_day(rows, zone),

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
@@ -34,7 +33,7 @@ def add_routes(app: web.Application) -> None:
 
 async def _report(request: web.Request) -> dict | web.Response:
     settings = request.app[keys.SETTINGS]
-    zone = ZoneInfo(settings.web.timezone)
+    zone = settings.hospital.zone
     today = dt.datetime.now(zone).date()
     try:
         q = api.query(request, s.ReportQuery)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -36,7 +35,7 @@ def add_routes(app: web.Application) -> None:
 
 def local_now(app: web.Application) -> dt.datetime:
     """Now in the hospital's time (the rota's times are wall-clock times there)."""
-    return dt.datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))
+    return dt.datetime.now(app[keys.SETTINGS].hospital.zone)
 
 
 @requires("supervisor")

@@ -20,7 +20,6 @@ import csv
 import datetime as dt
 import io
 import json
-import zoneinfo
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -61,7 +60,7 @@ class WorkOrderService:
         self._sessions = sessions
         self.settings = settings
         self.node = settings.node
-        self.tz = zoneinfo.ZoneInfo(settings.workorders.timezone)
+        self.tz = settings.hospital.zone
         self.callback_within = dt.timedelta(hours=settings.workorders.callback_within_hours)
         self.abandoned_reply = dt.timedelta(hours=settings.workorders.abandoned_reply_hours)
         self.link_window = dt.timedelta(days=settings.workorders.link_window_days)

@@ -19,7 +19,7 @@ import pytest
 from callcenter import keys
 from callcenter.ivr.prompts import sound_path
 from callcenter.outbound import keys as ob_keys
-from callcenter.settings import DatabaseSettings
+from callcenter.settings import DatabaseSettings, HospitalSettings
 from callcenter.softphone import SoftphoneError
 from callcenter.workorders import keys as wo_keys
 from harness import eventually
@@ -54,7 +54,8 @@ def list_settings(asterisk, db_url, **lists):
         asterisk,
         database=DatabaseSettings(url=db_url),
         asterisk=dataclasses.replace(asterisk.asterisk, queue_log=str(no_queue_log)),
-        workorders=dataclasses.replace(asterisk.workorders, kb_sample="", timezone="Asia/Shanghai"),
+        hospital=HospitalSettings(timezone="Asia/Shanghai"),
+        workorders=dataclasses.replace(asterisk.workorders, kb_sample=""),
         outbound=dataclasses.replace(asterisk.outbound, agent_ring_seconds=8, caller_ring_seconds=8),
         lists=dataclasses.replace(asterisk.lists, **{**defaults, **lists}),
     )

@@ -10,7 +10,7 @@ import pytest
 from callcenter.agi.server import AgiCommandError, AgiHangup
 from callcenter.ivr.flow import ANY_OPERATOR, IvrFlow, Route
 from callcenter.ivr.schedule import parse_rule
-from callcenter.settings import IvrSettings
+from callcenter.settings import HospitalSettings, IvrSettings
 
 JULY = dt.datetime(2025, 7, 15, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 JAN_NIGHT = dt.datetime(2025, 1, 20, 23, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -88,6 +88,7 @@ def make_flow(moment=JULY, tickets=None, missing=(), **settings) -> tuple[IvrFlo
         IvrSettings(**{"menu_timeout": 2.0, "menu_attempts": 3, **settings}),
         FakeRules(),  # type: ignore[arg-type]
         tickets,  # type: ignore[arg-type]
+        zone=HospitalSettings().zone,
         languages=("zh", "en"),
         available=lambda language, name: f"{language}/{name}" not in missing,
         sounds_dir="/snd",

@@ -15,7 +15,7 @@ from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import ScheduleError
 from callcenter.ivr.flow import IvrFlow
 from callcenter.ivr.rules import RuleStore
-from callcenter.settings import IvrSettings
+from callcenter.settings import HospitalSettings, IvrSettings
 from callcenter.store import open_database, session_factory
 from callcenter.tickets.service import TicketService
 
@@ -95,7 +95,8 @@ async def test_invalid_rules_are_refused_and_a_broken_database_keeps_the_last_sc
 async def test_web_api_lists_changes_previews_and_refuses_bad_rules(sessions, schedule_file):
     store = RuleStore(sessions)
     await store.import_file(schedule_file)
-    flow = IvrFlow(IvrSettings(), store, None, languages=("zh", "en"), available=lambda *_: True,  # type: ignore[arg-type]
+    flow = IvrFlow(IvrSettings(), store, None, zone=HospitalSettings().zone, languages=("zh", "en"),  # type: ignore[arg-type]
+                   available=lambda *_: True,
                    clock=lambda: dt.datetime(2025, 7, 1, 2, 0, tzinfo=dt.UTC))
     app = web.Application()
     app[keys.IVR] = flow

@@ -1,5 +1,11 @@
 """Settings: TOML plus environment, clear errors for broken config, secrets kept outside the repo."""
 
+import json
+import os
+import subprocess
+import sys
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from callcenter.exceptions import ConfigError
@@ -64,3 +70,67 @@ def test_outbound_windows_may_cross_midnight_or_last_the_whole_day(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load(tmp_path / "nope.toml")
+
+
+def test_one_hospital_time_zone(tmp_path):
+    env = {"CALLCENTER_STATE_DIR": str(tmp_path)}
+    s = load(env=env)
+    assert s.hospital.timezone == "Asia/Shanghai" and s.hospital.zone == ZoneInfo("Asia/Shanghai") and s.notes == ()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[hospital]\ntimezone = "Europe/Paris"\n')
+    assert load(cfg, env=env).hospital.zone == ZoneInfo("Europe/Paris")
+    assert load(env={**env, "CALLCENTER_HOSPITAL__TIMEZONE": "Asia/Urumqi"}).hospital.timezone == "Asia/Urumqi"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "old"),
+    [
+        ('[web]\ntimezone = "Europe/Paris"\n', {}, ["web.timezone"]),
+        ('[ivr]\ntimezone = "Europe/Paris"\n', {}, ["ivr.timezone"]),
+        ('[workorders]\ntimezone = "Europe/Paris"\n', {}, ["workorders.timezone"]),
+        ('[web]\ntimezone = "Europe/Paris"\n[ivr]\ntimezone = "Europe/Paris"\n[workorders]\ntimezone = "Europe/Paris"\n', {},
+         ["web.timezone", "ivr.timezone", "workorders.timezone"]),
+        ('[hospital]\ntimezone = "Europe/Paris"\n[ivr]\ntimezone = "Europe/Paris"\n', {}, ["ivr.timezone"]),
+        ("", {"CALLCENTER_WEB__TIMEZONE": "Europe/Paris"}, ["web.timezone"]),
+    ],
+)
+def test_the_old_time_zone_keys_are_still_read_with_a_note(tmp_path, text, env, old):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    s = load(cfg, env={"CALLCENTER_STATE_DIR": str(tmp_path), **env})
+    assert s.hospital.timezone == "Europe/Paris"
+    assert [note.split(" ")[0] for note in s.notes] == old
+    assert all("deprecated: use hospital.timezone" in note for note in s.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "slug", "words"),
+    [
+        ('[web]\ntimezone = "Europe/Paris"\n[ivr]\ntimezone = "Asia/Shanghai"\n', "config.value",
+         "web.timezone = 'Europe/Paris', ivr.timezone = 'Asia/Shanghai': these must agree; set hospital.timezone alone"),
+        ('[hospital]\ntimezone = "Asia/Shanghai"\n[workorders]\ntimezone = "UTC"\n', "config.value",
+         "hospital.timezone = 'Asia/Shanghai', workorders.timezone = 'UTC'"),
+        ('[hospital]\ntimezone = "Mars/Olympus"\n', "config.value", "hospital.timezone: unknown time zone 'Mars/Olympus'"),
+        ('[ivr]\ntimezone = "Mars/Olympus"\n', "config.value", "hospital.timezone: unknown time zone 'Mars/Olympus'"),
+        ('hospital = "Asia/Shanghai"\n[web]\ntimezone = "UTC"\n', "config.type", "[hospital] must be a table"),
+        ('notes = ["x"]\n', "config.unknown_key", "notes"),
+    ],
+)
+def test_time_zones_that_disagree_or_do_not_exist_are_refused(tmp_path, text, slug, words):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load(cfg, env={"CALLCENTER_STATE_DIR": str(tmp_path)})
+    assert err.value.slug == slug
+    assert words in str(err.value)
+
+
+def test_the_command_line_warns_about_an_old_key_once_logging_is_set_up(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'state_dir = "{tmp_path}"\nlog_format = "json"\n[ivr]\ntimezone = "Asia/Shanghai"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    done = subprocess.run([sys.executable, "-m", "callcenter", "migrate", "--config", str(cfg)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    warnings = [json.loads(line) for line in done.stderr.splitlines() if "config.deprecated_key" in line]
+    assert [(w["level"], w["detail"].split(" ")[0]) for w in warnings] == [("warning", "ivr.timezone")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from callcenter import keys
 from callcenter.agents.rota import parse_shift
@@ -13,7 +12,7 @@ from webtools import PASSWORD, artifact, browser_login, login
 
 def shift_around_now(app, minutes: int = 60) -> dict:
     """A shift from an hour ago to an hour ahead (hospital time), every day."""
-    now = dt.datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))
+    now = dt.datetime.now(app[keys.SETTINGS].hospital.zone)
     start, end = now - dt.timedelta(minutes=minutes), now + dt.timedelta(minutes=minutes)
     return {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M"), "days": [1, 2, 3, 4, 5, 6, 7]}
 
@@ -141,13 +140,13 @@ async def test_browser_supervisor_edits_a_shift_and_a_kb_entry_and_sees_the_effe
     row = "#shifts tr[data-shift='测试班']"
     await page.wait_for_selector(row)
     await page.check(f"{row} [data-field='agents'] input[value='1002']")
-    tomorrow = dt.datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone)).isoweekday() % 7 + 1
+    tomorrow = dt.datetime.now(app[keys.SETTINGS].hospital.zone).isoweekday() % 7 + 1
     await page.uncheck(f"{row} [data-field='days'] input[value='{tomorrow}']")  # the days are editable too
     await page.click(f"{row} button[data-action='save']")
     await page.wait_for_selector(f"{row}[data-origin='web'] [data-field='agents'] input[value='1002']:checked")
     await page.wait_for_selector("#rota-now:has-text('1002')")
     await page.wait_for_selector("#skills tr[data-agent='1002'] td:has-text('测试班')")
-    assert app[web_keys.ROTA].on_duty(dt.datetime.now(ZoneInfo(app[keys.SETTINGS].web.timezone))) == {"1002": "测试班"}
+    assert app[web_keys.ROTA].on_duty(dt.datetime.now(app[keys.SETTINGS].hospital.zone)) == {"1002": "测试班"}
     await page.screenshot(path=artifact("rota-edited.png"), full_page=True)
     await page.goto(f"{base}/wallboard")
     await page.wait_for_selector("#agents tr[data-agent='1002'] td.shift[data-scheduled='1']:text-is('测试班')")
