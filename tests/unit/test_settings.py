@@ -49,6 +49,14 @@ def test_secrets_are_generated_once_and_reused(tmp_path):
         ("[[agents]]\nid='10 01'\n", "config.value", "letters and digits"),
         ("agents = 3\n", "config.type", "agents"),
         ("[lists]\nwindows = ['09:30-11:30', '9-11']\n", "config.value", "lists.windows: '9-11' is not a time window"),
+        ('[web]\ntimezone = "Europe/Paris"\n[ivr]\ntimezone = "Asia/Shanghai"\n', "config.value",
+         "web.timezone = 'Europe/Paris', ivr.timezone = 'Asia/Shanghai': these must agree; set hospital.timezone alone"),
+        ('[hospital]\ntimezone = "Asia/Shanghai"\n[workorders]\ntimezone = "UTC"\n', "config.value",
+         "hospital.timezone = 'Asia/Shanghai', workorders.timezone = 'UTC'"),
+        ('[hospital]\ntimezone = "Mars/Olympus"\n', "config.value", "hospital.timezone: unknown time zone 'Mars/Olympus'"),
+        ('[ivr]\ntimezone = "Mars/Olympus"\n', "config.value", "hospital.timezone: unknown time zone 'Mars/Olympus'"),
+        ('hospital = "Asia/Shanghai"\n[web]\ntimezone = "UTC"\n', "config.type", "[hospital] must be a table"),
+        ('notes = ["x"]\n', "config.unknown_key", "notes"),
     ],
 )
 def test_broken_config_says_what_is_wrong(tmp_path, text, slug, words):
@@ -101,28 +109,6 @@ def test_the_old_time_zone_keys_are_still_read_with_a_note(tmp_path, text, env, 
     assert s.hospital.timezone == "Europe/Paris"
     assert [note.split(" ")[0] for note in s.notes] == old
     assert all("deprecated: use hospital.timezone" in note for note in s.notes)
-
-
-@pytest.mark.parametrize(
-    ("text", "slug", "words"),
-    [
-        ('[web]\ntimezone = "Europe/Paris"\n[ivr]\ntimezone = "Asia/Shanghai"\n', "config.value",
-         "web.timezone = 'Europe/Paris', ivr.timezone = 'Asia/Shanghai': these must agree; set hospital.timezone alone"),
-        ('[hospital]\ntimezone = "Asia/Shanghai"\n[workorders]\ntimezone = "UTC"\n', "config.value",
-         "hospital.timezone = 'Asia/Shanghai', workorders.timezone = 'UTC'"),
-        ('[hospital]\ntimezone = "Mars/Olympus"\n', "config.value", "hospital.timezone: unknown time zone 'Mars/Olympus'"),
-        ('[ivr]\ntimezone = "Mars/Olympus"\n', "config.value", "hospital.timezone: unknown time zone 'Mars/Olympus'"),
-        ('hospital = "Asia/Shanghai"\n[web]\ntimezone = "UTC"\n', "config.type", "[hospital] must be a table"),
-        ('notes = ["x"]\n', "config.unknown_key", "notes"),
-    ],
-)
-def test_time_zones_that_disagree_or_do_not_exist_are_refused(tmp_path, text, slug, words):
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(text)
-    with pytest.raises(ConfigError) as err:
-        load(cfg, env={"CALLCENTER_STATE_DIR": str(tmp_path)})
-    assert err.value.slug == slug
-    assert words in str(err.value)
 
 
 def test_the_command_line_warns_about_an_old_key_once_logging_is_set_up(tmp_path):
