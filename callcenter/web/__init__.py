@@ -13,5 +13,6 @@
 | `admin_http.py` | account management |
 | `reports.py`, `reports_http.py`, `erlang.py`, `figures.py` | reports (HTML, CSV, PDF) and staffing advice |
 | `store.py` | read-only ticket queries of the web side |
-| `templates/`, `static/` | pages on one layout (`_base.html`, `_head.html`, `_header.html`), zh-CN default, English switch, vanilla JS and CSS, nothing from the internet |
+| `pages.py` | Jinja2 through aiohttp-jinja2 (autoescape on): `page()` fills a template with the user and CSRF token |
+| `templates/`, `static/` | Jinja2 pages on one layout (`_base.html`, `_head.html`, `_header.html`), zh-CN default, English switch, vanilla JS and CSS, nothing from the internet |
 """

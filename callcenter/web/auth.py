@@ -73,6 +73,7 @@ def _is_page(app: web.Application, path: str) -> bool:
 def _login_page(request: web.Request, error: str = "", status: int = 200, username: str = "") -> web.Response:
     next_path = safe_next(request.app, request.query.get("next")) or ""
     return render(
+        request,
         "login.html",
         status=status,
         csrf=csrf_token(session_of(request)),

@@ -1,62 +1,52 @@
-"""HTML pages: small templates filled server-side with escaped values; scripts do the rest.
+"""HTML pages: Jinja2 templates (through aiohttp-jinja2) filled server-side; scripts do the rest.
 
-Templates hold ``{{ name }}`` placeholders and ``<!--#include _part.html-->`` lines; every value
-is HTML-escaped, so nothing a user typed can become markup.  A logged-in page starts with
-``<!--#extends _base.html-->`` and fills the base's ``<!--#slot name-->`` places with its
-``<!--#block name-->...<!--#endblock-->`` sections ("scripts": its own script tags, "main": the
-page), so every page shares one head (CSP-safe scripts only, no inline code) and one header.  Pages carry the CSRF token in ``<meta name="csrf-token">`` and the user in
+Autoescape is on, so every value is HTML-escaped and nothing a user typed can become markup; a
+name missing from the context is an error (``StrictUndefined``), not an empty string.  A logged-in
+page extends ``_base.html`` and fills its blocks ("scripts": its own script tags, "main": the page),
+so every page shares one head (``_head.html``: our own script files only, no inline code, as the CSP
+demands) and one header.  Pages carry the CSRF token in ``<meta name="csrf-token">`` and the user in
 ``data-*`` attributes of ``<body>``; all live content is drawn by the page's script with
 ``textContent`` (never ``innerHTML``).
 """
 
 from __future__ import annotations
 
-import html
-import re
-from functools import cache
 from pathlib import Path
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
 from callcenter.web.security import csrf_token, current_user, session_of
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
-_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_INCLUDE = re.compile(r"<!--#include ([\w.-]+)-->")
-_EXTENDS = re.compile(r"^\s*<!--#extends ([\w.-]+)-->")
-_BLOCK = re.compile(r"<!--#block (\w+)-->\n?(.*?)<!--#endblock-->", re.S)
-_SLOT = re.compile(r"<!--#slot (\w+)-->")
 
 
-@cache
-def _template(name: str) -> str:
-    text = (TEMPLATES / name).read_text(encoding="utf-8")
-    base = _EXTENDS.match(text)
-    if base is not None:
-        blocks = {m.group(1): m.group(2) for m in _BLOCK.finditer(text)}
-        text = _SLOT.sub(lambda m: blocks.get(m.group(1), ""), _template(base.group(1)))
-    return _INCLUDE.sub(lambda m: _template(m.group(1)), text)
+def setup_templates(app: web.Application) -> None:
+    """Give ``app`` the pages' Jinja2 environment: ``templates/``, autoescaped, strict about names."""
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        default_helpers=False,
+    )
 
 
-def render_text(name: str, **values: object) -> str:
-    """The template ``name`` with each placeholder replaced by its escaped value."""
-
-    def fill(match: re.Match[str]) -> str:
-        return html.escape(str(values[match.group(1)]), quote=True)
-
-    return _PLACEHOLDER.sub(fill, _template(name))
-
-
-def render(name: str, status: int = 200, **values: object) -> web.Response:
-    """An HTML response of the template ``name``."""
-    return web.Response(text=render_text(name, **values), content_type="text/html", status=status)
+def render(request: web.Request, name: str, status: int = 200, **values: object) -> web.Response:
+    """An HTML response of the template ``name`` filled with ``values``."""
+    return aiohttp_jinja2.render_template(name, request, values, status=status)
 
 
 def page(request: web.Request, name: str, title: str, **values: object) -> web.Response:
     """A logged-in page: the template with the user, role, agent and CSRF token filled in."""
     user = current_user(request)
     return render(
+        request,
         name,
         **values,
         page=name.removesuffix(".html"),

@@ -20,7 +20,7 @@ from callcenter.web import admin_http, agent_http, auth, reports_http, rota_http
 from callcenter.web import keys as web_keys
 from callcenter.web.guard import ticket_guard
 from callcenter.web.live import LiveHub, websocket
-from callcenter.web.pages import STATIC
+from callcenter.web.pages import STATIC, setup_templates
 from callcenter.web.security import setup_security
 from callcenter.workorders import keys as wo_keys
 
@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 def setup_web(app: web.Application) -> None:
     """Install the web side on the controller's application."""
     setup_security(app)
+    setup_templates(app)
     app.middlewares.append(ticket_guard)  # after the access check: operators work their own tickets
     auth.add_routes(app)
     agent_http.add_routes(app)

@@ -12,6 +12,7 @@ import datetime as dt
 
 import structlog
 from aiohttp import web
+from markupsafe import Markup
 
 from callcenter import keys
 from callcenter.web import api
@@ -53,7 +54,7 @@ async def reports_page(request: web.Request) -> web.Response:
     if isinstance(report, web.Response):
         return report
     query = f"from={report['from']}&to={report['to']}"
-    response = page(
+    return page(
         request,
         "reports.html",
         "报表",
@@ -61,10 +62,8 @@ async def reports_page(request: web.Request) -> web.Response:
         end=report["to"],
         csv_url=f"/api/reports.csv?{query}",
         pdf_url=f"/api/reports.pdf?{query}",
+        report_body=Markup(body_html(report)),  # built from escaped values by body_html()
     )
-    # The body is built from escaped values by body_html(): placed after the template was filled.
-    response.text = response.text.replace("<!--report-body-->", body_html(report))
-    return response
 
 
 @requires("supervisor")
