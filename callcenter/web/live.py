@@ -36,7 +36,15 @@ import structlog
 from aiohttp import WSMsgType, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.acd import AgentState, AgentStateChanged, CallState, Command, Offer, StopRinging
+from callcenter.acd import (
+    MISSED_CALLS,
+    AgentState,
+    AgentStateChanged,
+    CallState,
+    Command,
+    Offer,
+    StopRinging,
+)
 from callcenter.adapter import Adapter
 from callcenter.settings import Settings
 from callcenter.tickets.service import TicketService
@@ -54,7 +62,6 @@ TODAY_REFRESH = 2.0  # seconds today's figures are reused
 OVERDUE_REFRESH = 10.0  # seconds the list of overdue tickets is reused (a sweep's alert refreshes it at once)
 OVERDUE_SHOWN = 10  # overdue tickets listed one by one; more are one "overdue_more" alert
 MAX_QUEUED = 500  # messages waiting for one socket before it is dropped as too slow
-MISSED_CALLS = "missed_calls"
 REFUSED_KEPT = 50  # refused outside calls remembered for the wallboard
 REFUSED_SHOWN = 5  # ... listed one by one (the last hour's), more are one "dial_refused_more" alert
 REFUSED_FOR = 3600.0  # seconds a refused call stays an alert
