@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter import csv_reader
 from callcenter.csv_cells import SafeWriter, restore
 from callcenter.kb.models import KbEntry, KbRevision
 from callcenter.kb.search import TRIGRAM_MIN, Query, fts_match, highlight, like_pattern, parse_query, snippet
@@ -449,14 +450,12 @@ class KbService:
 
 
 def _read_csv(data: str | bytes) -> Iterable[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs; a UTF-8 BOM (Excel) is accepted; unknown columns are an error."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise InvalidData("kb.invalid_csv", f"the CSV is not UTF-8 ({err.reason} at byte {err.start})") from None
-    data = data.lstrip("\ufeff")
-    reader = csv.DictReader(io.StringIO(data))
+    """(line number, row) pairs (text as ``csv_reader`` decodes it); unknown columns are an error."""
+    try:
+        text = csv_reader.decode(data)
+    except csv_reader.UndecodableCsv as err:
+        raise InvalidData("kb.invalid_csv", str(err)) from None
+    reader = csv_reader.dict_rows(text)
     header = [h.strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in CSV_COLUMNS]
     missing = [h for h in REQUIRED if h not in header]

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from callcenter import csv_reader
 from callcenter.store.models import clean_text, normalise_name
 
 COLUMNS = {
@@ -116,16 +116,6 @@ def parse_date(raw: str) -> tuple[dt.date, dt.time | None]:
     return date, at
 
 
-def decode(data: bytes | str) -> str:
-    """The file's text: UTF-8 (with or without BOM), else GB18030."""
-    if isinstance(data, str):
-        return data.lstrip("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")  # raises UnicodeDecodeError for binary junk
-
-
 def parse(data: bytes | str, now: dt.datetime, rules: Rules) -> tuple[list[ListRow], list[dict[str, str]]]:
     """Valid rows and the problems of the others (``{"line", "field", "problem"}``)."""
     try:
@@ -136,10 +126,11 @@ def parse(data: bytes | str, now: dt.datetime, rules: Rules) -> tuple[list[ListR
 
 def _parse(data: bytes | str, now: dt.datetime, rules: Rules) -> tuple[list[ListRow], list[dict[str, str]]]:
     try:
-        text = decode(data)
-    except UnicodeDecodeError:
-        return [], [{"line": "1", "field": "file", "problem": "is not text (UTF-8 or GB18030 CSV)"}]
-    reader = csv.reader(io.StringIO(text, newline=""))
+        text = csv_reader.decode(data, "the list")
+    except csv_reader.UndecodableCsv as err:
+        problem = f"is not text (UTF-8 or GB18030 CSV): {err.reason}"
+        return [], [{"line": str(err.line), "field": "file", "problem": problem}]
+    reader = csv_reader.rows(text)
     header = next(reader, None)
     if not header:
         return [], [{"line": "1", "field": "file", "problem": "is empty (a header row and one row per patient)"}]

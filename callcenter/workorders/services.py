@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,6 +27,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter import csv_reader
 from callcenter.settings import Settings
 from callcenter.store.models import Ticket, clean_text, normalise_name, normalise_number, utcnow
 from callcenter.tickets.service import TicketWrite
@@ -801,12 +801,10 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 def _read_records(data: str | bytes, fmt: str) -> list[tuple[str, dict[str, Any]]]:
     """(position, record) pairs from CSV (header row) or JSON (a list of objects)."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidData("ticket.invalid_import", "the data is not UTF-8") from None
-    data = data.lstrip("\ufeff")
+    try:
+        data = csv_reader.decode(data, "the data")
+    except csv_reader.UndecodableCsv as err:
+        raise InvalidData("ticket.invalid_import", str(err)) from None
     if fmt == "json":
         try:
             parsed = json.loads(data)
@@ -818,7 +816,7 @@ def _read_records(data: str | bytes, fmt: str) -> list[tuple[str, dict[str, Any]
             raise InvalidData("ticket.invalid_import", "JSON must be a list of order objects (or {\"orders\": [...]})")
         return [(f"record {n}", r) for n, r in enumerate(parsed, 1)]
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(data, newline=""))
+        reader = csv_reader.dict_rows(data)
         try:
             return [(f"line {reader.line_num}", row) for row in reader]
         except csv.Error as err:

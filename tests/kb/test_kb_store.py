@@ -113,6 +113,16 @@ async def test_sample_imports_and_round_trips_through_csv(kb):
     assert list(csv.reader(io.StringIO(exported)))[0][:3] == ["id", "question", "answer"]
 
 
+async def test_csv_in_gb18030_or_with_a_bom_imports_and_garbage_names_its_line(kb):
+    text = "question,answer,category\n医保怎么报销,带上医保卡到收费处,医保\n"
+    assert (await kb.import_csv(text.encode("gb18030"), "importer"))["created"] == 1
+    assert (await kb.import_csv(b"\xef\xbb\xbf" + text.encode(), "importer"))["created"] == 1
+    with pytest.raises(InvalidData) as caught:
+        await kb.import_csv(b"question,answer\n\xff\xfe,x\n", "importer")
+    assert caught.value.slug == "kb.invalid_csv"
+    assert str(caught.value) == "the CSV is not text (UTF-8 or GB18030): byte 0xff on line 2"
+
+
 async def test_suggestions_follow_menu_choice_and_ticket_category(kb):
     reg = await add(kb, "怎么挂号？", "APP", category="registration")
     rep = await add(kb, "报告在哪取？", "自助机", category="reports")

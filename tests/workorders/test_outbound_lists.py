@@ -102,6 +102,9 @@ async def test_missing_columns_empty_files_and_a_dry_run(lists):
         await lists.import_csv("type,phone,date\n", now=NOW)
     dry = await lists.import_csv(GOOD.encode("gb18030"), now=NOW, dry_run=True)  # Chinese Excel's encoding
     assert dry["created"] == 3 and dry["list_id"] is None and dry["dry_run"] is True
+    with pytest.raises(InvalidData) as err:
+        await lists.import_csv(GOOD.encode() + b"reminder,\xff\n", now=NOW, dry_run=True)
+    assert err.value.problems == [{"field": "line 5: file", "problem": "is not text (UTF-8 or GB18030 CSV): byte 0xff"}]
     assert await lists.tasks() == []
 
 

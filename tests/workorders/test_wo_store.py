@@ -164,6 +164,11 @@ async def test_12345_orders_import_with_deadlines_idempotently(stack):
         await work.import_12345(csv_text, "csv", "admin")
     fields = [p["field"] for p in caught.value.problems]
     assert fields == ["line 2: deadline", "line 3: deadline", "line 3: content"]
+    gb = "order_no,caller_number,deadline,content\nGB1,135,2025-03-12T17:00:00,反映挂号难\n".encode("gb18030")  # Chinese Excel
+    assert (await work.import_12345(gb, "csv", "admin"))["created"] == 1
+    with pytest.raises(InvalidData) as caught:
+        await work.import_12345(b"order_no,content\nX3,\xff\n", "csv", "admin")
+    assert str(caught.value) == "the data is not text (UTF-8 or GB18030): byte 0xff on line 2"
 
 
 async def test_escalation_targets_follow_duty_hours(stack):
