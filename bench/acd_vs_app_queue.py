@@ -53,7 +53,7 @@ import aiohttp
 from callcenter import asterisk as embedded
 from callcenter import settings as cs
 from callcenter.ami.client import AmiClient
-from callcenter.softphone import Softphone, SoftphoneError
+from callcenter.demo.softphone import Softphone, SoftphoneError
 
 from _instance import run_exclusive
 

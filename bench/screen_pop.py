@@ -38,7 +38,7 @@ from callcenter import asterisk as embedded
 from callcenter import keys
 from callcenter import settings as cs
 from callcenter.app import create_app
-from callcenter.softphone import Softphone
+from callcenter.demo.softphone import Softphone
 from callcenter.web import keys as web_keys
 
 from _instance import run_exclusive

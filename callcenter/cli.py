@@ -129,10 +129,10 @@ def _up(settings: Settings) -> int:
     async def main() -> None:
         phones = None
         if settings.demo.phones and settings.asterisk.mode == "embedded":
-            from callcenter.demo import start_demo_phones
+            from callcenter.demo.phones import start_demo_phones
 
             phones = await start_demo_phones(settings)
-        from callcenter.demo import ensure_demo_accounts
+        from callcenter.demo.phones import ensure_demo_accounts
 
         created = await ensure_demo_accounts(settings)
         accounts = settings.state_path / "demo-accounts.txt"

@@ -22,9 +22,9 @@ from typing import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 
 from callcenter import asterisk as embedded
+from callcenter.demo.softphone import Softphone
 from callcenter.exceptions import AsteriskError
 from callcenter.settings import Settings, caller_password
-from callcenter.softphone import Softphone
 from harness.controller import Controller
 from harness.env import make_test_settings
 

@@ -18,7 +18,7 @@ from callcenter.settings import Settings, caller_password
 HOTLINE_DIALPLAN = Path(__file__).resolve().parents[2] / "dialplans" / "hotline.conf"
 OUTBOUND_DIALPLAN = HOTLINE_DIALPLAN.with_name("outbound.conf")  # escalations, callbacks, survey
 
-# RTP ports Asterisk uses; the softphones use a different range (see callcenter.softphone).
+# RTP ports Asterisk uses; the softphones use a different range (see callcenter.demo.softphone).
 RTP_START, RTP_END = 10000, 10999
 
 # Modules loaded with autoload=no: only what the hotline uses, so boot takes about a second.

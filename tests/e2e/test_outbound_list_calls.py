@@ -17,10 +17,10 @@ import time
 import pytest
 
 from callcenter import keys
+from callcenter.demo.softphone import SoftphoneError
 from callcenter.ivr.prompts import sound_path
 from callcenter.outbound import keys as ob_keys
 from callcenter.settings import DatabaseSettings, HospitalSettings
-from callcenter.softphone import SoftphoneError
 from callcenter.workorders import keys as wo_keys
 from harness import eventually
 from harness.agi_commands import AgiCommands

@@ -26,9 +26,9 @@ import aiohttp
 import pytest
 
 from callcenter import keys
+from callcenter.demo.softphone import write_tone_wav
 from callcenter.recording import keys as rec_keys
 from callcenter.settings import DatabaseSettings, RecordingSettings
-from callcenter.softphone import write_tone_wav
 from callcenter.web import keys as web_keys
 from harness import eventually
 from harness.controller import Controller

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callcenter.softphone import Softphone, SoftphoneError, write_tone_wav
+from callcenter.demo.softphone import Softphone, SoftphoneError, write_tone_wav
 
 BRIDGED_WITHIN = 1.5  # s: an answered ring that closed this close to its call's end was the bridged leg...
 MIN_TALK = 0.5  # s: ...if it lasted this long after the answer (a leg hung up at once never reached the caller)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import structlog
 
+from callcenter.demo.softphone import Softphone
 from callcenter.settings import Settings, caller_password
-from callcenter.softphone import Softphone
 
 log = structlog.get_logger(__name__)
 
