@@ -725,12 +725,12 @@ class Acd:
                 while self._guards and self._guards[0][0] <= at + 1e-9:
                     _, call_id = heapq.heappop(self._guards)
                     call = self.calls.get(call_id)
-                    if call is not None and call.state == C.OFFERED and len(call.ringing) == 1:
+                    if call is not None and call.state == C.OFFERED and len(call.ringing) == 1 and call.kept_at is None:
                         self._guard_due[call_id] = None
                 while self._escalations and self._escalations[0][0] <= at + 1e-9:
                     _, call_id = heapq.heappop(self._escalations)
                     call = self.calls.get(call_id)
-                    if call is not None and call.state == C.OFFERED:
+                    if call is not None and call.state == C.OFFERED and call.kept_at is None:  # kept: one phone
                         self._escalating[call_id] = None
                 while self._resumes and self._resumes[0][0] <= at + 1e-9:
                     until, agent_id = heapq.heappop(self._resumes)
@@ -942,7 +942,7 @@ class Acd:
         """Calls past their escalation point ring every free eligible agent (the first to answer wins)."""
         for call_id in list(self._escalating):
             call = self.calls.get(call_id)
-            if call is None or call.state != C.OFFERED:
+            if call is None or call.state != C.OFFERED or call.kept_at is not None:
                 del self._escalating[call_id]
                 continue
             for agent in sorted(self._eligible(call, now, self._free), key=lambda a: a.order):
@@ -954,7 +954,7 @@ class Acd:
             if not self._free:
                 return
             call = self.calls.get(call_id)
-            if call is None or call.state != C.OFFERED or len(call.ringing) != 1:
+            if call is None or call.state != C.OFFERED or len(call.ringing) != 1 or call.kept_at is not None:
                 del self._guard_due[call_id]
                 continue
             candidates = self._free - set(call.offered_to)

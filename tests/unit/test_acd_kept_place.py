@@ -164,6 +164,25 @@ def test_a_kept_call_never_rings_two_operators(guard_options):
         assert acd.violations(float(t)) == []
 
 
+@pytest.mark.parametrize("guard_options", [{"sla_guard_after": 4, "escalate_after": 6}, {"sla_guard_after": 4}])
+def test_a_guard_or_escalation_due_from_a_ring_before_the_place_was_kept_never_rings_a_second_phone(guard_options):
+    acd = acd_with("a", "b", "c", **guard_options)
+    acd.handle(AgentPhoneBusy("b", 1, busy=True))
+    acd.handle(AgentPhoneBusy("c", 1, busy=True))
+    acd.handle(CallWaiting("k", 10))  # rings a; its guard and escalation points are set from this ring
+    acd.handle(RingStarted("k", "a", 10))
+    acd.handle(RingFailed("k", "a", 11))  # back in the queue, offered to a again at once
+    acd.handle(RingFailed("k", "a", 12))  # a paused for missed calls: k waits
+    assert acd.agents["a"].state == AgentState.PAUSED and acd.calls["k"].state == CallState.WAITING
+    acd.handle(PlaceKept("k", 13))
+    acd.handle(AgentPhoneBusy("b", 13, busy=False))  # k rings b as a callback
+    acd.handle(RingStarted("k", "b", 13))
+    acd.handle(AgentPhoneBusy("c", 13, busy=False))
+    for t in range(14, 20):  # past the old guard (14) and escalation (16) points
+        assert offers(acd.handle(Tick(float(t)))) == [] and list(acd.calls["k"].ringing) == ["b"]
+        assert acd.violations(float(t)) == []
+
+
 def test_never_more_callbacks_than_free_operators():
     acd = acd_with("a", "b", "c")
     for agent_id in "abc":
