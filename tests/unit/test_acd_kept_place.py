@@ -346,7 +346,7 @@ KINDS = ["login", "logout", "pause", "resume", "busy", "call", "rang", "fail", "
 steps = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 30)), min_size=10, max_size=120)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=3000, deadline=None)
 @given(steps, st.sampled_from(list(Strategy)), st.booleans(), st.integers(1, 3), st.sampled_from([0.0, 5.0, 40.0]))
 def test_random_days_with_kept_places_keep_the_invariants(sequence, strategy, guard, attempts, retry_after):
     extras = {"escalate_after": 7, "pair_when_idle": True} if guard else {}
