@@ -14,8 +14,7 @@ from aiohttp import web
 from callcenter.outbound import keys
 from callcenter.outbound import schemas as s
 from callcenter.web import api
-from callcenter.web.api import Route, path_id
-from callcenter.workorders.api import errors, who
+from callcenter.web.api import Route, path_id, who
 
 
 async def import_list(request: web.Request) -> web.Response:
@@ -89,4 +88,4 @@ ROUTES: tuple[Route, ...] = (
 
 def add_routes(app: web.Application) -> None:
     """Register the routes; imports and cancelling need the supervisor role."""
-    api.register(app, ROUTES, errors)
+    api.register(app, ROUTES, api.asterisk_unreachable)

@@ -26,9 +26,8 @@ from callcenter.recording.exceptions import NotLive, RecordingError
 from callcenter.recording.models import Recording
 from callcenter.recording.service import summary_of
 from callcenter.web import api
-from callcenter.web.api import Route, path_id
-from callcenter.web.exceptions import error_response
-from callcenter.web.security import client_address, current_user, requires
+from callcenter.web.api import Route, path_id, requires
+from callcenter.web.security import client_address, current_user
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +44,7 @@ async def _visible(request: web.Request) -> Recording | web.Response:
     if row is None or not may_listen(user, row):
         if row is not None:
             log.warning("recording.refused", recording_id=row.id, user=user.username, role=user.role)
-        return error_response(404, "recording.unknown", "no such recording")
+        return api.error_json(404, "recording.unknown", "no such recording")
     return row
 
 
@@ -83,7 +82,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
     service = request.app[keys.RECORDINGS]
     path = service.file_of(row)
     if path is None:
-        return error_response(410, "recording.no_file", f"no audio: the recording is {row.status}")
+        return api.error_json(410, "recording.no_file", f"no audio: the recording is {row.status}")
     download = api.query(request, s.AudioQuery).download
     if request.method != "HEAD":  # every byte range counts; the service makes one listen per playback session
         user = current_user(request)
@@ -107,13 +106,13 @@ async def listens(request: web.Request) -> web.Response:
 async def flag(request: web.Request) -> web.Response:
     """Keep a recording past retention (a dispute, quality review), or release it."""
     if current_user(request).role != "supervisor":
-        return error_response(403, "recording.supervisors_only", "only supervisors flag recordings")
+        return api.error_json(403, "recording.supervisors_only", "only supervisors flag recordings")
     body = await api.body(request, s.Flag)
     user = current_user(request)
     row = await request.app[keys.RECORDINGS].flag(path_id(request, what="recording"), body.flagged, body.reason,
                                                   user.username)
     if row is None:
-        return error_response(404, "recording.unknown", "no such recording")
+        return api.error_json(404, "recording.unknown", "no such recording")
     return web.json_response(_json(row))
 
 
@@ -125,13 +124,13 @@ async def pause(request: web.Request) -> web.Response:
     service = request.app[keys.RECORDINGS]
     live = service.live_of_agent(user.agent_id) if user.agent_id else None
     if live is None:
-        return error_response(409, "recording.not_live", "you are not on a recorded call")
+        return api.error_json(409, "recording.not_live", "you are not on a recorded call")
     try:
         result = await service.set_paused(live, body.paused, user.username)
     except NotLive as err:
-        return error_response(409, err.slug, str(err))
+        return api.error_json(409, err.slug, str(err))
     except RecordingError as err:
-        return error_response(503, err.slug, str(err))
+        return api.error_json(503, err.slug, str(err))
     return web.json_response(result)
 
 

@@ -20,9 +20,9 @@ from callcenter.store.models import utcnow
 from callcenter.web import api
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
-from callcenter.web.exceptions import error_response
+from callcenter.web.api import requires
 from callcenter.web.pages import page
-from callcenter.web.security import current_user, requires, user_json
+from callcenter.web.security import current_user, user_json
 
 
 def add_routes(app: web.Application) -> None:
@@ -63,7 +63,7 @@ async def create_user(request: web.Request) -> web.Response:
             body.username, body.password, body.role, display_name=body.display_name, agent_id=body.agent_id or None
         )
     except AccountError as err:
-        return error_response(409 if err.slug == "account.exists" else 400, err.slug, str(err))
+        return api.error_json(409 if err.slug == "account.exists" else 400, err.slug, str(err))
     return web.json_response({"user": _admin_json(user)}, status=201)
 
 
@@ -74,7 +74,7 @@ async def update_user(request: web.Request) -> web.Response:
     user_id = api.path_id(request, what="account")
     me = current_user(request)
     if user_id == me.id and (body.get("role", me.role) != me.role or body.get("active") is False):
-        return error_response(400, "account.self_lockout", "you cannot demote or disable your own account")
+        return api.error_json(400, "account.self_lockout", "you cannot demote or disable your own account")
     active = body.get("active")
     agent_id = (body["agent_id"] or "") if "agent_id" in body else None  # null or "": no phone
     try:
@@ -86,7 +86,7 @@ async def update_user(request: web.Request) -> web.Response:
             active=active,
         )
     except AccountError as err:
-        return error_response(404 if err.slug == "account.unknown" else 400, err.slug, str(err))
+        return api.error_json(404 if err.slug == "account.unknown" else 400, err.slug, str(err))
     if body.get("role") is not None or active is False:
         request.app[web_keys.HUB].disconnect_user(user.id)
     return web.json_response({"user": _admin_json(user)})
@@ -100,7 +100,7 @@ async def set_password(request: web.Request) -> web.Response:
     try:
         await request.app[web_keys.ACCOUNTS].set_password(user_id, body.password)
     except AccountError as err:
-        return error_response(404 if err.slug == "account.unknown" else 400, err.slug, str(err))
+        return api.error_json(404 if err.slug == "account.unknown" else 400, err.slug, str(err))
     request.app[web_keys.HUB].disconnect_user(user_id)
     return web.json_response({"ok": True})
 
@@ -111,7 +111,7 @@ async def unlock(request: web.Request) -> web.Response:
     try:
         await request.app[web_keys.ACCOUNTS].unlock(api.path_id(request, what="account"))
     except AccountError as err:
-        return error_response(404, err.slug, str(err))
+        return api.error_json(404, err.slug, str(err))
     return web.json_response({"ok": True, "at": dt.datetime.now(dt.UTC).isoformat()})
 
 

@@ -21,10 +21,10 @@ from callcenter.acd import AgentState, WrapUpEnded
 from callcenter.web import api
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
-from callcenter.web.exceptions import error_response
+from callcenter.web.api import requires
 from callcenter.web.pages import page
 from callcenter.web.schemas import PAUSE_REASONS
-from callcenter.web.security import current_user, requires
+from callcenter.web.security import current_user
 from callcenter.web.store import agent_recent, caller_history
 
 log = structlog.get_logger(__name__)
@@ -46,7 +46,7 @@ async def agent_page(request: web.Request) -> web.Response:
 def _agent_id(request: web.Request) -> str | web.Response:
     user = current_user(request)
     if not user.agent_id or user.agent_id not in request.app[keys.ADAPTER].skills:
-        return error_response(409, "agent.no_phone", "this account is not linked to an operator phone")
+        return api.error_json(409, "agent.no_phone", "this account is not linked to an operator phone")
     return user.agent_id
 
 
@@ -69,7 +69,7 @@ async def set_state(request: web.Request) -> web.Response:
     op, reason = body.op, body.reason or "break"
     ok = change_state(request.app, agent_id, op, reason)
     if ok is None:
-        return error_response(400, "agent.bad_op", "op must be login, ready, pause or logout (reason one of the list)")
+        return api.error_json(400, "agent.bad_op", "op must be login, ready, pause or logout (reason one of the list)")
     hub = request.app[web_keys.HUB]
     message = hub.agent_message(agent_id)
     if not ok:

@@ -1,7 +1,12 @@
-"""One validation layer for every JSON API: routes declared with pydantic models, parsed strictly.
+"""The one HTTP helper module of every area: routes declared with their role and pydantic models,
+JSON bodies parsed strictly, errors answered in one shape.
 
 Theory of operation
 -------------------
+- Every route declares who may call it: ``Route.role`` (any logged-in user is "operator"), or
+  ``@requires(role)`` / ``@public`` on a handler registered by hand (pages, login, websockets).
+  The access middleware (``callcenter.web.security``) reads that declaration and nothing else;
+  ``tests/web/test_route_roles.py`` checks that every route of the app carries one.
 - Every JSON route of every area is a ``Route``: method, path, handler, the pydantic models of its
   query and body, the statuses it answers on success and the errors it can answer.  ``register``
   adds an area's routes to the application and keeps them for the OpenAPI document
@@ -14,6 +19,9 @@ Theory of operation
   is an unknown id (404).
 - Strings carry no control characters (single-line ones none at all, texts keep tab and line
   breaks); integers, lengths, lists and dates all have bounds.
+- Errors: an area's ``CallCenterError`` declares its HTTP status (``http_status``, ``http_fields``)
+  and ``register`` answers it ``{"error": slug, "message", ...}`` (``error_json``); an area may pass
+  an ``ErrorMap`` for errors that are not its own (``asterisk_unreachable``).
 - ``unhandled_errors`` (the outermost middleware) turns any exception a handler did not expect into
   a logged 500 with an error id (``web.unhandled``), never a traceback; on ``/api/`` the framework's
   own refusals (404 for an unknown path, 405) answer JSON like every other error.
@@ -44,6 +52,8 @@ from pydantic import (
 )
 
 from callcenter import keys
+from callcenter.accounts.models import ROLE_RANK
+from callcenter.exceptions import AmiError, CallCenterError
 from callcenter.web.exceptions import WebError
 
 log = structlog.get_logger(__name__)
@@ -211,10 +221,27 @@ class RequestInvalid(WebError):
         super().__init__(status, slug, message)
         self.problems = problems
 
+    def http_fields(self) -> dict[str, Any]:
+        return {"problems": self.problems}
+
 
 def error_json(http_status: int, slug: str, message: str, **extra: Any) -> web.Response:
-    """The JSON body every refused API call answers with (``callcenter.web.exceptions``' shape)."""
+    """The JSON body every refused request answers with: ``{"error": slug, "message", ...extra}``."""
     return web.json_response({"error": slug, "message": message, **extra}, status=http_status)
+
+
+def error_of(err: CallCenterError) -> web.Response | None:
+    """The answer an error declares (``http_status``, ``http_fields``); None when it declares none."""
+    if err.http_status is None:
+        return None
+    return error_json(err.http_status, err.slug, str(err), **err.http_fields())
+
+
+def asterisk_unreachable(err: Exception) -> web.Response | None:
+    """``ErrorMap`` of routes that place calls: an AMI failure answers 503."""
+    if isinstance(err, AmiError):
+        return error_json(503, err.slug, f"Asterisk is not reachable for the call: {err}")
+    return None
 
 
 def invalid(problems: list[dict[str, str]], what: str = "request") -> RequestInvalid:
@@ -339,12 +366,69 @@ def path_text(request: web.Request, name: str, max_length: int = 64) -> str:
     return raw
 
 
+async def peek_json(request: web.Request) -> Any:
+    """The JSON body for a middleware to look at (None when it is not JSON); the handler reads it again."""
+    try:
+        return await request.json()  # aiohttp keeps the body
+    except ValueError:
+        return None
+
+
 async def text_body(request: web.Request, what: str = "file") -> bytes:
     """A non-empty raw body (CSV imports); RequestInvalid when empty."""
     data = await request.read()
     if not data.strip():
         raise RequestInvalid(f"the {what} is empty", [{"field": "body", "problem": f"is empty: send the {what}"}])
     return data
+
+
+# -- who is calling, and who may --------------------------------------------------------------------
+
+PUBLIC = "public"  # a route anybody may call without logging in (login, health)
+
+
+def requires(role: str) -> Callable[[Handler], Handler]:
+    """Declare that a handler needs ``role`` (or a higher one); ``PUBLIC``: no login at all."""
+    if role not in ROLE_RANK and role != PUBLIC:
+        raise ValueError(f"unknown role {role!r}")
+
+    def mark(handler: Handler) -> Handler:
+        handler.min_role = role  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+public = requires(PUBLIC)
+
+
+def role_of(handler: object) -> str | None:
+    """The role a handler declares (``PUBLIC`` for a public one); None when it declares none."""
+    return getattr(handler, "min_role", None)
+
+
+def _user(request: web.Request) -> object:
+    """The logged-in user the web pages' access middleware put on the request (or a plain "user")."""
+    user = request.get(keys.USER)
+    return user if user is not None else request.get("user")
+
+
+def who(request: web.Request) -> str | None:
+    """The logged-in user's name (None without the web pages' auth)."""
+    user = _user(request)
+    if user is None:
+        return None
+    if isinstance(user, dict):
+        return user.get("username") or user.get("name")
+    return getattr(user, "username", None) or getattr(user, "name", None)
+
+
+def agent_of(request: web.Request) -> str | None:
+    """The logged-in operator's agent id (their phone), if any."""
+    user = _user(request)
+    if isinstance(user, dict):
+        return user.get("agent_id")
+    return getattr(user, "agent_id", None)
 
 
 # -- routes -----------------------------------------------------------------------------------------
@@ -368,7 +452,7 @@ class Route:
     response_media: str = "application/json"
     ok: tuple[int, ...] = (200,)
     errors: Mapping[int, str] = field(default_factory=dict)  # status -> when, beyond 400/401/403/404
-    role: str | None = None  # needs this role or higher (default: the access rules' prefix roles)
+    role: str = "operator"  # needs this role or higher ("operator": any logged-in user; PUBLIC: anybody)
 
     @property
     def operation_id(self) -> str:
@@ -376,19 +460,14 @@ class Route:
 
 
 def register(app: web.Application, routes: tuple[Route, ...], errors: ErrorMap | None = None) -> None:
-    """Add ``routes`` to ``app`` (their errors mapped by ``errors``, then ours) and to its OpenAPI document."""
-    from callcenter.web.security import requires
-
+    """Add ``routes`` to ``app`` (errors mapped by ``errors``, then as they declare) and to its OpenAPI document."""
     if ROUTES not in app:
         app[ROUTES] = []
     for route in routes:
         app[ROUTES].append(route)
         if route.handler is None:
             continue
-        handler = _wrap(route.handler, errors)
-        role = getattr(route.handler, "min_role", None) or route.role
-        if role is not None:
-            handler = requires(role)(handler)
+        handler = requires(role_of(route.handler) or route.role)(_wrap(route.handler, errors))
         if route.method == "GET":
             app.router.add_get(route.path, handler)  # and HEAD
         else:
@@ -399,14 +478,12 @@ def _wrap(inner: Handler, errors: ErrorMap | None) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             return await inner(request)
-        except RequestInvalid as err:
-            return error_json(err.status, err.slug, str(err), problems=err.problems)
-        except WebError as err:
-            return error_json(err.status, err.slug, str(err))
         except web.HTTPException:
             raise
         except Exception as err:
             mapped = errors(err) if errors is not None else None
+            if mapped is None and isinstance(err, CallCenterError):
+                mapped = error_of(err)
             if mapped is None:
                 raise
             return mapped

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from callcenter.accounts.exceptions import AccountLocked, LoginFailed
 from callcenter.web import keys as web_keys
+from callcenter.web.api import public, requires
 from callcenter.web.pages import home_of, render
 from callcenter.web.security import (
     USER_KEY,
@@ -83,6 +84,7 @@ def _login_page(request: web.Request, error: str = "", status: int = 200, userna
     )
 
 
+@public
 async def login_form(request: web.Request) -> web.StreamResponse:
     """The login form (a logged-in user goes home)."""
     user = request.get(USER_KEY)
@@ -91,6 +93,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request)
 
 
+@public
 async def login(request: web.Request) -> web.StreamResponse:
     """Check name and password; a fresh session and the user's home page, or the form again."""
     form = await request.post()
@@ -117,6 +120,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(target)
 
 
+@requires("operator")
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session (its websockets too) and show the login form."""
     user = current_user(request)
@@ -129,11 +133,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/login")
 
 
+@requires("operator")
 async def home(request: web.Request) -> web.StreamResponse:
     """The user's home page."""
     raise web.HTTPFound(home_of(current_user(request).role))
 
 
+@requires("operator")
 async def me(request: web.Request) -> web.Response:
     """Who is logged in, and the CSRF token scripts send back."""
     user = current_user(request)

@@ -1,8 +1,6 @@
-"""Errors of the web area and their one mapping to HTTP answers."""
+"""Errors of the web area (answered by ``callcenter.web.api``, which maps every area's errors to HTTP)."""
 
 from __future__ import annotations
-
-from aiohttp import web
 
 from callcenter.exceptions import CallCenterError
 
@@ -12,9 +10,4 @@ class WebError(CallCenterError):
 
     def __init__(self, status: int, slug: str, message: str) -> None:
         super().__init__(slug, message)
-        self.status = status
-
-
-def error_response(status: int, slug: str, message: str) -> web.Response:
-    """The JSON body every refused API call answers with."""
-    return web.json_response({"error": slug, "message": message}, status=status)
+        self.status = self.http_status = status

@@ -16,8 +16,7 @@ from aiohttp import web
 
 from callcenter import keys
 from callcenter.web import keys as web_keys
-from callcenter.web.api import ID_MAX
-from callcenter.web.exceptions import error_response
+from callcenter.web.api import ID_MAX, error_json, peek_json
 from callcenter.web.security import SAFE_METHODS, USER_KEY, Handler
 from callcenter.web.store import tickets_of_work
 
@@ -37,14 +36,11 @@ async def ticket_guard(request: web.Request, handler: Handler) -> web.StreamResp
     if not rows:
         return await handler(request)  # no such ticket: the API answers 404
     if not any(rang_at(request.app, ticket, user.agent_id) for ticket in rows):
-        return error_response(403, "ticket.not_yours", "this ticket's calls did not ring your phone")
+        return error_json(403, "ticket.not_yours", "this ticket's calls did not ring your phone")
     if match.group(2) == "callback":
-        try:
-            body = await request.json()  # aiohttp keeps the body: the handler reads it again
-        except ValueError:
-            body = None
+        body = await peek_json(request)
         if isinstance(body, dict) and body.get("agent_id") not in (None, "", user.agent_id):
-            return error_response(403, "ticket.not_your_phone", "a callback rings your own phone first")
+            return error_json(403, "ticket.not_your_phone", "a callback rings your own phone first")
     return await handler(request)
 
 

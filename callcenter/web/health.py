@@ -23,10 +23,12 @@ from callcenter import keys
 from callcenter.agents.rota import on_duty
 from callcenter.store.db import database_state
 from callcenter.web import keys as web_keys
+from callcenter.web.api import public
 
 log = structlog.get_logger(__name__)
 
 
+@public
 async def health(request: web.Request) -> web.Response:
     """200 when AMI and the database are both fine, 503 otherwise; details for supervisors only."""
     app = request.app

@@ -49,6 +49,7 @@ from callcenter.adapter import Adapter
 from callcenter.settings import Settings
 from callcenter.tickets.service import TicketService
 from callcenter.web import figures
+from callcenter.web.api import requires
 from callcenter.web.store import call_rows, caller_history
 
 if TYPE_CHECKING:
@@ -454,6 +455,7 @@ class LiveHub:
                 self._send(client, board)
 
 
+@requires("operator")
 async def websocket(request: web.Request) -> web.StreamResponse:
     """GET /ws: the page's live channel (the access middleware has checked session and Origin)."""
     from callcenter.web import keys as web_keys

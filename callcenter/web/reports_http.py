@@ -18,10 +18,9 @@ from callcenter import keys
 from callcenter.web import api
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
-from callcenter.web.exceptions import error_response
+from callcenter.web.api import requires
 from callcenter.web.pages import page
 from callcenter.web.reports import body_html, build_report, parse_range, print_html, to_csv, to_pdf
-from callcenter.web.security import requires
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +42,7 @@ async def _report(request: web.Request) -> dict | web.Response:
     try:
         start, end = parse_range(q.as_strings(), zone, today)
     except (ValueError, KeyError) as err:
-        return error_response(400, "report.bad_range", str(err))
+        return api.error_json(400, "report.bad_range", str(err))
     return await build_report(request.app[web_keys.READS], settings, start, end)
 
 
@@ -99,7 +98,7 @@ async def report_pdf(request: web.Request) -> web.Response:
         pdf = await to_pdf(print_html(report, title))
     except (OSError, RuntimeError, TimeoutError) as err:
         log.error("report.pdf_failed", error=str(err))
-        return error_response(503, "report.pdf_unavailable", str(err))
+        return api.error_json(503, "report.pdf_unavailable", str(err))
     name = f"hotline-report-{report['from']}-{report['to']}.pdf"
     return web.Response(body=pdf, content_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -20,9 +20,9 @@ from callcenter.ivr.flow import MENU
 from callcenter.web import api
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
-from callcenter.web.exceptions import error_response
+from callcenter.web.api import requires
 from callcenter.web.pages import page
-from callcenter.web.security import current_user, requires
+from callcenter.web.security import current_user
 
 MENU_SKILLS = tuple(dict.fromkeys(o.route.skill for o in MENU.values() if o.route.skill))
 
@@ -76,11 +76,11 @@ async def put_shift(request: web.Request) -> web.Response:
     name = api.path_text(request, "name")
     body = await api.body(request, s.ShiftIn)
     if body.name is not None and body.name != name:
-        return error_response(400, "rota.bad_name", "the body's name differs from the URL's")
+        return api.error_json(400, "rota.bad_name", "the body's name differs from the URL's")
     try:
         shift = await request.app[web_keys.ROTA].put(name, {"name": name, **body.spec()}, current_user(request).username)
     except RotaError as err:
-        return error_response(400, err.slug, str(err))
+        return api.error_json(400, err.slug, str(err))
     request.app[web_keys.HUB].touch()
     return web.json_response({"shift": shift}, dumps=_dumps)
 
@@ -90,7 +90,7 @@ async def delete_shift(request: web.Request) -> web.Response:
     """Remove a shift; 404 when there is none of that name."""
     name = api.path_text(request, "name")
     if not await request.app[web_keys.ROTA].delete(name, current_user(request).username):
-        return error_response(404, "rota.unknown", f"no shift named {name!r}")
+        return api.error_json(404, "rota.unknown", f"no shift named {name!r}")
     request.app[web_keys.HUB].touch()
     return web.json_response({"deleted": name}, dumps=_dumps)
 
@@ -103,7 +103,7 @@ async def put_skills(request: web.Request) -> web.Response:
     try:
         skills = await request.app[web_keys.ROTA].set_skills(agent_id, body.skills, current_user(request).username)
     except RotaError as err:
-        return error_response(404 if err.slug == "agent.unknown" else 400, err.slug, str(err))
+        return api.error_json(404 if err.slug == "agent.unknown" else 400, err.slug, str(err))
     request.app[keys.ADAPTER].set_skills(agent_id, frozenset(skills))
     return web.json_response({"agent_id": agent_id, "skills": list(skills)}, dumps=_dumps)
 

@@ -8,10 +8,10 @@ Theory of operation
   working), the id of the session's ``web_sessions`` row (logout deletes it: a copy of the old
   cookie stops working too), the CSRF token and when it was last used (idle timeout).  It is
   ``HttpOnly`` and ``SameSite=Strict``; ``Secure`` when ``web.cookie_secure``.
-- **Default deny**: every route needs a logged-in user except those in ``PUBLIC``.  A handler
-  marked with ``@requires(role)`` needs that role or a higher one; routes of other areas that are
-  not marked get the role of their method and path prefix (``PREFIX_ROLES``), else any logged-in
-  user.  Operators change only tickets of calls that rang their phone (``callcenter.web.guard``).
+- **Default deny**: every route declares its role (``callcenter.web.api``: ``Route.role``,
+  ``@requires(role)``, ``@public``) and needs that role or a higher one; only ``@public`` routes
+  and the static files need no login; a route that declares nothing needs an admin.  Operators
+  change only tickets of calls that rang their phone (``callcenter.web.guard``).
 - **CSRF**: every request that is not GET/HEAD/OPTIONS must carry the session's token, in the
   ``X-CSRF-Token`` header (scripts) or a ``csrf_token`` form field (forms), and, when the browser
   sends an ``Origin``, come from this site.  Websockets are GETs: their upgrade must come from this
@@ -38,9 +38,9 @@ from aiohttp_session import setup as setup_sessions
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from callcenter import keys
-from callcenter.accounts.models import ROLE_RANK, User
+from callcenter.accounts.models import User
 from callcenter.web import keys as web_keys
-from callcenter.web.exceptions import error_response
+from callcenter.web.api import PUBLIC, error_json, role_of
 
 log = structlog.get_logger(__name__)
 
@@ -48,24 +48,9 @@ COOKIE_NAME = "hotline_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC = frozenset({"/login", "/health", "/favicon.ico"})
-PUBLIC_PREFIXES = ("/static/",)
-# Routes of other areas (not marked with @requires) get the role of the first rule that matches
-# their method ("*": any, "write": any but GET/HEAD/OPTIONS) and path prefix, else "operator".
-PREFIX_ROLES = (
-    ("*", "/api/admin", "admin"),
-    ("*", "/api/ivr", "supervisor"),
-    ("*", "/api/supervisor", "supervisor"),
-    ("*", "/api/reports", "supervisor"),
-    ("*", "/api/rota", "supervisor"),
-    # The work-order API: operators read tickets and the knowledge base and work their own tickets
-    # (``ticket_guard``); supervisors import orders and change the knowledge base and the directory.
-    ("*", "/api/tickets/import", "supervisor"),
-    ("*", "/api/kb/export.csv", "supervisor"),
-    ("write", "/api/kb/", "supervisor"),
-    ("write", "/api/departments", "supervisor"),
-    ("write", "/api/specialists", "supervisor"),
-)
+PUBLIC_PREFIXES = ("/static/",)  # the static files: no login, cached
+UNROUTED_PUBLIC = frozenset({"/favicon.ico"})  # asked for by browsers on their own: a plain 404, no login page
+UNDECLARED = "admin"  # the role a route that declares none needs (the route test keeps this from happening)
 USER_KEY: web.RequestKey[User | None] = keys.USER  # read by other areas' handlers too (work orders)
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("hotline_session", Session)
 SEEN_GRANULARITY = 60.0  # seconds: "last used" is rewritten at most this often (fewer Set-Cookies)
@@ -77,18 +62,6 @@ CSP = (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def requires(role: str) -> Callable[[Handler], Handler]:
-    """Mark a handler as needing ``role`` (or a higher one)."""
-    if role not in ROLE_RANK:
-        raise ValueError(f"unknown role {role!r}")
-
-    def mark(handler: Handler) -> Handler:
-        handler.min_role = role  # type: ignore[attr-defined]
-        return handler
-
-    return mark
 
 
 def current_user(request: web.Request) -> User:
@@ -205,7 +178,8 @@ def _decorate(request: web.Request, response: web.StreamResponse) -> None:
 async def access_control(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Default deny: a logged-in user with the route's role, and a CSRF token on every change."""
     path = request.path
-    public = path in PUBLIC or path.startswith(PUBLIC_PREFIXES)
+    role = "" if path.startswith(PUBLIC_PREFIXES) else _route_role(request)
+    public = role in ("", PUBLIC)
     if public and request.method in SAFE_METHODS and path != "/login":
         return await handler(request)  # static files and health: no session needed
     session = await get_session(request)
@@ -215,16 +189,15 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
     if not public:
         if user is None:
             return _unauthenticated(request)
-        role = _route_role(request)
         if not user.at_least(role):
             log.warning("web.forbidden", user=user.username, role=user.role, needs=role, path=path)
-            return error_response(403, "web.forbidden", f"this needs the {role} role")
+            return error_json(403, "web.forbidden", f"this needs the {role} role")
     if not _same_origin(request):
         log.warning("web.cross_origin_refused", path=path, origin=request.headers.get("Origin"))
-        return error_response(403, "web.bad_origin", "request from another site refused")
+        return error_json(403, "web.bad_origin", "request from another site refused")
     if request.method not in SAFE_METHODS and not await _csrf_ok(request, session):
         log.warning("web.csrf_refused", path=path, user=user.username if user else None)
-        return error_response(403, "web.csrf", "missing or wrong CSRF token: reload the page")
+        return error_json(403, "web.csrf", "missing or wrong CSRF token: reload the page")
     return await handler(request)
 
 
@@ -250,21 +223,19 @@ async def _session_user(request: web.Request, session: Session) -> User | None:
 
 
 def _route_role(request: web.Request) -> str:
-    handler = request.match_info.handler
-    role = getattr(handler, "min_role", None)
-    if role is not None:
-        return role
-    for methods, prefix, prefix_role in PREFIX_ROLES:
-        if methods == "write" and request.method in SAFE_METHODS:
-            continue
-        if request.path.startswith(prefix):
-            return prefix_role
-    return "operator"
+    """The role the matched route declares; a path no route matches needs a login (then 404 or 405)."""
+    if request.match_info.http_exception is not None:
+        return PUBLIC if request.path in UNROUTED_PUBLIC else "operator"
+    role = role_of(request.match_info.handler)
+    if role is None:
+        log.error("web.route_undeclared", path=request.path, method=request.method)
+        return UNDECLARED
+    return role
 
 
 def _unauthenticated(request: web.Request) -> web.StreamResponse:
     if request.path.startswith(("/api/", "/ws")) or request.method not in SAFE_METHODS:
-        return error_response(401, "web.login_required", "log in first")
+        return error_json(401, "web.login_required", "log in first")
     raise web.HTTPFound(f"/login?next={_quote(request.path_qs)}")
 
 

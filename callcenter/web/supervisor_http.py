@@ -17,9 +17,9 @@ from callcenter.web import api
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.agent_http import change_state
-from callcenter.web.exceptions import error_response
+from callcenter.web.api import requires
 from callcenter.web.pages import page
-from callcenter.web.security import current_user, requires
+from callcenter.web.security import current_user
 
 log = structlog.get_logger(__name__)
 
@@ -61,12 +61,12 @@ async def control_agent(request: web.Request) -> web.Response:
     """Pause, log out, log in or ready an operator."""
     agent_id = api.path_text(request, "agent_id", 32)
     if agent_id not in request.app[keys.ADAPTER].skills:
-        return error_response(404, "agent.unknown", f"no operator {agent_id}")
+        return api.error_json(404, "agent.unknown", f"no operator {agent_id}")
     body = await api.body(request, s.AgentOp)
     op, reason = body.op, body.reason or "break"
     ok = change_state(request.app, agent_id, op, reason)
     if ok is None:
-        return error_response(400, "agent.bad_op", "op must be login, ready, pause or logout")
+        return api.error_json(400, "agent.bad_op", "op must be login, ready, pause or logout")
     message = request.app[web_keys.HUB].agent_message(agent_id)
     log.info("web.supervisor_agent_op", user=current_user(request).username, agent=agent_id, op=op, ok=ok)
     if not ok:

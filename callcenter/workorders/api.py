@@ -3,8 +3,8 @@
 Every route is a plain aiohttp handler under ``/api/...`` (so the web pages' auth middleware covers
 it) declared once in ``ROUTES`` with the pydantic models of its query and body
 (``callcenter.workorders.schemas``): the same table registers the route, validates the request
-(``callcenter.web.api``) and writes the OpenAPI document served at ``/api/workorders/openapi.json``
-and ``/api/openapi.json``.  Errors answer ``{"error": slug, "message": ..., "problems": [{"field",
+(``callcenter.web.api``, which also answers the errors each declares in ``exceptions.py``) and
+writes the OpenAPI document served at ``/api/workorders/openapi.json`` and ``/api/openapi.json``.  Errors answer ``{"error": slug, "message": ..., "problems": [{"field",
 "problem"}]}``: 400 for a request that is not valid, 404 for an unknown id, 409 for a move the
 ticket's state does not allow (with ``allowed``) or a clash, 422 for an unsolved ticket without a
 promised reply time, 503 when Asterisk is not reachable for an outbound call.
@@ -18,70 +18,16 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from callcenter import keys as app_keys
 from callcenter.exceptions import AmiError
 from callcenter.web import api
-from callcenter.web.api import Route, path_id
+from callcenter.web.api import Route, agent_of, path_id, who
 from callcenter.web.openapi import openapi
 from callcenter.workorders import keys
 from callcenter.workorders import schemas as s
-from callcenter.workorders.exceptions import (
-    Conflict,
-    IllegalMove,
-    InvalidData,
-    NotFound,
-    PromiseRequired,
-    WorkOrderError,
-)
+from callcenter.workorders.exceptions import InvalidData, NotFound
 from callcenter.workorders.services import Change
 
 log = structlog.get_logger(__name__)
-
-
-# -- helpers ----------------------------------------------------------------------------------------
-
-
-def _user(request: web.Request) -> object:
-    """The logged-in user the web pages' access middleware put on the request (or a plain "user")."""
-    user = request.get(app_keys.USER)
-    return user if user is not None else request.get("user")
-
-
-def who(request: web.Request) -> str | None:
-    """The logged-in user's name (None without the web pages' auth)."""
-    user = _user(request)
-    if user is None:
-        return None
-    if isinstance(user, dict):
-        return user.get("username") or user.get("name")
-    return getattr(user, "username", None) or getattr(user, "name", None)
-
-
-def agent_of(request: web.Request) -> str | None:
-    """The logged-in operator's agent id (their phone), if any."""
-    user = _user(request)
-    if isinstance(user, dict):
-        return user.get("agent_id")
-    return getattr(user, "agent_id", None)
-
-
-def errors(err: Exception) -> web.Response | None:
-    """The work-order side's errors as HTTP answers, mapped once (None: not ours)."""
-    if isinstance(err, InvalidData):
-        return api.error_json(400, err.slug, str(err), problems=err.problems)
-    if isinstance(err, NotFound):
-        return api.error_json(404, err.slug, str(err))
-    if isinstance(err, IllegalMove):
-        return api.error_json(409, err.slug, str(err), status=err.status, allowed=list(err.allowed))
-    if isinstance(err, PromiseRequired):
-        return api.error_json(422, err.slug, str(err), problems=[{"field": "promised_reply_at", "problem": "is required"}])
-    if isinstance(err, Conflict):
-        return api.error_json(409, err.slug, str(err))
-    if isinstance(err, AmiError):
-        return api.error_json(503, err.slug, f"Asterisk is not reachable for the call: {err}")
-    if isinstance(err, WorkOrderError):
-        return api.error_json(400, err.slug, str(err))
-    return None
 
 
 # -- tickets ----------------------------------------------------------------------------------------
@@ -386,4 +332,4 @@ ROUTES: tuple[Route, ...] = (
 
 def add_routes(app: web.Application) -> None:
     """Register every route of ``ROUTES`` (and describe it in the OpenAPI document)."""
-    api.register(app, ROUTES, errors)
+    api.register(app, ROUTES, api.asterisk_unreachable)

@@ -206,4 +206,4 @@ def test_imports_and_cancelling_need_a_supervisor():
     outbound_http.add_routes(app)
     marked = {(r.method, r.resource.canonical): getattr(r.handler, "min_role", None) for r in app.router.routes()}
     assert marked[("POST", "/api/outbound/import")] == "supervisor"  # what the access middleware reads
-    assert marked[("GET", "/api/outbound/tasks")] is None  # any logged-in user
+    assert marked[("GET", "/api/outbound/tasks")] == "operator"  # any logged-in user, declared
