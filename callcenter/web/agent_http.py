@@ -26,6 +26,7 @@ from callcenter.web.pages import page
 from callcenter.web.schemas import PAUSE_REASONS
 from callcenter.web.security import current_user
 from callcenter.web.store import agent_recent, caller_history
+from callcenter.workorders.lifecycle import CATEGORIES
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +41,7 @@ def add_routes(app: web.Application) -> None:
 @requires("operator")
 async def agent_page(request: web.Request) -> web.Response:
     """The operator's desktop."""
-    return page(request, "agent.html", "坐席工作台")
+    return page(request, "agent.html", "坐席工作台", categories=list(CATEGORIES))
 
 
 def _agent_id(request: web.Request) -> str | web.Response:

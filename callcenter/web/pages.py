@@ -17,6 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from callcenter.web import labels
 from callcenter.web.security import csrf_token, current_user, session_of
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -24,8 +25,12 @@ STATIC = Path(__file__).with_name("static")
 
 
 def setup_templates(app: web.Application) -> None:
-    """Give ``app`` the pages' Jinja2 environment: ``templates/``, autoescaped, strict about names."""
-    aiohttp_jinja2.setup(
+    """Give ``app`` the pages' Jinja2 environment: ``templates/``, autoescaped, strict about names.
+
+    ``t("key")`` in a template is the label's Mandarin text (``callcenter.web.labels``); the page's
+    script switches it to the user's language through the element's ``data-i18n`` attribute.
+    """
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -35,6 +40,7 @@ def setup_templates(app: web.Application) -> None:
         keep_trailing_newline=True,
         default_helpers=False,
     )
+    env.globals["t"] = labels.text
 
 
 def render(request: web.Request, name: str, status: int = 200, **values: object) -> web.Response:

@@ -18,6 +18,7 @@ from callcenter.agents.store import RotaStore
 from callcenter.store.db import session_factory
 from callcenter.web import admin_http, agent_http, auth, reports_http, rota_http, supervisor_http
 from callcenter.web import keys as web_keys
+from callcenter.web import labels
 from callcenter.web.guard import ticket_guard
 from callcenter.web.live import LiveHub, websocket
 from callcenter.web.pages import STATIC, setup_templates
@@ -39,6 +40,7 @@ def setup_web(app: web.Application) -> None:
     rota_http.add_routes(app)
     reports_http.add_routes(app)
     app.router.add_get("/ws", websocket)
+    app.router.add_get("/static/i18n.js", labels.serve_script)  # before the files: generated, not a file
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
     app.cleanup_ctx.append(_web)
 

@@ -25,25 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.csv_cells import SafeWriter
 from callcenter.settings import Settings
-from callcenter.web import figures
+from callcenter.web import figures, labels
 from callcenter.web.erlang import agents_needed
 from callcenter.web.store import call_rows
 
 MAX_DAYS = 400
 DEFAULT_AHT = 180.0  # seconds of talk + wrap-up assumed for an hour with no answered calls
-
-LABELS = {  # the PDF is printed in Mandarin; the page translates the same keys in the browser
-    "reports.summary": "汇总", "wb.offered": "来电", "wb.answered": "已接听", "wb.abandoned": "放弃",
-    "reports.service_level": "两声内接听率", "reports.abandon_rate": "放弃率", "wb.avg_wait": "平均等待(秒)",
-    "wb.max_wait": "最长等待(秒)", "reports.by_hour": "各小时来电量", "reports.by_day": "每日来电",
-    "reports.by_agent": "坐席统计", "reports.categories": "问题类别", "reports.satisfaction": "满意度",
-    "reports.staffing": "排班建议（Erlang C）", "reports.hour": "时段", "reports.calls": "来电",
-    "reports.aht": "平均处理(秒)", "reports.agents_needed": "所需坐席", "reports.sl_expected": "预计两声接听率",
-    "col.agent": "坐席", "col.category": "类别", "reports.day": "日期", "reports.rated": "评价数",
-    "reports.average": "平均分", "reports.solved": "已解决", "reports.rang": "振铃", "reports.missed": "未接",
-    "reports.answered_elsewhere": "他人先接", "reports.caller_left": "振铃中挂断", "reports.staffing_note":
-    "每小时需要的坐席数，按历史来电与处理时长计算，目标两声（10秒）内接听率",
-}
 
 
 def parse_range(query: dict[str, str], zone: ZoneInfo, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -145,7 +132,7 @@ def _pct(value: float | None) -> str:
 
 
 def _label(key: str) -> str:
-    return f'<span data-i18n="{_e(key)}">{_e(LABELS.get(key, key))}</span>'
+    return f'<span data-i18n="{_e(key)}">{_e(labels.text(key))}</span>'
 
 
 def bar_chart(values: list[tuple[str, float]], height: int = 140, width: int = 720) -> str:
@@ -177,7 +164,7 @@ def body_html(report: dict[str, Any]) -> str:
     parts = [
         f"<section><h2>{_label('reports.summary')} · {_e(report['from'])} – {_e(report['to'])}</h2>",
         _table(
-            ["wb.offered", "wb.answered", "wb.abandoned", "reports.service_level", "reports.abandon_rate", "wb.avg_wait", "wb.max_wait"],
+            ["reports.offered", "wb.answered", "wb.abandoned", "reports.service_level", "reports.abandon_rate", "reports.avg_wait", "reports.max_wait"],
             [[s["offered"], s["answered"], s["abandoned"], _pct(s["service_level"]), _pct(s["abandon_rate"]), s["avg_wait"], s["max_wait"]]],
         ),
         "</section>",
@@ -189,14 +176,14 @@ def body_html(report: dict[str, Any]) -> str:
         parts += [
             f"<section><h2>{_label('reports.by_day')}</h2>",
             bar_chart([(d["day"][5:], d["offered"]) for d in report["by_day"]]),
-            _table(["reports.day", "wb.offered", "wb.answered", "reports.service_level", "wb.abandoned", "wb.avg_wait"],
+            _table(["reports.day", "reports.offered", "wb.answered", "reports.service_level", "wb.abandoned", "reports.avg_wait"],
                    [[d["day"], d["offered"], d["answered"], _pct(d["service_level"]), d["abandoned"], d["avg_wait"]] for d in report["by_day"]]),
             "</section>",
         ]
     parts += [
         f"<section><h2>{_label('reports.by_agent')}</h2>",
         _table(["col.agent", "reports.rang", "wb.answered", "reports.missed", "reports.answered_elsewhere", "reports.caller_left",
-                "reports.service_level", "wb.avg_wait", "reports.aht"],
+                "reports.service_level", "reports.avg_wait", "reports.aht"],
                [[a["agent_id"], a["offered"], a["answered"], a["missed"], a["answered_elsewhere"], a["caller_left"],
                  _pct(a["service_level"]), a["avg_wait"], a["avg_talk"]] for a in report["by_agent"]]),
         "</section>",

@@ -20,7 +20,8 @@ from callcenter.web.security import PUBLIC_PREFIXES
 from webtools import component_settings
 
 # Every route anybody may call without logging in.
-PUBLIC_ROUTES = {("GET", "/login"), ("HEAD", "/login"), ("POST", "/login"), ("GET", "/health"), ("HEAD", "/health")}
+PUBLIC_ROUTES = {("GET", "/login"), ("HEAD", "/login"), ("POST", "/login"), ("GET", "/health"), ("HEAD", "/health"),
+                 ("GET", "/static/i18n.js"), ("HEAD", "/static/i18n.js")}  # the labels, beside the static files
 # Every route that needs more than a logged-in operator (GET also answers HEAD).
 ABOVE_OPERATOR = {
     "admin": {
