@@ -23,6 +23,11 @@ Everything is measured from the outside, on AMI events stamped by Asterisk itsel
 - a ring *ends* when the agent's channel hangs up (``Hangup``), an agent *answers* when the channel
   goes Up and it is the leg that enters the caller's bridge (``BridgeEnter``).
 
+The busy hour runs with two mixes of agents ("busy": prompt, slow and absent-minded; "uniform":
+every agent alike at random), each on both sides.  A few figures only our controller knows (the
+estimated wait it would tell a waiting caller, the kind of each offer, its auto-pauses) are read
+in-process (``Probe``).
+
 See bench/README.md for the scenarios and what each figure means.  The last line printed is one
 JSON object with the figures.
 """
