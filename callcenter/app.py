@@ -22,6 +22,8 @@ from callcenter.hotline import Hotline
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.plugin import create_ivr
+from callcenter.kb.plugin import open_kb, setup_kb
+from callcenter.outbound.plugin import open_list_runner, open_list_store, open_outbound, setup_outbound
 from callcenter.recording.plugin import setup_recording
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
@@ -32,7 +34,7 @@ from callcenter.tickets.sweep import close_vanished_calls
 from callcenter.web.api import unhandled_errors
 from callcenter.web.health import health
 from callcenter.web.plugin import setup_web
-from callcenter.workorders.plugin import setup_workorders
+from callcenter.workorders.plugin import open_workorders, setup_workorders
 
 log = structlog.get_logger(__name__)
 
@@ -44,11 +46,14 @@ def create_app(settings: Settings) -> web.Application:
     """Build the controller's application; nothing is opened until it starts."""
     app = web.Application(middlewares=[unhandled_errors])  # outermost: a logged 500 with an error id
     app[keys.SETTINGS] = settings
-    app.cleanup_ctx.extend([_store, _ivr, _ami, _adapter, _agi, _reconciler])
+    app.cleanup_ctx.extend([_store, open_workorders, open_kb, open_list_store, _ivr, _ami, _adapter, _agi, _reconciler])
     app.router.add_get("/health", health)
     ivr_http.add_routes(app)
     setup_web(app)  # accounts, operator desktop, wallboard, reports
-    setup_workorders(app)  # work orders, callbacks, departments, knowledge base (/api)
+    app.cleanup_ctx.extend([open_outbound, open_list_runner])  # after AMI, the adapter and FastAGI
+    setup_workorders(app)  # work orders, callbacks, departments (/api)
+    setup_kb(app)  # knowledge base (/api/kb)
+    setup_outbound(app)  # follow-up and reminder lists, automatic callbacks (/api/outbound)
     setup_recording(app)  # MixMonitor on answered calls, playback, retention (after work orders: outbound hook)
     return app
 

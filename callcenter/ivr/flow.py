@@ -266,7 +266,7 @@ class IvrFlow:
             log.warning("ivr.prompt_failed", uniqueid=call.call_id, prompt=name, language=call.language)
             return None
         entry["seconds"] = round(self.monotonic() - started, 2)
-        key = _digit(result)
+        key = digit_of(result)
         if key is None:
             entry["outcome"] = "played"
         else:
@@ -276,7 +276,7 @@ class IvrFlow:
 
     async def _wait_digit(self, agi: AgiSession, call: _Call) -> str | None:
         result = await agi.run(f"WAIT FOR DIGIT {int(self.settings.menu_timeout * 1000)}")
-        key = _digit(result)
+        key = digit_of(result)
         if key is not None:
             call.keys.append(key)
         return key
@@ -296,7 +296,7 @@ class IvrFlow:
         await agi.set_variable("CHANNEL(language)", call.language)
 
 
-def _digit(result: dict[str, Any]) -> str | None:
+def digit_of(result: dict[str, Any]) -> str | None:
     """The key in a STREAM FILE / WAIT FOR DIGIT reply (``result=<ASCII code>``; 0 = none)."""
     value = result.get("result", ("0", ""))[0]
     try:

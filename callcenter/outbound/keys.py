@@ -1,4 +1,8 @@
-"""Typed keys of what the outbound-list side keeps on the aiohttp application."""
+"""Typed keys of what the outbound side keeps on the aiohttp application.
+
+The outbound service is also put under ``callcenter.workorders.keys.OUTBOUND`` (typed there by a
+small protocol), where the work-order routes find it without importing this package.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from callcenter.outbound.lists import ListStore
     from callcenter.outbound.runner import ListRunner
+    from callcenter.outbound.service import OutboundService
 
+SERVICE: web.AppKey["OutboundService"] = web.AppKey("outbound_service")
 LISTS: web.AppKey["ListStore"] = web.AppKey("outbound_lists")
 RUNNER: web.AppKey["ListRunner"] = web.AppKey("outbound_runner")

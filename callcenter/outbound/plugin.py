@@ -1,10 +1,13 @@
-"""Wiring of scheduled outbound lists into the controller: ``setup_outbound_lists(app)``, one call in create_app.
+"""Wiring of outbound calls into the controller: three ``cleanup_ctx`` resources and ``setup_outbound(app)`` (routes).
 
-Two resources, in ``cleanup_ctx`` order:
-- after the work orders' store resource: the list store (imports and reads work without Asterisk);
-- at the end (after AMI, the ACD adapter, FastAGI and the outbound service): the runner, which
-  dials list tasks and automatic callbacks, and the FastAGI route ``outbound-list``.
-Call after ``setup_workorders``.
+``callcenter.app.create_app`` states where each resource opens:
+- ``open_list_store`` after the work orders: the list store (imports and reads work without Asterisk);
+- ``open_outbound`` after AMI, the ACD adapter and the FastAGI server: escalation and callback calls
+  (``OutboundService``, also the adapter's dialling policy for kept places) and the FastAGI route
+  ``outbound``;
+- ``open_list_runner`` after it: the runner, which dials list tasks and automatic callbacks, and the
+  FastAGI route ``outbound-list``.
+Outbound depends on work orders (tasks, contacts, the directory), never the other way.
 """
 
 from __future__ import annotations
@@ -17,26 +20,41 @@ from callcenter import keys as app_keys
 from callcenter.outbound import http, keys
 from callcenter.outbound.lists import ListStore
 from callcenter.outbound.runner import ROUTE, ListRunner
+from callcenter.outbound.service import OutboundService
 from callcenter.store.db import session_factory
 from callcenter.workorders import keys as wo_keys
 
 
-def setup_outbound_lists(app: web.Application) -> None:
-    """Add the list store, the runner and the ``/api/outbound`` routes to ``app``."""
-    names = [getattr(ctx, "__name__", "") for ctx in app.cleanup_ctx]
-    after = names.index("_workorders") + 1 if "_workorders" in names else len(names)
-    app.cleanup_ctx.insert(after, _list_store)
-    app.cleanup_ctx.append(_list_runner)
+def setup_outbound(app: web.Application) -> None:
+    """Add the ``/api/outbound`` routes to ``app``."""
     http.add_routes(app)
 
 
-async def _list_store(app: web.Application) -> AsyncIterator[None]:
+async def open_list_store(app: web.Application) -> AsyncIterator[None]:
+    """The outbound lists' store."""
     app[keys.LISTS] = ListStore(session_factory(app[app_keys.ENGINE]), app[app_keys.SETTINGS])
     yield
 
 
-async def _list_runner(app: web.Application) -> AsyncIterator[None]:
-    runner = ListRunner(app[app_keys.SETTINGS], app[keys.LISTS], app[wo_keys.OUTBOUND], app[app_keys.ADAPTER],
+async def open_outbound(app: web.Application) -> AsyncIterator[None]:
+    """Escalation and callback calls; kept places (press 1 on hold) are called back through the same dialling policy."""
+    outbound = OutboundService(app[app_keys.SETTINGS], app[app_keys.AMI], app[wo_keys.WORKORDERS],
+                               app[wo_keys.DIRECTORY])
+    app[keys.SERVICE] = outbound
+    app[wo_keys.OUTBOUND] = outbound
+    app[app_keys.AGI].route("outbound", outbound.serve)
+    adapter = app.get(app_keys.ADAPTER)
+    if adapter is not None:
+        adapter.dialler = outbound
+    yield
+    if adapter is not None:
+        adapter.dialler = None
+    await outbound.close()
+
+
+async def open_list_runner(app: web.Application) -> AsyncIterator[None]:
+    """The runner of list tasks and automatic callbacks."""
+    runner = ListRunner(app[app_keys.SETTINGS], app[keys.LISTS], app[keys.SERVICE], app[app_keys.ADAPTER],
                         app[app_keys.TICKETS])
     app[app_keys.AGI].route(ROUTE, runner.serve)
     await runner.start()

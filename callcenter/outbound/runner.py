@@ -4,7 +4,7 @@ Theory of operation (one asyncio task in the controller; decisions in ``planner`
 
 - **List calls** (day-7 follow-ups, appointment reminders).  Each look, the planner picks at most
   one due task; the runner logs an ``outbound_attempts`` row (``calling``) and rings the patient
-  with the existing outbound machinery (``OutboundService._originate``: AMI Originate into
+  with the existing outbound machinery (``OutboundService.originate``: AMI Originate into
   ``[hotline-outbound] message``).  When the patient answers, the leg opens a FastAGI session on
   route ``outbound-list`` (``serve``): the message in the task's language, then "press 1 for an
   operator" (twice at most), then goodbye.  Key 1 makes the leg an inbound hotline call: a ticket
@@ -43,7 +43,7 @@ from callcenter.acd import AgentPhoneBusy, AgentState
 from callcenter.adapter import Adapter
 from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.exceptions import AmiError
-from callcenter.ivr.flow import _digit as key_of
+from callcenter.ivr.flow import digit_of as key_of
 from callcenter.ivr.prompts import playable, sound_path
 from callcenter.outbound.lists import ListStore
 from callcenter.outbound.models import LIST_KINDS
@@ -175,7 +175,7 @@ class ListRunner:
                 live.details["refused"] = getattr(err, "reason", err.slug)
             else:
                 caller_id = f'"儿童医院热线" <{self.outbound.caller_id}>'
-                reason = await self.outbound._originate(live, dial, "message", self.lists.ring_seconds, caller_id)
+                reason = await self.outbound.originate(live, dial, "message", self.lists.ring_seconds, caller_id)
             result = outcome_of(reason)
             log.info("outbound.list_call", task_id=task.id, kind=task.kind, number=task.number, result=result)
             if result == "answered":
@@ -188,7 +188,7 @@ class ListRunner:
         except Exception:
             log.exception("outbound.list_call_failed", task_id=task.id)
         finally:
-            self.outbound._forget(live)
+            self.outbound.forget(live)
             self.in_flight.discard(task.id)
             self.wake()
 

@@ -234,7 +234,7 @@ class OutboundService:
                     attempts.append({**target, "outcome": "refused", "reason": err.reason, "at": utcnow().isoformat()})
                     await self.work.update_contact(contact_id, details={"attempts": attempts})
                     continue
-                outcome = await self._originate(live, dial, "escalation", ring,
+                outcome = await self.originate(live, dial, "escalation", ring,
                                                 f'"热线工单{ticket_id}" <{self.caller_id}>')
                 attempts.append({**target, "outcome": outcome, "at": utcnow().isoformat()})
                 await self.work.update_contact(contact_id, details={"attempts": attempts})
@@ -282,11 +282,11 @@ class OutboundService:
 
     async def _callback(self, live: Live, channel: str, dial: str) -> None:
         live.dial = dial  # type: ignore[attr-defined]
-        outcome = await self._originate(live, channel, "callback", self.out.agent_ring_seconds,
+        outcome = await self.originate(live, channel, "callback", self.out.agent_ring_seconds,
                                         f'"回访 {live.number}" <{live.number}>')
         if outcome != "answered":
             await self.work.update_contact(live.contact_id, outcome=f"operator_{outcome}")
-            self._forget(live)
+            self.forget(live)
             self.work.notify("callback.finished", {"ticket_id": live.ticket_id, "outcome": f"operator_{outcome}",
                                                    "agent_id": live.agent_id, "task_id": live.task_id})
             log.info("callback.operator_missed", ticket_id=live.ticket_id, agent=live.agent_id, outcome=outcome)
@@ -296,9 +296,10 @@ class OutboundService:
         except TimeoutError:
             pass
         finally:
-            self._forget(live)
+            self.forget(live)
 
-    def _forget(self, live: Live) -> None:
+    def forget(self, live: Live) -> None:
+        """Drop ``live``'s legs: its calls are over (also used by the list runner)."""
         for key in [k for k, v in self.live.items() if v is live]:
             self.live.pop(key, None)
 
@@ -326,7 +327,7 @@ class OutboundService:
 
     # -- AMI Originate ------------------------------------------------------------------------------
 
-    async def _originate(self, live: Live, channel: str, exten: str, ring: float, caller_id: str) -> str:
+    async def originate(self, live: Live, channel: str, exten: str, ring: float, caller_id: str) -> str:
         """Ring ``channel`` for ``ring`` seconds into ``[hotline-outbound] exten``; the outcome word."""
         leg_id = f"ob-{uuid.uuid4().hex[:20]}"
         self.live[leg_id] = live

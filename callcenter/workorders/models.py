@@ -104,6 +104,7 @@ class CallbackTask(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The list (``callcenter.outbound.models``, which depends on this module) named by the table, not imported.
     list_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_lists.id", ondelete="SET NULL"))
     due_by: Mapped[dt.datetime | None]  # list tasks: not dialled from then on (expired)
 
@@ -136,6 +137,3 @@ class Specialist(Base):
     duty: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rank: Mapped[int] = mapped_column(Integer, default=0)  # order in which specialists are called
     active: Mapped[bool] = mapped_column(default=True)
-
-
-from callcenter.outbound import models as _outbound_models  # noqa: E402,F401  (the table list_id refers to)

@@ -164,7 +164,7 @@ async def client(store_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
 
     app = web.Application()
     app[app_keys.SETTINGS] = settings
-    app.cleanup_ctx.extend([store, outbound_plugin._list_store])  # no Asterisk: import and read only
+    app.cleanup_ctx.extend([store, outbound_plugin.open_list_store])  # no Asterisk: import and read only
     outbound_http.add_routes(app)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

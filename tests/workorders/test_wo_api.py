@@ -16,7 +16,10 @@ from callcenter import keys as app_keys
 from callcenter.settings import DatabaseSettings, Settings
 from callcenter.store import open_database, session_factory
 from callcenter.tickets import TicketService
-from callcenter.workorders import api, keys, plugin, schemas
+from callcenter.kb import http as kb_http
+from callcenter.kb import keys as kb_keys
+from callcenter.kb import plugin as kb_plugin
+from callcenter.workorders import api, plugin, schemas
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 
@@ -37,8 +40,9 @@ async def client(store_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
 
     app = web.Application()
     app[app_keys.SETTINGS] = settings
-    app.cleanup_ctx.extend([store, plugin._workorders])  # no AMI here: outbound calls answer 503
+    app.cleanup_ctx.extend([store, plugin.open_workorders, kb_plugin.open_kb])  # no AMI here: outbound calls answer 503
     api.add_routes(app)
+    kb_http.add_routes(app)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -182,7 +186,7 @@ async def test_openapi_document_describes_every_route(client):
     r = await client.get("/api/workorders/openapi.json")
     doc = await r.json()
     assert r.status == 200 and doc["openapi"].startswith("3.")
-    for route in api.ROUTES:
+    for route in api.ROUTES + kb_http.ROUTES:
         assert route.method.lower() in doc["paths"][route.path]
     patch = doc["paths"]["/api/tickets/{id}"]["patch"]
     assert patch["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TicketPatch"}
@@ -191,4 +195,4 @@ async def test_openapi_document_describes_every_route(client):
     assert {"200", "400", "404", "409", "422"} <= set(patch["responses"])
     search = doc["paths"]["/api/kb/search"]["get"]
     assert [p["name"] for p in search["parameters"]] == ["q", "category", "department", "limit"]
-    assert keys.KB in client.server.app
+    assert kb_keys.KB in client.server.app

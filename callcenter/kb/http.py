@@ -1,0 +1,111 @@
+"""HTTP JSON API of the knowledge base: search, suggestions, entries, history, CSV export and import.
+
+Same conventions as the work-order API: routes declared once in ``ROUTES`` with the pydantic models
+of their query and body (still in ``callcenter.workorders.schemas``), registered and described in the
+OpenAPI document through ``callcenter.web.api``.  Suggestions for a ticket read it from the
+work-order service (the knowledge base depends on work orders, never the other way).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callcenter.kb import keys
+from callcenter.web import api
+from callcenter.web.api import Route, path_id, who
+from callcenter.workorders import keys as wo_keys
+from callcenter.workorders import schemas as s
+
+
+async def kb_search(request: web.Request) -> web.Response:
+    """Substring search in Chinese with highlighted question and answer snippet."""
+    q = api.query(request, s.SearchQuery)
+    result = await request.app[keys.KB].search(q.q, limit=q.limit, category=q.category, department=q.department)
+    return web.json_response(result)
+
+
+async def kb_suggest(request: web.Request) -> web.Response:
+    """Entries to show before typing: from a ticket (its menu choice and category) or given ones."""
+    q = api.query(request, s.SuggestQuery)
+    choice, category = q.choice, q.category
+    if q.ticket is not None:
+        ticket = await request.app[wo_keys.WORKORDERS].get(q.ticket)
+        choice = choice or ticket["menu_choice"]
+        category = category or ticket["category"]
+    entries = await request.app[keys.KB].suggest(choice=choice, category=category, limit=q.limit)
+    return web.json_response({"choice": choice, "category": category, "entries": entries})
+
+
+async def kb_list(request: web.Request) -> web.Response:
+    """Entries page by page."""
+    q = api.query(request, s.KbListQuery)
+    return web.json_response(await request.app[keys.KB].list(category=q.category, offset=q.offset, limit=q.limit))
+
+
+async def kb_get(request: web.Request) -> web.Response:
+    """One entry."""
+    return web.json_response(await request.app[keys.KB].get(path_id(request, what="kb_entry")))
+
+
+async def kb_create(request: web.Request) -> web.Response:
+    """Add an entry."""
+    body = await api.body(request, s.KbEntryIn)
+    return web.json_response(await request.app[keys.KB].create(body.model_dump(), who(request) or ""), status=201)
+
+
+async def kb_patch(request: web.Request) -> web.Response:
+    """Change an entry (the edit is kept in its history)."""
+    changes = (await api.body(request, s.KbEntryPatch)).changes()
+    entry_id = path_id(request, what="kb_entry")
+    return web.json_response(await request.app[keys.KB].update(entry_id, changes, who(request) or ""))
+
+
+async def kb_delete(request: web.Request) -> web.Response:
+    """Deactivate an entry (its history stays)."""
+    return web.json_response(await request.app[keys.KB].delete(path_id(request, what="kb_entry"), who(request) or ""))
+
+
+async def kb_history(request: web.Request) -> web.Response:
+    """Every edit of an entry: who, when, before, after."""
+    return web.json_response({"history": await request.app[keys.KB].history(path_id(request, what="kb_entry"))})
+
+
+async def kb_export(request: web.Request) -> web.Response:
+    """Every active entry as CSV (UTF-8 with BOM, so spreadsheet programs read Chinese right)."""
+    text = await request.app[keys.KB].export_csv()
+    return web.Response(body=("\ufeff" + text).encode("utf-8"), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="kb.csv"'})
+
+
+async def kb_import(request: web.Request) -> web.Response:
+    """Create or update entries from CSV; all or nothing, problems reported by line."""
+    report = await request.app[keys.KB].import_csv(await api.text_body(request, "CSV file"), who(request) or "")
+    return web.json_response(report)
+
+
+K = "knowledge base"
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/kb/search", kb_search, "Search the knowledge base (Chinese substrings, highlighted)", K,
+          query=s.SearchQuery, response=s.SearchResult),
+    Route("GET", "/api/kb/suggest", kb_suggest, "Suggested entries for a ticket, menu choice or category", K,
+          query=s.SuggestQuery, response=s.KbSuggestions, errors={404: "no such ticket"}),
+    Route("GET", "/api/kb/entries", kb_list, "List entries", K, query=s.KbListQuery, response=s.KbPage),
+    Route("POST", "/api/kb/entries", kb_create, "Add an entry", K, body=s.KbEntryIn, ok=(201,), response=s.KbEntry,
+          role="supervisor"),
+    Route("GET", "/api/kb/entries/{id}", kb_get, "One entry", K, response=s.KbEntry),
+    Route("PATCH", "/api/kb/entries/{id}", kb_patch, "Change an entry (the edit is kept)", K, body=s.KbEntryPatch,
+          response=s.KbEntry, role="supervisor"),
+    Route("DELETE", "/api/kb/entries/{id}", kb_delete, "Deactivate an entry (its history stays)", K,
+          response=s.KbEntry, role="supervisor"),
+    Route("GET", "/api/kb/entries/{id}/history", kb_history, "Every edit of an entry: who, when, before, after", K,
+          response=s.KbHistory),
+    Route("GET", "/api/kb/export.csv", kb_export, "Export the knowledge base as CSV", K,
+          response={"type": "string"}, response_media="text/csv", role="supervisor"),
+    Route("POST", "/api/kb/import", kb_import, "Import CSV (id empty: new entry); all or nothing", K,
+          body_media="text/csv", response=s.KbImportReport, role="supervisor"),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every route of ``ROUTES`` (and describe it in the OpenAPI document)."""
+    api.register(app, ROUTES, api.asterisk_unreachable)

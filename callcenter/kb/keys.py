@@ -1,0 +1,12 @@
+"""Typed keys of what the knowledge base keeps on the aiohttp application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from callcenter.kb.service import KbService
+
+KB: web.AppKey["KbService"] = web.AppKey("kb")
