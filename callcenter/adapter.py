@@ -124,6 +124,16 @@ class KeptDialler(Protocol):
               task_id: int | None = None) -> str: ...
 
 
+class CallRecorder(Protocol):
+    """What the adapter asks of call recording (``callcenter.recording.service.RecordingService`` is one)."""
+
+    fault: dict[str, Any] | None  # the wallboard's recording_failed alert, None while recording works
+
+    async def start_inbound(self, agi: AgiSession, call_id: str, agent_id: str) -> None: ...
+
+    def ended(self, key: str) -> None: ...
+
+
 @dataclass
 class Leg:
     """One ring of one agent's phone for one call (an Originate)."""
@@ -179,7 +189,7 @@ class Adapter:
     """Owns the ACD core for this controller and connects it to Asterisk."""
 
     def __init__(self, settings: Settings, ami: AmiClient, tickets: TicketService, clock: Callable[[], float] = time.time,
-                 states: Any = None) -> None:
+                 states: Any = None, recorder: CallRecorder | None = None) -> None:
         self.settings = settings
         self.ami = ami
         self.tickets = tickets
@@ -219,7 +229,7 @@ class Adapter:
         self.device_states: dict[str, str] = {}  # agent id -> the phone's latest device state, in event order
         self.listeners: list[Callable[[Command], None]] = []  # e.g. the wallboard
         self.rings = RingRecorder(tickets, self._spawn)  # every ring on the call's ticket: who, when, how it ended
-        self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
+        self.recorder = recorder  # None: calls are not recorded
         self.started = False  # the first login's restore and adoption are done
         self.link: dict[str, Any] = {"up": False, "down_since": None, "resyncs": 0, "last_resync": None}
         self.asterisk_started: str | None = None  # CoreStatus start time: a change means Asterisk restarted

@@ -1,8 +1,8 @@
 """The controller: one aiohttp application that also owns AMI, FastAGI and the ticket store.
 
-Resources open and close through ``cleanup_ctx`` in dependency order: database and tickets,
-the IVR (its schedule imported into the database), AMI, the ACD adapter, the FastAGI server, then the queue_log reconciler that gives a ticket to
-every call Asterisk served through the fallback queue while we were away.
+Resources open and close through ``cleanup_ctx`` in the order ``create_app`` lists them (and close in
+the reverse order); each area's ``plugin.py`` provides its own and adds its routes.  The order and
+why: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.plugin import create_ivr
 from callcenter.kb.plugin import open_kb, setup_kb
 from callcenter.outbound.plugin import open_list_runner, open_list_store, open_outbound, setup_outbound
-from callcenter.recording.plugin import setup_recording
+from callcenter.recording.plugin import open_recording, recorder_of, run_recording, setup_recording
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
 from callcenter.tickets.cdr import cdr_path
@@ -33,7 +33,7 @@ from callcenter.tickets.service import TicketService
 from callcenter.tickets.sweep import close_vanished_calls
 from callcenter.web.api import unhandled_errors
 from callcenter.web.health import health
-from callcenter.web.plugin import setup_web
+from callcenter.web.plugin import open_web, setup_web
 from callcenter.workorders.plugin import open_workorders, setup_workorders
 
 log = structlog.get_logger(__name__)
@@ -46,15 +46,29 @@ def create_app(settings: Settings) -> web.Application:
     """Build the controller's application; nothing is opened until it starts."""
     app = web.Application(middlewares=[unhandled_errors])  # outermost: a logged 500 with an error id
     app[keys.SETTINGS] = settings
-    app.cleanup_ctx.extend([_store, open_workorders, open_kb, open_list_store, _ivr, _ami, _adapter, _agi, _reconciler])
+    app.cleanup_ctx.extend([
+        _store,  # the database and the ticket service: everything below writes through them
+        open_workorders,  # work orders hook every ticket write, from the first call on
+        open_kb,  # the knowledge base (and its sample entries)
+        open_list_store,  # outbound lists: imports and reads work without Asterisk
+        _ivr,  # the IVR's schedule, imported into the database
+        _ami,  # the AMI client (connected once the adapter listens)
+        open_recording,  # the recording service, handed to the adapter and to outbound calls
+        _adapter,  # the ACD adapter: operators' states restored, then AMI connects
+        run_recording,  # a previous run's unfinished recordings, the storage watch, the retention job
+        _agi,  # the FastAGI server: calls arrive from here on
+        _reconciler,  # queue_log: tickets for the calls the fallback queue served while we were away
+        open_web,  # accounts, the rota, the live hub of desks and wallboards
+        open_outbound,  # escalation and callback calls (FastAGI route "outbound"), the kept places' dialler
+        open_list_runner,  # list tasks and automatic callbacks (FastAGI route "outbound-list")
+    ])
     app.router.add_get("/health", health)
     ivr_http.add_routes(app)
     setup_web(app)  # accounts, operator desktop, wallboard, reports
-    app.cleanup_ctx.extend([open_outbound, open_list_runner])  # after AMI, the adapter and FastAGI
     setup_workorders(app)  # work orders, callbacks, departments (/api)
     setup_kb(app)  # knowledge base (/api/kb)
     setup_outbound(app)  # follow-up and reminder lists, automatic callbacks (/api/outbound)
-    setup_recording(app)  # MixMonitor on answered calls, playback, retention (after work orders: outbound hook)
+    setup_recording(app)  # playback, pause, retention (/api/recordings)
     return app
 
 
@@ -89,7 +103,7 @@ async def _ami(app: web.Application) -> AsyncIterator[None]:
 async def _adapter(app: web.Application) -> AsyncIterator[None]:
     settings, ami = app[keys.SETTINGS], app[keys.AMI]
     states = AgentStateStore(session_factory(app[keys.ENGINE]), settings.node)
-    adapter = Adapter(settings, ami, app[keys.TICKETS], states=states)
+    adapter = Adapter(settings, ami, app[keys.TICKETS], states=states, recorder=recorder_of(app))
     await adapter.start()  # operators' chosen states, restored at the first login
     app[keys.ADAPTER] = adapter
     await ami.start()

@@ -21,6 +21,7 @@ from callcenter.outbound import http, keys
 from callcenter.outbound.lists import ListStore
 from callcenter.outbound.runner import ROUTE, ListRunner
 from callcenter.outbound.service import OutboundService
+from callcenter.recording.plugin import recorder_of
 from callcenter.store.db import session_factory
 from callcenter.workorders import keys as wo_keys
 
@@ -39,7 +40,7 @@ async def open_list_store(app: web.Application) -> AsyncIterator[None]:
 async def open_outbound(app: web.Application) -> AsyncIterator[None]:
     """Escalation and callback calls; kept places (press 1 on hold) are called back through the same dialling policy."""
     outbound = OutboundService(app[app_keys.SETTINGS], app[app_keys.AMI], app[wo_keys.WORKORDERS],
-                               app[wo_keys.DIRECTORY])
+                               app[wo_keys.DIRECTORY], recorder=recorder_of(app))
     app[keys.SERVICE] = outbound
     app[wo_keys.OUTBOUND] = outbound
     app[app_keys.AGI].route("outbound", outbound.serve)

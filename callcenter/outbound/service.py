@@ -37,7 +37,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from panoramisk.message import Message
@@ -75,6 +75,14 @@ class DialRefused(InvalidData):
         self.status = 429 if reason.startswith("rate_") else 403
 
 
+class OutboundRecorder(Protocol):
+    """What outbound calls ask of call recording (``callcenter.recording.service.RecordingService`` is one)."""
+
+    async def start_outbound(self, agi: AgiSession, kind: str, ticket_id: int, agent_id: str | None) -> None: ...
+
+    def ended(self, key: str) -> None: ...
+
+
 def policy_of(settings: Settings) -> Policy:
     """The dialling policy the settings describe (``[outbound]``; caller endpoints are internal)."""
     out = settings.outbound
@@ -108,7 +116,8 @@ class Live:
 class OutboundService:
     """Places outbound calls and serves their FastAGI sessions (route ``outbound``)."""
 
-    def __init__(self, settings: Settings, ami: AmiClient, work: WorkOrderService, directory: DirectoryService) -> None:
+    def __init__(self, settings: Settings, ami: AmiClient, work: WorkOrderService, directory: DirectoryService,
+                 recorder: OutboundRecorder | None = None) -> None:
         self.settings = settings
         self.out = settings.outbound
         self.ami = ami
@@ -117,7 +126,7 @@ class OutboundService:
         self.live: dict[str, Live] = {}
         self.surveys: dict[str, Live] = {}  # callback id -> its Live, for the caller's survey leg
         self._tasks: set[asyncio.Task] = set()
-        self.recorder: Any = None  # callcenter.recording.service.RecordingService, set by its plugin
+        self.recorder = recorder  # None: outbound calls are not recorded
         self.policy = policy_of(settings)
         self.limiter = RateLimiter(self.policy.operator_per_minute, self.policy.global_per_minute)
         self.refusals: deque[dict[str, Any]] = deque(maxlen=REFUSALS_KEPT)  # newest last

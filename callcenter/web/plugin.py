@@ -1,7 +1,8 @@
 """Wiring of the web side: security middlewares, routes, and the live hub's lifetime.
 
-``setup_web(app)`` is called once by ``create_app``; the accounts service and the live hub open
-after the store and the ACD adapter (``cleanup_ctx`` order) and close before them.
+``setup_web(app)`` is called once by ``create_app``; ``open_web`` (the accounts service, the rota and
+the live hub) is the ``cleanup_ctx`` resource ``create_app`` opens after the store, the work orders
+and the ACD adapter, so it closes before them.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ def setup_web(app: web.Application) -> None:
     app.router.add_get("/ws", websocket)
     app.router.add_get("/static/i18n.js", labels.serve_script)  # before the files: generated, not a file
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
-    app.cleanup_ctx.append(_web)
 
 
-async def _web(app: web.Application) -> AsyncIterator[None]:
+async def open_web(app: web.Application) -> AsyncIterator[None]:
+    """Accounts, the rota (its skills handed to the adapter) and the live hub of desks and wallboards."""
     settings = app[keys.SETTINGS]
     reads = session_factory(app[keys.ENGINE])
     app[web_keys.READS] = reads
