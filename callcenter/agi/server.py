@@ -1,6 +1,6 @@
 """FastAGI server: Asterisk hands each hotline call to a route coroutine over TCP.
 
-Built on panoramisk's FastAGI ``Application`` and ``Request`` with the fixes DESIGN.md lists:
+Built on panoramisk's FastAGI ``Application`` and ``Request`` with these fixes (docs/architecture.md):
 - a client that disconnects before the blank line ends the session (panoramisk spins on EOF);
 - headers are bounded in size and time, so garbage on the port cannot block the loop;
 - headers are strict: ``agi_<name>: <value>`` lines, each name once, no control characters (a caller

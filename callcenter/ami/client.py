@@ -1,7 +1,7 @@
 """Our small AMI client over panoramisk's Manager.
 
 panoramisk frames AMI and matches replies by ActionID; this wrapper adds what it lacks (see
-DESIGN.md, "Known behaviour of the chosen libraries"):
+docs/architecture.md, "Asterisk configuration and the libraries we lean on"):
 - every action has a timeout (an ``as_list`` action answered with an error never completes);
 - a watchdog pings and drops a half-open connection so panoramisk reconnects;
 - every event goes into one ``asyncio.Queue`` consumed by a single task, in order, so a handler's

@@ -57,7 +57,7 @@ MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("records", ("cdr_csv",)),
 )
 
-# AMI events the controller listens to; everything else is cut at the source (DESIGN.md).
+# AMI events the controller listens to; everything else is cut at the source (docs/architecture.md).
 # Exact names use the cheap hashed match; prefixes cover whole families.
 AMI_EVENTS: tuple[str, ...] = (
     "FullyBooted", "Shutdown", "Reload",
@@ -229,7 +229,7 @@ deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.0/255.0.0.0
 permit = {ami.host}/255.255.255.255
 ; Only the classes the controller uses (callcenter/asterisk/config.py READ_CLASSES, WRITE_CLASSES).
-; The system class stays in read: FullyBooted and Reload are system events (DESIGN.md); it stays
+; The system class stays in read: FullyBooted and Reload are system events (docs/architecture.md); it stays
 ; out of write: with it an Originate could run System() or Exec().
 read = {ami.read}
 write = {ami.write}
@@ -338,7 +338,7 @@ exten => {ast.hotline_number},1,Goto(hotline,s,1)
 
 
 def _queues_conf(settings: Settings) -> str:
-    # The fallback queue is app_queue at its best (DESIGN.md): longest-idle agent first and every
+    # The fallback queue is app_queue at its best (docs/architecture.md): longest-idle agent first and every
     # waiting caller dialled in parallel.  Its ring timeout follows the ACD's two-ring window.
     timeout = max(1, round(settings.acd.ring_timeout))
     members = "\n".join(f"member => PJSIP/{a.id}" for a in settings.agents)
