@@ -2,13 +2,13 @@
 
 | module | holds |
 |---|---|
-| `plugin.py` | `setup_web(app)`: middlewares, routes, the live hub's lifetime |
+| `plugin.py` | `setup_web(app)`: middlewares, routes; `open_web`: accounts, the rota and the live hub (a resource `create_app` lists) |
 | `security.py` | sessions (encrypted cookie), default-deny roles, CSRF, Origin checks, login throttle |
 | `auth.py` | login / logout / `GET /api/me` |
 | `live.py` | the live hub (adapter listener): screen-pop, agent state, wallboard over `/ws` |
 | `agent_http.py` | the operator desk: `/agent`, own state, caller history (its ticket form uses the work-order API) |
 | `guard.py` | operators change only tickets of calls that rang their phone (work-order API) |
-| `supervisor_http.py` | `/wallboard`, agent control, `/schedule` (over the IVR's API), `/kb` (over the work-order API) |
+| `supervisor_http.py` | `/wallboard`, agent control, `/schedule` (over the IVR's API), `/kb` (over the knowledge base's API, `callcenter.kb.http`) |
 | `rota_http.py` | `/rota` and `/api/rota`: shifts and skills (``callcenter.agents.store``), effective at once |
 | `admin_http.py` | account management |
 | `reports.py`, `reports_http.py`, `erlang.py`, `figures.py` | reports (HTML, CSV, PDF) and staffing advice |
