@@ -13,7 +13,10 @@ Rules:
 - A waiting call is offered the moment an eligible agent is free; calls are served by priority,
   then arrival.  Eligible: available, not busy on the phone outside the ACD, and holding the
   call's skill (any agent once the call has waited ``overflow_after``, or at once when no
-  logged-in agent has the skill).
+  logged-in agent has the skill).  An agent who frees serves ringing calls before the queue: first
+  a call whose only ring is past its guard point (the SLA guard below), then one more phone for
+  each escalating call, and only then the waiting calls.  A waiting call's two-ring promise has not
+  started yet; a ringing call's runs out in seconds.
 - Which free agent: an agent who already missed this call is the last choice; then agents likely
   to answer within the ring window (p >= ``likely_threshold``) before unlikely ones; inside each
   group the strategy (longest idle, fewest calls, round robin), so work is still shared.
@@ -900,13 +903,19 @@ class Acd:
     # -- decisions ------------------------------------------------------------------------------
 
     def _dispatch(self, now: float) -> list[Command]:
-        """Offer waiting calls to eligible free agents; agents still free serve SLA guards."""
+        """Serve due SLA guards and escalations, then offer waiting calls to eligible free agents."""
         commands: list[Command] = []
         if self.link_down_since is not None:  # nothing can ring: only hand callers back
             self._hand_off_outage(now, commands)
             return commands
         if not self._free:
             return commands
+        # Ringing calls before the queue: a queued call's two-ring promise has not started yet,
+        # a ringing call's runs out in seconds.  Guards first, then one more phone per escalation.
+        if self._guard_due:
+            self._sla_guard(now, commands)
+        if self._escalating and self._free:
+            self._escalate(now, commands, one_more=True)
         offered: list[Call] = []
         for entry in list(self._queue):
             if not self._free:
@@ -919,8 +928,8 @@ class Acd:
                 self._dequeue(call)
                 self._offer(call, agent, now, commands, kind="first")
                 offered.append(call)
-        if self._guard_due and self._free:
-            self._sla_guard(now, commands)
+        if offered and self._guard_due and self._free:
+            self._sla_guard(now, commands)  # a call rung anew from the queue may be past its guard point
         if offered and self.pair_when_idle and not self._queue:
             self._pair(offered, now, commands)
         if self._escalating and self._free:
@@ -938,12 +947,18 @@ class Acd:
             if agent is not None:
                 self._offer(call, agent, now, commands, kind="pair")
 
-    def _escalate(self, now: float, commands: list[Command]) -> None:
-        """Calls past their escalation point ring every free eligible agent (the first to answer wins)."""
+    def _escalate(self, now: float, commands: list[Command], one_more: bool = False) -> None:
+        """Calls past their escalation point ring every free eligible agent (the first to answer wins);
+        ``one_more``: each such call rings just one more (the best choice), before the queue is served."""
         for call_id in list(self._escalating):
             call = self.calls.get(call_id)
             if call is None or call.state != C.OFFERED or call.kept_at is not None:
                 del self._escalating[call_id]
+                continue
+            if one_more:
+                agent = self._choose_agent(call, now, self._free) if self._free else None
+                if agent is not None:
+                    self._offer(call, agent, now, commands, kind="all")
                 continue
             for agent in sorted(self._eligible(call, now, self._free), key=lambda a: a.order):
                 self._offer(call, agent, now, commands, kind="all")
@@ -954,9 +969,11 @@ class Acd:
             if not self._free:
                 return
             call = self.calls.get(call_id)
-            if call is None or call.state != C.OFFERED or len(call.ringing) != 1 or call.kept_at is not None:
+            if call is None or call.state not in (C.OFFERED, C.WAITING) or len(call.ringing) > 1 or call.kept_at is not None:
                 del self._guard_due[call_id]
                 continue
+            if call.state == C.WAITING:
+                continue  # back in the queue: still past its guard point when it rings again
             candidates = self._free - set(call.offered_to)
             agent = self._choose_agent(call, now, candidates) if candidates else None
             if agent is not None:

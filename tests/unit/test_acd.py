@@ -208,17 +208,17 @@ def test_sla_guard_one_ring_failing_keeps_the_other_ringing():
     assert acd.calls["x"].state == CallState.OFFERED and set(acd.calls["x"].ringing) == {"b"}
 
 
-def test_sla_guard_uses_an_agent_freed_after_the_guard_point_but_waiting_calls_come_first():
+def test_sla_guard_uses_an_agent_freed_after_the_guard_point_before_waiting_calls():
     acd = acd_with("a", "b", sla_guard_after=6)
     ring(acd, acd.handle(CallWaiting("x", 10)), 10)  # a rings
     ring(acd, acd.handle(CallWaiting("y", 11)), 11)  # b rings
     acd.handle(AgentAnswered("y", "b", 12))
     assert routing(acd.handle(Tick(16))) == []  # guard point for x, nobody free
     acd.handle(CallWaiting("z", 17))  # waits
-    assert routing(acd.handle(CallEnded("y", 18))) == [Offer("z", "b", RING)]  # the waiting call first
-    acd.handle(AgentAnswered("z", "b", 18.5))
+    # x's two-ring promise runs out in seconds, z's has not started: the guard first
+    assert routing(acd.handle(CallEnded("y", 18))) == [Offer("x", "b", RING, guard=True)]
     acd.handle(AgentLoggedIn("c", 19))
-    assert acd.agents["c"].state == AgentState.RINGING and "c" in acd.calls["x"].ringing  # then the guard
+    assert acd.agents["c"].state == AgentState.RINGING and "c" in acd.calls["z"].ringing  # then the queue
 
 
 def test_sla_guard_keeps_two_rings_going_when_the_first_ring_fails():

@@ -366,6 +366,46 @@ def test_a_call_back_in_the_queue_stops_escalating():
     assert offers(acd.handle(AgentResumed("b", 21))) == [("b", "guard")]  # past its guard point
 
 
+# ---- ringing calls before the queue, unlikely operators as helpers ----------------------------------
+
+
+def _x_rings_c_alone_and_z_waits(acd):
+    """a and b on calls, x rings c alone from 10, z waits from 11."""
+    for call, at, agent_id in (("y1", 5, "a"), ("y2", 6, "b")):
+        acd.handle(CallWaiting(call, at))
+        acd.handle(AgentAnswered(call, agent_id, at + 0.5))
+    assert offers(acd.handle(CallWaiting("x", 10))) == [("c", "first")]
+    acd.handle(RingStarted("x", "c", 10))
+    assert offers(acd.handle(CallWaiting("z", 11))) == []
+
+
+@pytest.mark.parametrize(
+    "options, frees, expected",
+    [
+        ({}, [("a", 12)], [[("a", "first")]]),  # x before its guard point (14): the queue
+        ({}, [("a", 14.5)], [[("a", "guard")]]),  # x past its guard point: its second phone before z
+        ({}, [("a", 15.5)], [[("a", "guard")]]),  # past both points, one ring: the guard first
+        ({}, [("a", 14.5), ("b", 15.5)], [[("a", "guard")], [("b", "all")]]),  # escalating: one more phone first
+        ({}, [("a", 14.5), ("b", 14.8)], [[("a", "guard")], [("b", "first")]]),  # two rings, not escalating: z
+        ({"escalate_after": None}, [("a", 14.5), ("b", 15.5)], [[("a", "guard")], [("b", "first")]]),
+        ({"sla_guard_after": None}, [("a", 14.5)], [[("a", "first")]]),  # one phone at a time: the queue
+    ],
+)
+def test_an_operator_who_frees_serves_the_ringing_call_before_the_queue(options, frees, expected):
+    options = {"sla_guard_after": 4, "escalate_after": 5, **options}
+    acd = core("a", "b", "c", **options)
+    _x_rings_c_alone_and_z_waits(acd)
+    timeline = sorted([(14.0, None), (15.0, None), *((at, agent_id) for agent_id, at in frees)])
+    got = []
+    for at, agent_id in timeline:
+        if agent_id is None:
+            assert offers(acd.handle(Tick(at))) == []  # nobody free at the points themselves
+        else:
+            got.append(offers(acd.handle(CallEnded("y1" if agent_id == "a" else "y2", at))))
+        assert acd.violations(at) == []
+    assert got == expected
+
+
 # ---- auto-resume -------------------------------------------------------------------------------------
 
 
