@@ -20,6 +20,9 @@ Rules:
 - Which free agent: an agent who already missed this call is the last choice; then agents likely
   to answer within the ring window (p >= ``likely_threshold``) before unlikely ones; inside each
   group the strategy (longest idle, fewest calls, round robin), so work is still shared.
+- An unlikely agent is a helper: a guard, pair or escalation ring, not a call's only ring.  When no
+  likely agent is free the call still rings them at once (a call never waits while an eligible
+  agent is free), but their guard point is ring start: the next agent free rings too.
 - Each agent remembers the offers that rang at their phone (``AnswerMemory``): answered or not, and
   how many seconds from ring start to answer, decayed with ``memory_half_life`` so a bad hour is
   forgiven.  A new agent starts as if ``PRIOR_OFFERS`` offers had rung and been answered, spread
@@ -30,7 +33,8 @@ Rules:
   - the SLA guard: while one agent rings, another free agent rings too from the first moment the
     ringing agent's own history puts the chance of an answer in what is left of the window below
     ``guard_likelihood`` (checked at ring start and every ``ANSWER_BIN`` seconds after), and at the
-    latest ``sla_guard_after`` seconds into the window (an unknown agent is guarded then);
+    latest ``sla_guard_after`` seconds into the window (an unknown agent is guarded then; an
+    unlikely one at ring start);
   - pairing (``pair_when_idle``): when the queue is empty and more than ``PAIR_RESERVE`` agents
     are still free after an offer, a second agent rings with the new call at once;
   - escalation: a call still unanswered ``escalate_after`` seconds after its first ring rings every
@@ -1060,11 +1064,14 @@ class Acd:
         return (answered(within) - before) / left if left > 1e-12 else 0.0
 
     def _guard_point(self, agent: Agent, now: float) -> float:
-        """Seconds into the agent's ring when the guard is due: the first check at which their chance to
-        answer in what is left of the window is below ``guard_likelihood``, at the latest ``sla_guard_after``."""
+        """Seconds into the agent's ring when the guard is due: at once for an agent the memory rates
+        unlikely (below ``likely_threshold``: never a call's only ring), else the first check at which their
+        chance to answer in what is left of the window is below ``guard_likelihood``, at the latest ``sla_guard_after``."""
         latest = self.sla_guard_after
         memory = agent.memory
         assert latest is not None
+        if self.likely_threshold > 0 and now < memory.likely_from:
+            return 0.0
         if self.guard_likelihood <= 0 or not memory.offers:
             return latest  # nothing remembered: the prior answers within the window (p = 1)
         # _likelihood(agent, now, ring_timeout, after=k * ANSWER_BIN) for k = 0, 1, ..., inlined: it runs at every ring

@@ -406,6 +406,50 @@ def test_an_operator_who_frees_serves_the_ringing_call_before_the_queue(options,
     assert got == expected
 
 
+@pytest.mark.parametrize(
+    "history, options, guard_at",
+    [
+        ([], {}, 4.0),  # unknown: likely (the prior), guarded at sla_guard_after
+        ([1, 1, MISS], {}, 0.1),  # 6 of 7 with the prior, below 0.9: guarded from ring start (b as it frees)
+        ([MISS], {}, 0.1),  # 4 of 5
+        ([MISS], {"guard_likelihood": 0}, 0.1),  # the adaptive guard off: unlikely still guarded at once
+        ([1, 1, MISS], {"likely_threshold": 0.8}, 1.0),  # likely at 0.8: its own history's point
+        ([MISS], {"likely_threshold": 0.8, "guard_likelihood": 0}, 4.0),  # likely at 0.8: the fixed point
+        ([MISS], {"likely_threshold": 0, "guard_likelihood": 0}, 4.0),  # likelihood off
+        ([MISS], {"sla_guard_after": None}, None),  # guard off: one phone at a time
+    ],
+)
+def test_an_unlikely_operator_ringing_a_call_alone_is_guarded_from_ring_start(history, options, guard_at):
+    """a alone is free when x arrives (b on a break): a rings, and b is a's guard once due and free."""
+    options = {"sla_guard_after": 4, "likely_threshold": 0.9, **options}
+    acd = core("a", "b", **options)
+    at = teach(acd, "a", history, 10)
+    start = idle_order(acd, "b", "a", at=at) + 100
+    acd.handle(AgentPaused("b", start - 1, "break"))
+    assert offers(acd.handle(CallWaiting("x", start))) == [("a", "first")]  # no likelier operator free
+    acd.handle(RingStarted("x", "a", start))
+    second = None
+    for event in [AgentResumed("b", start + 0.1), *(Tick(start + k * 0.5) for k in range(1, 20))]:
+        got = offers(acd.handle(event))
+        assert acd.violations(event.at) == []
+        if got:
+            second = (round(event.at - start, 3), got)
+            break
+    assert second == (None if guard_at is None else (guard_at, [("b", "guard")]))
+
+
+def test_an_unlikely_operator_rings_with_a_new_call_only_beside_a_likely_one():
+    """Both free: the likely b is the call's first ring, the unlikely a only its pair."""
+    acd = core("a", "b", "c", sla_guard_after=4, likely_threshold=0.9, pair_when_idle=True)
+    at = teach(acd, "a", [MISS], 10)
+    at = idle_order(acd, "a", "b", "c", at=at)
+    assert offers(acd.handle(CallWaiting("x", at))) == [("b", "first"), ("c", "pair")]
+    acd.handle(AgentPaused("c", at + 1, "break"))
+    assert offers(acd.handle(CallWaiting("y", at + 2))) == [("a", "first")]  # nobody likelier free: a rings ...
+    acd.handle(RingStarted("y", "a", at + 2))
+    assert acd.calls["y"].call_id in acd._guard_due  # ... guarded from ring start
+
+
 # ---- auto-resume -------------------------------------------------------------------------------------
 
 
