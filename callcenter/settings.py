@@ -96,7 +96,7 @@ class AcdSettings:
     rings: int = 2  # the promise: answered within two rings
     wrap_up: float = 10.0  # seconds after each call before the next offer (the operator can end it early)
     max_missed: int = 2  # misses in a row that pause an operator (reason "missed_calls"); 0: never
-    sla_guard_after: float = 6.0  # seconds into an unanswered ring to ring a second free agent too; 0: off
+    sla_guard_after: float = 4.0  # seconds into an unanswered ring to ring a second free agent too; 0: off
     overflow_after: float = 30.0  # seconds a call waits for its skill before any agent may take it
     strategy: str = "longest_idle"  # or "fewest_calls", "round_robin"
     auto_login: bool = True  # a phone that registers logs its agent in (feature codes still work)
@@ -106,9 +106,9 @@ class AcdSettings:
     retry_after: float = 2.0  # seconds an operator is left out of offers after one could not reach their phone
     # Answer memory: each operator's recent rings (answered or not, seconds to answer) fade with this half-life
     memory_half_life: float = 1800.0  # seconds; 0: never forgotten
-    likely_threshold: float = 0.8  # operators below this chance of answering in the window ring only when no likelier one is free; 0: the strategy alone
+    likely_threshold: float = 0.9  # operators below this chance of answering in the window ring only when no likelier one is free, guarded from ring start; 0: the strategy alone
     guard_likelihood: float = 0.8  # the SLA guard fires as soon as the ringing operator's chance of answering in what is left drops below this (sla_guard_after at the latest); 0: at sla_guard_after only
-    escalate_after: float = 7.0  # seconds into a call's first ring to ring every free operator at once; 0: off
+    escalate_after: float = 5.0  # seconds into a call's first ring to ring every free operator at once; 0: off
     pair_when_idle: bool = True  # queue empty and operators idle: a new call rings two phones at once; false: off
     auto_resume_after: float = 120.0  # seconds before an operator paused for missed calls is rung again; 0: only by hand
     announce_every: float = 30.0  # seconds between telling a waiting caller their place and wait (never the first in line); 0: off
