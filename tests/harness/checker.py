@@ -164,6 +164,7 @@ def check(
     warm_up: float = 10.0,
     violations: Iterable[tuple[float, Sequence[str]]] = (),
     pause_reasons: Mapping[str, str] | None = None,
+    max_missed: int = 2,
 ) -> Report:
     """Check a run that ended (traffic stopped, calls drained) at monotonic time ``end``."""
     faults = sorted(faults, key=lambda f: f.start)
@@ -173,7 +174,7 @@ def check(
     report = Report(calls=sum(1 for c in dialled if c.reached), dialled=len(dialled), faults=list(faults))
     _stranded(report, history, faults, queue, threshold, end)
     _stuck(report, history, samples, faults, queue, end, recovery_window, settle, wrap_up, warm_up,
-           pause_reasons or {})
+           pause_reasons or {}, max_missed)
     _tickets(report, history, tickets, end_tolerance, queue, faults)
     if zombies:
         report.notes.append(f"{zombies} call(s) or ring(s) were still up on the phones after an Asterisk restart (no BYE "
@@ -332,8 +333,14 @@ def _idle_operator(history: History, t: float) -> bool:
 # -- stuck operators --------------------------------------------------------------------------------
 
 
-def _expected(history: History, queue: _QueueLog, op: str, t: float, wrap_up: float) -> tuple[set[str], str]:
-    """States the ACD may show for ``op`` at ``t``, and what the phone was doing."""
+def _expected(
+    history: History, queue: _QueueLog, op: str, t: float, wrap_up: float, max_missed: int = 2
+) -> tuple[set[str], str]:
+    """States the ACD may show for ``op`` at ``t``, and what the phone was doing.
+
+    ``paused`` is explained when the operator's phone let its last ``max_missed`` rings ring out:
+    the ACD pauses for missed calls (reason ``missed_calls``) and resumes them by itself later.
+    """
     chosen = history.chosen_at(op, t)
     status, ring = history.phone_status(op, t)
     if chosen == "paused":
@@ -348,6 +355,9 @@ def _expected(history: History, queue: _QueueLog, op: str, t: float, wrap_up: fl
             return {"on_call", "available"}, f"talking to {ring.caller} (fallback queue call)"
         return {"on_call"}, f"talking to {ring.caller}"
     allowed = {"available"}
+    closed = [r for r in history.rings.get(op, []) if r.closed_at is not None and r.closed_at <= t]
+    if max_missed > 0 and len(closed) >= max_missed and all(r.answered_at is None for r in closed[-max_missed:]):
+        allowed.add("paused")
     since = history.idle_since(op, t)
     if wrap_up > 0 and since is not None and t - since <= wrap_up + 1.0:
         allowed.add("wrap_up")
@@ -357,6 +367,7 @@ def _expected(history: History, queue: _QueueLog, op: str, t: float, wrap_up: fl
 def _stuck(
     report: Report, history: History, samples: Sequence[Sample], faults: Sequence[Fault], queue: _QueueLog,
     end: float, recovery_window: float, settle: float, wrap_up: float, warm_up: float, pause_reasons: Mapping[str, str],
+    max_missed: int = 2,
 ) -> None:
     # Mismatch episodes per operator: consecutive samples where the ACD shows the same wrong state.
     episodes: list[tuple[str, float, float, str]] = []  # (operator, first, last, what)
@@ -364,7 +375,7 @@ def _stuck(
     last_at = samples[-1].at if samples else end
     for sample in samples:
         for op in history.operators:
-            allowed, phone = _expected(history, queue, op, sample.at, wrap_up)
+            allowed, phone = _expected(history, queue, op, sample.at, wrap_up, max_missed)
             if sample.agents is None:
                 seen, reason = "unreachable", None
             else:

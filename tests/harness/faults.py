@@ -605,6 +605,7 @@ class FaultRig:
             threshold=handoff + acd.ring_timeout, end=end, recovery_window=RECOVERY_WINDOW, wrap_up=acd.wrap_up,
             violations=self.violations,
             pause_reasons={op: "break" for op, what in self.choices.items() if what == "pause"},
+            max_missed=acd.max_missed,
         )
         self.report.notes = self.notes + self.traffic.errors[:20] + self.report.notes
         return self.report

@@ -217,3 +217,15 @@ def test_a_call_still_up_on_the_phones_after_an_asterisk_restart_ended_when_it_b
     assert report.ok, report.describe()
     assert zombie.closed_at == 41.5  # the history itself is left as the phones saw it
     assert not run(h, [ticket_of(zombie)], samples(h, 50.0), restart, end=50.0).ok  # "caller" at 41.5 is not what happened
+
+
+def test_paused_for_missed_calls_is_explained_only_after_the_phone_let_its_rings_ring_out():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)
+    for n, at in enumerate((20.0, 23.0)):  # 1002 lets two rings ring out
+        h.rings["1002"].append(Ring("1002", f"m{n}", "2002", at, closed_at=at + 2.0))
+    paused = samples(h, 40.0, lambda t, op: "paused" if op == "1002" and t >= 25.0 else None)
+    assert run(h, [ticket_of(a)], paused, [Fault("db_lock", 2.0, 5.0)]).stuck_operators == 0
+    early = samples(h, 40.0, lambda t, op: "paused" if op == "1002" and t >= 22.5 else None)  # after one miss only
+    report = run(h, [ticket_of(a)], early, [Fault("db_lock", 2.0, 5.0)])
+    assert report.stuck_operators == 1 and report.stuck[0].startswith("1002 after db_lock #1: ACD paused")
