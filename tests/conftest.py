@@ -116,6 +116,23 @@ def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
             embedded.stop(settings)
 
 
+@pytest.fixture(autouse=True)
+def _empty_queue_log(request: pytest.FixtureRequest) -> None:
+    """Each test on the test Asterisk starts with an empty queue_log.
+
+    Every controller reconciles queue_log at start (tickets for the fallback queue's calls, and
+    callback tasks for its abandoned ones).  Left to grow, the session's file would hand each test the
+    fallback calls of the tests before it: extra tickets in its figures, automatic callbacks ringing
+    its operators.  Asterisk appends (O_APPEND), so truncating in place is safe while it runs; the
+    reconciler starts over on a truncated file.
+    """
+    if "asterisk" not in request.fixturenames:
+        return
+    settings: Settings = request.getfixturevalue("asterisk")
+    with contextlib.suppress(FileNotFoundError):
+        os.truncate(settings.queue_log_path, 0)
+
+
 def _build_prompt_audio(settings: Settings) -> None:
     """The IVR's prompts into the root's sounds dir: the IVR and outbound-list tests play them.
 

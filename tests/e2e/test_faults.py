@@ -14,6 +14,7 @@ its own configuration back afterwards (it is restarted by one of the tests).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -27,6 +28,10 @@ from harness.faults import (
     wait_fully_booted,
     write_settings,
 )
+from harness.traffic import Load
+
+from callcenter.web import keys as web_keys
+from callcenter.web.live import TODAY_REFRESH
 
 pytestmark = pytest.mark.e2e
 
@@ -102,3 +107,38 @@ async def test_database_locked_for_ten_seconds_mid_traffic(make_rig):
     assert fault.end - fault.start >= 10.0
     assert report.ok, report.describe()
 
+
+async def test_the_wallboard_says_what_the_phones_did_in_a_busy_stretch(make_rig):
+    """No fault: ten operators, some slow enough to miss the two rings, a guard ring and escalation on,
+    callers who give up.  The wallboard's figures (``LiveHub.today``) equal the phones' own count."""
+    load = Load(answer_after=(0.3, 3.2), patience=12.0, talk=(3.0, 8.0), seed=11)
+    # max_missed 0: a slow operator is not paused (the checker would take that for a stuck operator).
+    acd = {"sla_guard_after": 1.2, "escalate_after": 1.6, "max_missed": 0}
+    rig = await make_rig(acd=acd, load=load, choices={})
+    hub = rig.controller.controller[web_keys.HUB]
+    before = await hub.today()
+    await rig.warm_up(min_in_flight=10)
+    await rig.flow_until(rig.traffic.history.started_at + 60.0)
+    report = await rig.finish()
+    assert report.ok, report.describe()
+
+    history, window = rig.traffic.history, rig.settings.acd.ring_timeout
+    truth = {"offered_to_agent": 0, "within_two_rings": 0}
+    borderline = 0  # answered within 0.3 s of the window's end: the phones and Asterisk may disagree
+    for call in history.calls:
+        rings = [r for r in call.rings if r.call == call.n]
+        if not call.reached or not rings:
+            continue
+        truth["offered_to_agent"] += 1
+        bridged = call.bridged
+        if bridged is not None and bridged.answered_at is not None:
+            after = bridged.answered_at - min(r.rang_at for r in rings)
+            truth["within_two_rings"] += after <= window
+            borderline += abs(after - window) < 0.3
+    await asyncio.sleep(TODAY_REFRESH)  # past the wallboard's cache
+    after = await hub.today()
+    shown = {key: after[key] - before[key] for key in truth}
+    print(f"phones {truth}, borderline {borderline}; wallboard {shown} ({before} before)")
+    assert shown["offered_to_agent"] == truth["offered_to_agent"]
+    assert abs(shown["within_two_rings"] - truth["within_two_rings"]) <= borderline
+    assert shown["offered_to_agent"] > shown["within_two_rings"] > 0  # the stretch had both kinds

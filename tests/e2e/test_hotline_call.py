@@ -26,11 +26,7 @@ def wall(monotonic_at: float) -> float:
 
 
 async def of_caller(tickets, number: str) -> list:
-    """This test's tickets: the ones the controller opened for calls from ``number``.
-
-    The session's queue_log holds fallback-queue calls of earlier tests (the fault tests kill the
-    controller mid-traffic); the reconciler tickets them too, with source "fallback_queue".
-    """
+    """The tickets the controller opened for calls from ``number`` (not the fallback queue's)."""
     return [t for t in await tickets.list_recent() if t.caller_number == number and t.source == "controller"]
 
 

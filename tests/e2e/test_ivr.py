@@ -61,14 +61,10 @@ async def ivr_controller(asterisk, db_url):
     agents = tuple(
         dataclasses.replace(a, skills=("guidance",)) if a.id == "1003" else a for a in asterisk.agents
     )
-    # The test session's queue_log holds fallback calls of other tests from the same caller
-    # numbers; their tickets would make our callers repeat callers.  This controller reads none.
-    no_queue_log = asterisk.queue_log_path.with_name("queue_log.ivr-tests-read-nothing")
     settings = dataclasses.replace(
         asterisk,
         database=DatabaseSettings(url=db_url),
         agents=agents,
-        asterisk=dataclasses.replace(asterisk.asterisk, queue_log=str(no_queue_log)),
         ivr=dataclasses.replace(asterisk.ivr, enabled=True, fixed_time=JULY_MORNING, menu_timeout=1.5, menu_attempts=2),
     )
     controller = await Controller(settings).start()

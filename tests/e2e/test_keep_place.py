@@ -32,14 +32,12 @@ KEPT = {"callback_offer_after": 2.0, "announce_every": 2.0, "callback_attempts":
 @pytest.fixture
 async def start_controller(asterisk, db_url):
     """Start a controller with callbacks offered after 2 s on hold, no IVR (callers go straight to the ACD)."""
-    no_queue_log = asterisk.queue_log_path.with_name("queue_log.keep-place-tests-read-nothing")
     started: list[Controller] = []
 
     async def start(caller_ring_seconds: float = 15.0) -> Controller:
         settings = dataclasses.replace(
             asterisk,
             database=DatabaseSettings(url=db_url),
-            asterisk=dataclasses.replace(asterisk.asterisk, queue_log=str(no_queue_log)),
             ivr=dataclasses.replace(asterisk.ivr, enabled=False),
             workorders=dataclasses.replace(asterisk.workorders, kb_sample=""),
             lists=dataclasses.replace(asterisk.lists, auto_callback=False),  # no automatic callback meanwhile

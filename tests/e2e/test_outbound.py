@@ -52,11 +52,9 @@ class Controller:
 @pytest.fixture
 async def controller(asterisk, db_url):
     """A controller with short outbound ring times and no IVR (callers go straight to the ACD)."""
-    no_queue_log = asterisk.queue_log_path.with_name("queue_log.outbound-tests-read-nothing")
     settings = dataclasses.replace(
         asterisk,
         database=DatabaseSettings(url=db_url),
-        asterisk=dataclasses.replace(asterisk.asterisk, queue_log=str(no_queue_log)),
         ivr=dataclasses.replace(asterisk.ivr, enabled=False),
         workorders=dataclasses.replace(asterisk.workorders, kb_sample=""),
         outbound=dataclasses.replace(asterisk.outbound, office_ring_seconds=3, mobile_ring_seconds=8,

@@ -47,13 +47,11 @@ class HospitalClock:
 
 
 def list_settings(asterisk, db_url, **lists):
-    no_queue_log = asterisk.queue_log_path.with_name("queue_log.outbound-list-tests-read-nothing")
     defaults = dict(per_hour=3600, concurrent=2, ring_seconds=4, max_attempts=2, retry_no_answer_minutes=1,
                     key_timeout=1.5, auto_callback=False, check_seconds=0.5)
     return dataclasses.replace(
         asterisk,
         database=DatabaseSettings(url=db_url),
-        asterisk=dataclasses.replace(asterisk.asterisk, queue_log=str(no_queue_log)),
         hospital=HospitalSettings(timezone="Asia/Shanghai"),
         workorders=dataclasses.replace(asterisk.workorders, kb_sample=""),
         outbound=dataclasses.replace(asterisk.outbound, agent_ring_seconds=8, caller_ring_seconds=8),

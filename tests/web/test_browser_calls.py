@@ -82,7 +82,7 @@ async def test_operator_pop_kb_ticket_and_live_wallboard_with_real_calls(
     await supervisor.wait_for_selector("#live-status[data-up='1']")
     await operator.wait_for_selector("#state[data-state='available']")
     await supervisor.wait_for_selector("#agents tr[data-agent='1001']")
-    # Today's figures so far (the queue_log reconciler may have ticketed earlier tests' fallback calls).
+    # Today's figures so far.
     before = await day_figures(supervisor)
 
     # The operator pauses from the page: the ACD sees it, the wallboard shows it.
