@@ -2,10 +2,11 @@
 
 | module | holds |
 |---|---|
-| `plugin.py` | `setup_web(app)`: middlewares, routes; `open_web`: accounts, the rota and the live hub (a resource `create_app` lists) |
+| `plugin.py` | `setup_web(app)`: middlewares, routes; `open_web`: accounts, the rota, the wallboard and the live hub (a resource `create_app` lists) |
 | `security.py` | sessions (encrypted cookie), default-deny roles, CSRF, Origin checks, login throttle |
 | `auth.py` | login / logout / `GET /api/me` |
-| `live.py` | the live hub (adapter listener): screen-pop, agent state, wallboard over `/ws` |
+| `live.py` | the live hub (adapter listener): pushes the screen-pop, agent state and wallboard over `/ws` |
+| `wallboard.py` | what the pages show of the live state: operators' rows, calls in progress, today's figures, alerts |
 | `agent_http.py` | the operator desk: `/agent`, own state, caller history (its ticket form uses the work-order API) |
 | `guard.py` | operators change only tickets of calls that rang their phone (work-order API) |
 | `supervisor_http.py` | `/wallboard`, agent control, `/schedule` (over the IVR's API), `/kb` (over the knowledge base's API, `callcenter.kb.http`) |

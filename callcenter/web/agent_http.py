@@ -57,7 +57,7 @@ async def get_state(request: web.Request) -> web.Response:
     agent_id = _agent_id(request)
     if isinstance(agent_id, web.Response):
         return agent_id
-    return web.json_response(request.app[web_keys.HUB].agent_message(agent_id))
+    return web.json_response(request.app[web_keys.WALLBOARD].agent_message(agent_id))
 
 
 @requires("operator")
@@ -71,8 +71,7 @@ async def set_state(request: web.Request) -> web.Response:
     ok = change_state(request.app, agent_id, op, reason)
     if ok is None:
         return api.error_json(400, "agent.bad_op", "op must be login, ready, pause or logout (reason one of the list)")
-    hub = request.app[web_keys.HUB]
-    message = hub.agent_message(agent_id)
+    message = request.app[web_keys.WALLBOARD].agent_message(agent_id)
     if not ok:
         return web.json_response({"error": "agent.refused", "message": f"cannot {op} now", "agent": message}, status=409)
     log.info("web.agent_state", user=current_user(request).username, agent=agent_id, op=op, reason=reason)

@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     from callcenter.agents.store import RotaStore
     from callcenter.web.live import LiveHub
     from callcenter.web.security import LoginThrottle
+    from callcenter.web.wallboard import Wallboard
 
 ACCOUNTS: web.AppKey["AccountService"] = web.AppKey("accounts")
 HUB: web.AppKey["LiveHub"] = web.AppKey("live_hub")
 READS: web.AppKey["async_sessionmaker[AsyncSession]"] = web.AppKey("web_reads")  # read-only queries
 ROTA: web.AppKey["RotaStore"] = web.AppKey("rota")  # shifts and skills as supervisors edited them
 THROTTLE: web.AppKey["LoginThrottle"] = web.AppKey("login_throttle")
+WALLBOARD: web.AppKey["Wallboard"] = web.AppKey("wallboard")  # operators' states, the live board, today's figures

@@ -3,19 +3,16 @@
 Theory of operation
 -------------------
 The hub is one of the ACD adapter's listeners: it receives every command the core emits, in the
-core's own call stack, and must never block or raise there.  It decides *what* goes out:
+core's own call stack, and must never block or raise there.  It decides *what* goes out and to whom;
+what the messages hold (an operator's state, the wallboard) is ``callcenter.web.wallboard``'s:
 - ``Offer`` (an operator's phone starts ringing) -> a ``pop`` to that operator's sockets at once,
   built from memory only (caller number, name, the menu's skill, arrival and wait times); the slower facts from
   the database (the caller's earlier tickets, the menu path) follow as ``pop_details``.
 - ``StopRinging`` -> ``ring_stopped`` to that operator; ``AgentStateChanged`` -> ``agent``.
 - Any of them marks the wallboard dirty; a loop sends supervisors a new ``wallboard`` when the
   live picture changed (also checked every ``WALLBOARD_CHECK`` seconds, for arrivals and hang-ups
-  that emit no command), with today's figures from the tickets (``callcenter.web.figures``: the
-  hotline's and each operator's, counting every call that rang) refreshed every ``TODAY_REFRESH``
-  and the overdue tickets (the work-order side's overdue detection) every ``OVERDUE_REFRESH`` or at
-  once when its sweep announces a newly overdue ticket (``WorkOrderService.listeners``).
-- Each operator on the wallboard carries the shift that has them scheduled now (the rota store,
-  edited by supervisors); one scheduled but logged out is an alert.
+  that emit no command).  A work-order event the wallboard shows (a ticket gone overdue in the
+  sweep, a refused outside call: ``WorkOrderService.listeners``) marks it dirty too.
 Each socket has its own queue and sender task, so messages to one client keep their order and a
 slow client never delays another.  Times are sent as Unix seconds of the server's clock with the
 server's ``now`` beside them, so pages tick waits and countdowns themselves.
@@ -24,10 +21,8 @@ server's ``now`` beside them, so pages tick waits and countdowns themselves.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,36 +31,20 @@ import structlog
 from aiohttp import WSMsgType, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.acd import (
-    MISSED_CALLS,
-    AgentState,
-    AgentStateChanged,
-    CallState,
-    Command,
-    Offer,
-    StopRinging,
-)
+from callcenter.acd import AgentState, AgentStateChanged, Command, Offer, StopRinging
 from callcenter.adapter import Adapter
-from callcenter.settings import Settings
 from callcenter.tickets.service import TicketService
-from callcenter.web import figures
 from callcenter.web.api import requires
-from callcenter.web.store import call_rows, caller_history
+from callcenter.web.store import caller_history
+from callcenter.web.wallboard import Wallboard
 
 if TYPE_CHECKING:
-    from callcenter.agents.store import RotaStore
     from callcenter.workorders.services import WorkOrderService
 
 log = structlog.get_logger(__name__)
 
 WALLBOARD_CHECK = 0.5  # seconds between checks of the live picture when nothing was pushed
-TODAY_REFRESH = 2.0  # seconds today's figures are reused
-OVERDUE_REFRESH = 10.0  # seconds the list of overdue tickets is reused (a sweep's alert refreshes it at once)
-OVERDUE_SHOWN = 10  # overdue tickets listed one by one; more are one "overdue_more" alert
 MAX_QUEUED = 500  # messages waiting for one socket before it is dropped as too slow
-REFUSED_KEPT = 50  # refused outside calls remembered for the wallboard
-REFUSED_SHOWN = 5  # ... listed one by one (the last hour's), more are one "dial_refused_more" alert
-REFUSED_FOR = 3600.0  # seconds a refused call stays an alert
 
 
 @dataclass(eq=False)
@@ -100,33 +79,24 @@ class LiveHub:
 
     def __init__(
         self,
-        settings: Settings,
         adapter: Adapter,
+        board: Wallboard,
         tickets: TicketService,
         reads: async_sessionmaker[AsyncSession],
         clock: Callable[[], float] = time.time,
         *,
-        rota: RotaStore | None = None,
         work: WorkOrderService | None = None,
     ) -> None:
-        self.settings = settings
-        self.rota = rota
-        self.work = work
-        self._overdue: list[dict[str, Any]] = []
-        self._overdue_at = 0.0
         self.adapter = adapter
+        self.board = board  # what an operator's state and the wallboard say
         self.tickets = tickets
         self.reads = reads
         self.clock = clock
-        self.zone = settings.hospital.zone
-        self.names = {a.id: a.name for a in settings.agents}
+        self.work = work
         self.clients: set[Client] = set()
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._today: dict[str, Any] = {}
-        self._today_at = 0.0
         self._last_board = ""
-        self._refused: deque[dict[str, Any]] = deque(maxlen=REFUSED_KEPT)  # refused outside calls, newest last
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -158,7 +128,7 @@ class LiveHub:
         log.info("web.socket_open", user=client.username, role=client.role, agent=client.agent_id, sockets=len(self.clients))
         self._send(client, {"type": "hello", "now": self.clock(), "agent_id": client.agent_id})
         if client.agent_id:
-            self._send(client, self.agent_message(client.agent_id))
+            self._send(client, self.board.agent_message(client.agent_id))
             agent = self.adapter.acd.agents.get(client.agent_id)
             if agent is not None and agent.call_id and agent.state in (AgentState.RINGING, AgentState.ON_CALL):
                 self._pop(agent.call_id, client.agent_id, self.adapter.acd.ring_timeout, only=client)
@@ -204,7 +174,7 @@ class LiveHub:
                     self._to_agent(agent_id, {"type": "ring_stopped", "call_id": call_id, "now": self.clock()})
                 case AgentStateChanged(agent_id, _state, _reason):
                     # The core has already moved the agent: read the full picture from it.
-                    self._to_agent(agent_id, self.agent_message(agent_id))
+                    self._to_agent(agent_id, self.board.agent_message(agent_id))
                 case _:
                     return
             self._dirty.set()
@@ -213,11 +183,7 @@ class LiveHub:
 
     def on_work_event(self, event: str, data: dict[str, Any]) -> None:
         """Work-order listener: a ticket went overdue (the sweep), an outside call was refused -> alerts now."""
-        if event == "ticket.overdue":
-            self._overdue_at = 0.0
-            self._dirty.set()
-        elif event == "outbound.dial_refused":  # the dialling policy (callcenter/outbound/policy.py)
-            self._refused.append({**data, "when": self.clock()})
+        if self.board.note(event, data):
             self._dirty.set()
 
     def touch(self) -> None:
@@ -275,162 +241,6 @@ class LiveHub:
         else:
             self._to_agent(agent_id, message)
 
-    # -- snapshots -----------------------------------------------------------------------------
-
-    def agent_message(self, agent_id: str) -> dict[str, Any]:
-        """One operator's state as their page shows it."""
-        agent = self.adapter.acd.agents.get(agent_id)
-        base = {"type": "agent", "agent_id": agent_id, "name": self.names.get(agent_id, ""), "now": self.clock()}
-        if agent is None:
-            return {**base, "state": AgentState.LOGGED_OUT.value, "since": None, "registered": agent_id in self.adapter.registered}
-        return {
-            **base,
-            "state": agent.state.value,
-            "since": agent.since,
-            "reason": agent.pause_reason,
-            "call_id": agent.call_id,
-            "wrap_up_until": agent.wrap_up_until if agent.state == AgentState.WRAP_UP else None,
-            "pending": agent.pending,
-            "phone_busy": agent.phone_busy,
-            "registered": agent_id in self.adapter.registered,
-            "calls_answered": agent.calls_answered,
-            "missed_in_row": agent.missed_in_row,
-            # When the core rings a paused operator again by itself ([acd] auto_resume_after); None: only by hand.
-            "resume_at": getattr(agent, "resume_at", None) if agent.state == AgentState.PAUSED else None,
-            "answer": self._answer_memory(agent_id),
-        }
-
-    def _answer_memory(self, agent_id: str) -> dict[str, Any] | None:
-        """The core's memory of the operator's recent rings (it rings likely answerers first)."""
-        figures = self.adapter.acd.agent_figures(self.clock()).get(agent_id)
-        if figures is None:
-            return None
-        return {
-            "p_within_window": round(figures.p_within_window, 3),
-            "likely": figures.likely,
-            "answer_share": None if figures.answer_share is None else round(figures.answer_share, 3),
-            "typical_answer": None if figures.typical_answer is None else round(figures.typical_answer, 1),
-            "offers_remembered": round(figures.offers_remembered, 1),
-        }
-
-    def live_board(self) -> dict[str, Any]:
-        """Calls in progress and every operator's state, from the ACD's memory."""
-        acd = self.adapter.acd
-        calls = []
-        for call in acd.calls.values():
-            if call.state in (CallState.ENDED,):
-                continue
-            live = self.adapter.calls.get(call.call_id) or self.adapter.kept.get(call.call_id)
-            calls.append(
-                {
-                    "call_id": call.call_id,
-                    "caller_number": live.caller_number if live else "",
-                    "callback": call.kept_at is not None,  # a kept place: nobody on hold, called back in turn
-                    "attempts": call.callback_attempts,
-                    "state": call.state.value,
-                    "arrived_at": call.arrived_at,
-                    "waiting_since": call.waiting_since if call.waiting_since is not None else call.arrived_at,
-                    "answered_at": call.answered_at,
-                    "ringing": sorted(call.ringing),
-                    "agent_id": call.agent_id,
-                }
-            )
-        calls.sort(key=lambda c: c["waiting_since"])
-        duty = self.rota.on_duty(dt.datetime.fromtimestamp(self.clock(), self.zone)) if self.rota is not None else {}
-        agents = []
-        for agent_settings in self.settings.agents:
-            message = self.agent_message(agent_settings.id)
-            message.pop("type", None)
-            message.pop("now", None)
-            message["shift"] = duty.get(agent_settings.id)  # scheduled now: the shift's name
-            agents.append(message)
-        callbacks = sum(1 for c in calls if c["callback"] and c["state"] == "waiting")
-        return {"calls": calls, "agents": agents, "callbacks_waiting": callbacks}
-
-    async def today(self) -> dict[str, Any]:
-        """Today's figures (local day), recomputed at most every ``TODAY_REFRESH`` seconds."""
-        now = self.clock()
-        if now - self._today_at < TODAY_REFRESH and self._today:
-            return self._today
-        day = dt.datetime.fromtimestamp(now, self.zone).date()
-        start, end = figures.local_day_bounds(day, self.zone)
-        rows = await call_rows(self.reads, start, end)
-        # Each operator's figures too, crediting every ring of their phone (figures.by_agent).
-        self._today = {"day": day.isoformat(), **figures.summarise(rows), "agents": figures.by_agent(rows)}
-        self._today_at = now
-        return self._today
-
-    async def overdue(self) -> list[dict[str, Any]]:
-        """Tickets past their promised reply or callback deadline, most late first (cached)."""
-        now = self.clock()
-        if self.work is None or now - self._overdue_at < OVERDUE_REFRESH:
-            return self._overdue
-        rows = [r for r in await self.work.list(overdue_only=True, limit=500) if r.get("overdue")]
-        rows.sort(key=lambda r: r["overdue"]["deadline"])
-        self._overdue = [
-            {"ticket_id": r["id"], "caller_number": r["caller_number"], "status": r["status"],
-             "category": r["category"], "deadline": r["overdue"]["deadline"], "days": r["overdue"]["days"]}
-            for r in rows
-        ]
-        self._overdue_at = now
-        return self._overdue
-
-    def alerts(
-        self, board: dict[str, Any], today: dict[str, Any], overdue: list[dict[str, Any]] | None = None
-    ) -> list[dict[str, Any]]:
-        """What a supervisor must look at now."""
-        web_settings = self.settings.web
-        now = self.clock()
-        out: list[dict[str, Any]] = []
-        level = today.get("service_level")
-        if level is not None and level < web_settings.service_level_target:
-            out.append({"kind": "service_level", "value": level, "target": web_settings.service_level_target})
-        for call in board["calls"]:
-            waited = now - call["waiting_since"]
-            if call["state"] in ("waiting", "offered") and not call.get("callback") and waited > web_settings.long_wait_alert:
-                out.append({"kind": "long_wait", "call_id": call["call_id"], "caller_number": call["caller_number"], "since": call["waiting_since"]})
-        for agent in board["agents"]:
-            if agent["state"] == "paused" and agent.get("reason") == MISSED_CALLS:
-                out.append({"kind": "auto_paused", "agent_id": agent["agent_id"], "name": agent["name"], "since": agent["since"]})
-            if agent.get("shift") and agent["state"] == "logged_out":
-                out.append({"kind": "absent", "agent_id": agent["agent_id"], "name": agent["name"], "shift": agent["shift"]})
-        overdue = overdue or []
-        for ticket in overdue[:OVERDUE_SHOWN]:
-            out.append({"kind": "overdue", **ticket})
-        if len(overdue) > OVERDUE_SHOWN:
-            out.append({"kind": "overdue_more", "count": len(overdue) - OVERDUE_SHOWN})
-        refused = [r for r in self._refused if now - r["when"] <= REFUSED_FOR]
-        for entry in reversed(refused[-REFUSED_SHOWN:]):  # newest first
-            out.append({"kind": "dial_refused", "number": entry.get("number"), "reason": entry.get("reason"),
-                        "by": entry.get("by"), "call": entry.get("kind"), "ticket_id": entry.get("ticket_id"),
-                        "since": entry["when"]})
-        if len(refused) > REFUSED_SHOWN:
-            out.append({"kind": "dial_refused_more", "count": len(refused) - REFUSED_SHOWN})
-        recorder = self.adapter.recorder  # callcenter.recording: calls go on unrecorded while this lasts
-        if recorder is not None and recorder.fault is not None:
-            out.append(dict(recorder.fault))  # kind "recording_failed": reason, detail, since, calls
-        return out
-
-    async def wallboard(self) -> dict[str, Any]:
-        """The whole wallboard: live calls and agents, today's figures, alerts."""
-        board = self.live_board()
-        today = await self.today()
-        try:
-            overdue = await self.overdue()
-        except Exception:  # the figures and the live picture matter more than this list
-            log.exception("web.overdue_failed")
-            overdue = self._overdue
-        return {
-            "type": "wallboard",
-            **board,
-            "today": today,
-            "overdue": len(overdue),
-            "alerts": self.alerts(board, today, overdue),
-            "target": self.settings.web.service_level_target,
-            "long_wait_alert": self.settings.web.long_wait_alert,
-            "now": self.clock(),
-        }
-
     async def _wallboard_loop(self) -> None:
         while True:
             try:
@@ -442,7 +252,7 @@ class LiveHub:
             if not supervisors:
                 continue
             try:
-                board = await self.wallboard()
+                board = await self.board.snapshot()
             except Exception:
                 log.exception("web.wallboard_failed")
                 await asyncio.sleep(1.0)

@@ -1,7 +1,7 @@
 """Wiring of the web side: security middlewares, routes, and the live hub's lifetime.
 
-``setup_web(app)`` is called once by ``create_app``; ``open_web`` (the accounts service, the rota and
-the live hub) is the ``cleanup_ctx`` resource ``create_app`` opens after the store, the work orders
+``setup_web(app)`` is called once by ``create_app``; ``open_web`` (the accounts service, the rota, the
+wallboard and the live hub) is the ``cleanup_ctx`` resource ``create_app`` opens after the store, the work orders
 and the ACD adapter, so it closes before them.
 """
 
@@ -24,6 +24,7 @@ from callcenter.web.guard import ticket_guard
 from callcenter.web.live import LiveHub, websocket
 from callcenter.web.pages import STATIC, setup_templates
 from callcenter.web.security import setup_security
+from callcenter.web.wallboard import Wallboard
 from callcenter.workorders import keys as wo_keys
 
 log = structlog.get_logger(__name__)
@@ -46,7 +47,7 @@ def setup_web(app: web.Application) -> None:
 
 
 async def open_web(app: web.Application) -> AsyncIterator[None]:
-    """Accounts, the rota (its skills handed to the adapter) and the live hub of desks and wallboards."""
+    """Accounts, the rota (its skills handed to the adapter), the wallboard and the live hub of desks and wallboards."""
     settings = app[keys.SETTINGS]
     reads = session_factory(app[keys.ENGINE])
     app[web_keys.READS] = reads
@@ -62,7 +63,10 @@ async def open_web(app: web.Application) -> AsyncIterator[None]:
     for agent_id, skills in rota.skill_overrides().items():
         app[keys.ADAPTER].set_skills(agent_id, frozenset(skills))
     app[web_keys.ROTA] = rota
-    hub = LiveHub(settings, app[keys.ADAPTER], app[keys.TICKETS], reads, rota=rota, work=app.get(wo_keys.WORKORDERS))
+    work = app.get(wo_keys.WORKORDERS)
+    board = Wallboard(settings, app[keys.ADAPTER], reads, rota=rota, work=work)
+    app[web_keys.WALLBOARD] = board
+    hub = LiveHub(app[keys.ADAPTER], board, app[keys.TICKETS], reads, work=work)
     app[web_keys.HUB] = hub
     hub.start()
     yield

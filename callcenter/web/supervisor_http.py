@@ -53,7 +53,7 @@ async def kb_page(request: web.Request) -> web.Response:
 @requires("supervisor")
 async def wallboard(request: web.Request) -> web.Response:
     """The wallboard as JSON."""
-    return web.json_response(await request.app[web_keys.HUB].wallboard(), dumps=_dumps)
+    return web.json_response(await request.app[web_keys.WALLBOARD].snapshot(), dumps=_dumps)
 
 
 @requires("supervisor")
@@ -67,7 +67,7 @@ async def control_agent(request: web.Request) -> web.Response:
     ok = change_state(request.app, agent_id, op, reason)
     if ok is None:
         return api.error_json(400, "agent.bad_op", "op must be login, ready, pause or logout")
-    message = request.app[web_keys.HUB].agent_message(agent_id)
+    message = request.app[web_keys.WALLBOARD].agent_message(agent_id)
     log.info("web.supervisor_agent_op", user=current_user(request).username, agent=agent_id, op=op, ok=ok)
     if not ok:
         return web.json_response({"error": "agent.refused", "message": f"cannot {op} now", "agent": message}, status=409)

@@ -238,10 +238,10 @@ async def test_the_wallboard_counts_a_caller_who_hung_up_while_the_phone_rang(co
     """What the phones did against what the wallboard says: two calls rang an operator, one was answered
     within two rings, the other's caller hung up while the phone rang (it used to drop out of the level)."""
     controller = await controller_factory()
-    hub = controller[web_keys.HUB]
+    wallboard = controller[web_keys.WALLBOARD]
     operator_phone = await phone_factory("1001", answer="manual")
     await ready(controller, "1001")
-    before = await hub.today()  # queue_log may have ticketed earlier tests' fallback calls: compare the change
+    before = await wallboard.today()  # queue_log may have ticketed earlier tests' fallback calls: compare the change
 
     impatient = await phone_factory("2004", answer="manual")
     await impatient.dial(asterisk.asterisk.hotline_number)
@@ -277,7 +277,7 @@ async def test_the_wallboard_counts_a_caller_who_hung_up_while_the_phone_rang(co
     assert within == 1
 
     async def settled():
-        today = await hub.today()  # recomputed from the tickets every couple of seconds
+        today = await wallboard.today()  # recomputed from the tickets every couple of seconds
         return today if today["offered_to_agent"] - before["offered_to_agent"] >= 2 else None
 
     after = await eventually(settled, timeout=8, message="the wallboard counts both calls")
@@ -288,5 +288,5 @@ async def test_the_wallboard_counts_a_caller_who_hung_up_while_the_phone_rang(co
     op_before, op_after = operator(before, "1001"), operator(after, "1001")
     assert {k: op_after[k] - op_before[k] for k in ("offered", "answered", "missed", "caller_left")} == {
         "offered": 2, "answered": 1, "missed": 0, "caller_left": 1}
-    board = await hub.wallboard()  # what supervisors are sent
+    board = await wallboard.snapshot()  # what supervisors are sent
     assert board["today"]["offered_to_agent"] == after["offered_to_agent"]

@@ -31,7 +31,7 @@ from harness.faults import (
 from harness.traffic import Load
 
 from callcenter.web import keys as web_keys
-from callcenter.web.live import TODAY_REFRESH
+from callcenter.web.wallboard import TODAY_REFRESH
 
 pytestmark = pytest.mark.e2e
 
@@ -110,13 +110,13 @@ async def test_database_locked_for_ten_seconds_mid_traffic(make_rig):
 
 async def test_the_wallboard_says_what_the_phones_did_in_a_busy_stretch(make_rig):
     """No fault: ten operators, some slow enough to miss the two rings, a guard ring and escalation on,
-    callers who give up.  The wallboard's figures (``LiveHub.today``) equal the phones' own count."""
+    callers who give up.  The wallboard's figures (``Wallboard.today``) equal the phones' own count."""
     load = Load(answer_after=(0.3, 3.2), patience=12.0, talk=(3.0, 8.0), seed=11)
     # max_missed 0: a slow operator is not paused (the checker would take that for a stuck operator).
     acd = {"sla_guard_after": 1.2, "escalate_after": 1.6, "max_missed": 0}
     rig = await make_rig(acd=acd, load=load, choices={})
-    hub = rig.controller.controller[web_keys.HUB]
-    before = await hub.today()
+    wallboard = rig.controller.controller[web_keys.WALLBOARD]
+    before = await wallboard.today()
     await rig.warm_up(min_in_flight=10)
     await rig.flow_until(rig.traffic.history.started_at + 60.0)
     report = await rig.finish()
@@ -136,7 +136,7 @@ async def test_the_wallboard_says_what_the_phones_did_in_a_busy_stretch(make_rig
             truth["within_two_rings"] += after <= window
             borderline += abs(after - window) < 0.3
     await asyncio.sleep(TODAY_REFRESH)  # past the wallboard's cache
-    after = await hub.today()
+    after = await wallboard.today()
     shown = {key: after[key] - before[key] for key in truth}
     print(f"phones {truth}, borderline {borderline}; wallboard {shown} ({before} before)")
     assert shown["offered_to_agent"] == truth["offered_to_agent"]

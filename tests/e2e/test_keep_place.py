@@ -78,7 +78,7 @@ async def keep_place(controller, commands: AgiCommands, operator, talking, calle
     call_id = waiting.call_id
     call = adapter.acd.calls[call_id]
     assert call.kept_at is not None and call.state == "waiting" and adapter.acd.position(call_id) == 1
-    assert controller[web_keys.HUB].live_board()["callbacks_waiting"] == 1
+    assert controller[web_keys.WALLBOARD].live_board()["callbacks_waiting"] == 1
     tickets = controller[keys.TICKETS]
     assert await tickets.flush(5)
     ticket = await tickets.get(call_id)

@@ -51,7 +51,7 @@ async def titles_during(page, seconds: float) -> list[str]:
 
 async def test_the_pop_names_the_menu_skill_and_a_paused_operator_carries_the_resume_time(app_client):
     app = app_client.server.app
-    adapter, hub = app[keys.ADAPTER], app[web_keys.HUB]
+    adapter, hub, wallboard = app[keys.ADAPTER], app[web_keys.HUB], app[web_keys.WALLBOARD]
     await login(app_client, "op1")
     ws = await app_client.ws_connect("/ws")
     assert json.loads((await ws.receive(timeout=2)).data)["type"] == "hello"
@@ -81,20 +81,20 @@ async def test_the_pop_names_the_menu_skill_and_a_paused_operator_carries_the_re
     assert after > 0  # the shipped default: the pause is undone by itself
     due = state["resume_at"]
     assert due is not None and paused_at + after - 1 <= due <= adapter.clock() + after
-    board = hub.live_board()
+    board = wallboard.live_board()
     row = next(a for a in board["agents"] if a["agent_id"] == "1001")
     assert row["reason"] == MISSED and row["resume_at"] == due
-    assert any(a["kind"] == "auto_paused" and a["agent_id"] == "1001" for a in hub.alerts(board, {}))
+    assert any(a["kind"] == "auto_paused" and a["agent_id"] == "1001" for a in wallboard.alerts(board, {}))
     assert adapter.agent_op("1001", "resume")
-    assert adapter.acd.agents["1001"].state == AgentState.AVAILABLE and hub.agent_message("1001")["resume_at"] is None
+    assert adapter.acd.agents["1001"].state == AgentState.AVAILABLE and wallboard.agent_message("1001")["resume_at"] is None
 
 
 async def test_supervisors_see_what_the_acd_remembers_of_each_operators_rings(app_client):
     """The wallboard row carries the core's answer memory: a miss lowers the chance shown."""
     app = app_client.server.app
-    adapter, hub = app[keys.ADAPTER], app[web_keys.HUB]
+    adapter, wallboard = app[keys.ADAPTER], app[web_keys.WALLBOARD]
     assert adapter.agent_op("1001", "login")
-    fresh = hub.agent_message("1001")["answer"]
+    fresh = wallboard.agent_message("1001")["answer"]
     assert fresh["answer_share"] is None and fresh["likely"]  # nothing remembered: the new-operator prior
     acd, now = adapter.acd, adapter.clock()
     acd.handle(LinkUp(now))  # the core itself (no Asterisk here): two calls ring 1001 and ring out
@@ -107,7 +107,7 @@ async def test_supervisors_see_what_the_acd_remembers_of_each_operators_rings(ap
         acd.handle(CallEnded(f"miss-{n}", now + 10))
     assert acd.agents["1001"].pause_reason == MISSED
     acd.handle(AgentResumed("1001", now + 10))
-    row = next(a for a in hub.live_board()["agents"] if a["agent_id"] == "1001")
+    row = next(a for a in wallboard.live_board()["agents"] if a["agent_id"] == "1001")
     figures = acd.agent_figures(adapter.clock())["1001"]
     assert row["answer"]["answer_share"] == 0.0 and not row["answer"]["likely"]
     assert row["answer"]["p_within_window"] == round(figures.p_within_window, 3) < fresh["p_within_window"]
