@@ -437,6 +437,9 @@ class Adapter:
             self.started = True
             await self.refresh_agents(restore=True)
             await self._adopt(channels)
+            # A call that hung up while we read the database was adopted from the old list, and its
+            # Hangup named a call we did not hold yet: ask again (from here on_hangup sees them).
+            channels = await self._channels()
         else:
             await self.refresh_agents()
         now = self.clock()

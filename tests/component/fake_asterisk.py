@@ -67,6 +67,7 @@ class FakeAsterisk:
         self.started = STARTED  # CoreStatus startup date and time: changing it says "Asterisk restarted"
         self.originate_reply = "queued"  # or "error": Response: Error
         self.on_originate: Callable[[Originate], Any] | None = None  # scripts every ring
+        self.after_channel_list: Callable[[], Any] | None = None  # runs once CoreShowChannels has answered
         self.accepting = True  # False: new AMI connections are closed at once (an outage)
         self.sent: list[Sent] = []
         self.originates: list[Originate] = []
@@ -143,6 +144,8 @@ class FakeAsterisk:
                 writer.write(_frame({"Event": "CoreShowChannel", "ActionID": aid, "Uniqueid": uniqueid, **fields}))
             writer.write(_frame({"Event": "CoreShowChannelsComplete", "ActionID": aid, "EventList": "Complete",
                                  "ListItems": str(len(self.channels))}))
+            if self.after_channel_list is not None:
+                self.after_channel_list()
         elif name == "devicestatelist":
             writer.write(_frame({**ok, "EventList": "start", "Message": "Device State Changes will follow"}))
             for agent, state in self.devices.items():

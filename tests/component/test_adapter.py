@@ -641,6 +641,32 @@ async def test_a_call_bridged_at_start_is_adopted_and_its_ticket_ends_at_the_rea
     await env.ended_ticket(caller.uniqueid)
 
 
+async def test_a_call_that_ends_while_the_controller_starts_is_not_adopted_for_ever(env):
+    """The call was in CoreShowChannels' list, and hung up before the controller had adopted it
+    (the start reads the database in between): its Hangup named nothing the adapter held."""
+    uid, agent_uid = "1741568000.7", "1741568000.8"
+
+    async def earlier_call(tickets: TicketService) -> None:
+        assert await tickets.open_for_arrival(uid, "13800138000", "张三", "PJSIP/trunk-7", None) is not None
+
+    env.fake.channels = {
+        uid: {"Channel": "PJSIP/trunk-00000007", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": uid},
+        agent_uid: {"Channel": "PJSIP/1001-00000008", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": uid},
+    }
+
+    def caller_leaves_now() -> None:
+        env.fake.after_channel_list = None
+        env.fake.hang_up(uid)
+        env.fake.hang_up(agent_uid)
+
+    env.fake.after_channel_list = caller_leaves_now
+    await env.start(devices={"1001": "INUSE", "1002": "NOT_INUSE"}, before=earlier_call)
+    ticket = await env.ended_ticket(uid)
+    assert ticket.hangup_by == "system" and ticket.details["end"]["observed"] == "after_outage"
+    assert not env.adapter.adopted
+    env.fake.event("DeviceStateChange", Device="PJSIP/1001", State="NOT_INUSE")
+    await eventually(lambda: env.agent("1001").state == AgentState.AVAILABLE, message="1001 free again")
+
 async def test_a_ring_asterisk_cuts_as_it_restarts_is_nobodys_miss(env):
     """A restart hangs up the ringing leg (SoftHangupRequest Cause 4, then OriginateResponse reason 1)."""
     await env.start(devices=("1001",))
