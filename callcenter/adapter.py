@@ -77,8 +77,9 @@ from callcenter.acd import (
     Strategy,
     Tick,
     WakeAt,
+    WrapUpEnded,
 )
-from callcenter.agents.states import ChosenState
+from callcenter.agents.states import AgentStateStore, ChosenState
 from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
 from callcenter.exceptions import AmiError, CallCenterError
@@ -189,12 +190,13 @@ class Adapter:
     """Owns the ACD core for this controller and connects it to Asterisk."""
 
     def __init__(self, settings: Settings, ami: AmiClient, tickets: TicketService, clock: Callable[[], float] = time.time,
-                 states: Any = None, recorder: CallRecorder | None = None) -> None:
+                 states: AgentStateStore | None = None, recorder: CallRecorder | None = None,
+                 dialler: KeptDialler | None = None) -> None:
         self.settings = settings
         self.ami = ami
         self.tickets = tickets
         self.clock = clock
-        self.states = states  # callcenter.agents.states.AgentStateStore: operators' chosen states, kept across restarts
+        self.states = states  # operators' chosen states, kept across restarts
         acd = settings.acd
         self.acd = Acd(
             ring_timeout=acd.ring_timeout,
@@ -217,12 +219,12 @@ class Adapter:
             callback_retry_after=acd.callback_retry_after,
         )
         self.skills = {a.id: frozenset(a.skills) for a in settings.agents}
-        self.chosen: dict[str, Any] = {}  # agent id -> ChosenState loaded at start
+        self.chosen: dict[str, ChosenState] = {}  # agent id -> chosen state loaded at start
         self.calls: dict[str, LiveCall] = {}
         self.legs: dict[str, Leg] = {}
         self.adopted: dict[str, AdoptedCall] = {}
         self.kept: dict[str, KeptPlace] = {}  # kept places (no caller on the line) until called back or given up
-        self.dialler: KeptDialler | None = None  # set by the outbound plugin; None: no callback is offered
+        self.dialler = dialler  # the [outbound] dialling policy; None: no callback is offered
         self.ending: set[str] = set()  # calls whose ticket end is being written
         self.dropped: dict[str, float] = {}  # legs we gave up before knowing their channel -> when (hung up if they show up)
         self.registered: set[str] = set()
@@ -668,6 +670,36 @@ class Adapter:
         self.skills[agent_id] = frozenset(skills)
         log.info("agent.skills", agent=agent_id, skills=sorted(skills))
         return self.apply(AgentSkillsChanged(agent_id, self.clock(), frozenset(skills)))
+
+    # -- operators' actions (the web's desk and wallboard; feature codes go through agent_op) --------
+
+    def login(self, agent_id: str, by: str = "web") -> bool:
+        """Log an operator in to take calls; False if refused."""
+        return self.agent_op(agent_id, "login", by=by)
+
+    def logout(self, agent_id: str, by: str = "web") -> bool:
+        """Log an operator out (after the call they are on); False if refused."""
+        return self.agent_op(agent_id, "logout", by=by)
+
+    def pause(self, agent_id: str, reason: str, by: str = "web") -> bool:
+        """Pause an operator with a reason (after the call they are on); False if refused."""
+        return self.agent_op(agent_id, "pause", reason, by=by)
+
+    def resume(self, agent_id: str, by: str = "web") -> bool:
+        """End an operator's pause; False if refused."""
+        return self.agent_op(agent_id, "resume", by=by)
+
+    def make_available(self, agent_id: str, by: str = "web") -> bool:
+        """Ready for calls: log in, end a pause or cut a wrap-up short; True if already available, else False."""
+        agent = self.acd.agents.get(agent_id)
+        state = agent.state if agent else AgentState.LOGGED_OUT
+        if state == AgentState.LOGGED_OUT:
+            return self.login(agent_id, by)
+        if state == AgentState.PAUSED:
+            return self.resume(agent_id, by)
+        if state == AgentState.WRAP_UP:
+            return self.apply(WrapUpEnded(agent_id, self.clock()))
+        return state == AgentState.AVAILABLE
 
     def agent_op(self, agent_id: str, op: str, reason: str = "break", by: str = "web") -> bool:
         """Log in, log out, pause or resume an agent (feature code or web); False if refused."""

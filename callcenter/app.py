@@ -23,7 +23,8 @@ from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.plugin import create_ivr
 from callcenter.kb.plugin import open_kb, setup_kb
-from callcenter.outbound.plugin import open_list_runner, open_list_store, open_outbound, setup_outbound
+from callcenter.outbound import keys as outbound_keys
+from callcenter.outbound.plugin import open_list_runner, open_list_store, open_outbound, run_outbound, setup_outbound
 from callcenter.recording.plugin import open_recording, recorder_of, run_recording, setup_recording
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
@@ -54,12 +55,13 @@ def create_app(settings: Settings) -> web.Application:
         _ivr,  # the IVR's schedule, imported into the database
         _ami,  # the AMI client (connected once the adapter listens)
         open_recording,  # the recording service, handed to the adapter and to outbound calls
+        open_outbound,  # the outbound calls' service: its dialling policy is handed to the adapter (kept places)
         _adapter,  # the ACD adapter: operators' states restored, then AMI connects
         run_recording,  # a previous run's unfinished recordings, the storage watch, the retention job
         _agi,  # the FastAGI server: calls arrive from here on
         _reconciler,  # queue_log: tickets for the calls the fallback queue served while we were away
         open_web,  # accounts, the rota, the live hub of desks and wallboards
-        open_outbound,  # escalation and callback calls (FastAGI route "outbound"), the kept places' dialler
+        run_outbound,  # escalation and callback calls (FastAGI route "outbound")
         open_list_runner,  # list tasks and automatic callbacks (FastAGI route "outbound-list")
     ])
     app.router.add_get("/health", health)
@@ -103,7 +105,8 @@ async def _ami(app: web.Application) -> AsyncIterator[None]:
 async def _adapter(app: web.Application) -> AsyncIterator[None]:
     settings, ami = app[keys.SETTINGS], app[keys.AMI]
     states = AgentStateStore(session_factory(app[keys.ENGINE]), settings.node)
-    adapter = Adapter(settings, ami, app[keys.TICKETS], states=states, recorder=recorder_of(app))
+    adapter = Adapter(settings, ami, app[keys.TICKETS], states=states, recorder=recorder_of(app),
+                      dialler=app[outbound_keys.SERVICE])
     await adapter.start()  # operators' chosen states, restored at the first login
     app[keys.ADAPTER] = adapter
     await ami.start()

@@ -1,10 +1,12 @@
-"""Wiring of outbound calls into the controller: three ``cleanup_ctx`` resources and ``setup_outbound(app)`` (routes).
+"""Wiring of outbound calls into the controller: four ``cleanup_ctx`` resources and ``setup_outbound(app)`` (routes).
 
 ``callcenter.app.create_app`` states where each resource opens:
 - ``open_list_store`` after the work orders: the list store (imports and reads work without Asterisk);
-- ``open_outbound`` after AMI, the ACD adapter and the FastAGI server: escalation and callback calls
-  (``OutboundService``, also the adapter's dialling policy for kept places) and the FastAGI route
-  ``outbound``;
+- ``open_outbound`` after AMI and recording, before the ACD adapter: the service of escalation and
+  callback calls (``OutboundService``), which is also the dialling policy ``create_app`` hands the
+  adapter for kept places (nothing is dialled yet);
+- ``run_outbound`` after the FastAGI server: the FastAGI route ``outbound``, and the service where the
+  work-order routes find it; it closes the calls in progress;
 - ``open_list_runner`` after it: the runner, which dials list tasks and automatic callbacks, and the
   FastAGI route ``outbound-list``.
 Outbound depends on work orders (tasks, contacts, the directory), never the other way.
@@ -38,18 +40,18 @@ async def open_list_store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def open_outbound(app: web.Application) -> AsyncIterator[None]:
-    """Escalation and callback calls; kept places (press 1 on hold) are called back through the same dialling policy."""
-    outbound = OutboundService(app[app_keys.SETTINGS], app[app_keys.AMI], app[wo_keys.WORKORDERS],
-                               app[wo_keys.DIRECTORY], recorder=recorder_of(app))
-    app[keys.SERVICE] = outbound
+    """The service of escalation and callback calls; kept places (press 1 on hold) are called back through its dialling policy."""
+    app[keys.SERVICE] = OutboundService(app[app_keys.SETTINGS], app[app_keys.AMI], app[wo_keys.WORKORDERS],
+                                        app[wo_keys.DIRECTORY], recorder=recorder_of(app))
+    yield
+
+
+async def run_outbound(app: web.Application) -> AsyncIterator[None]:
+    """Outbound calls served: FastAGI route ``outbound``; the work-order routes reach the service from here on."""
+    outbound = app[keys.SERVICE]
     app[wo_keys.OUTBOUND] = outbound
     app[app_keys.AGI].route("outbound", outbound.serve)
-    adapter = app.get(app_keys.ADAPTER)
-    if adapter is not None:
-        adapter.dialler = outbound
     yield
-    if adapter is not None:
-        adapter.dialler = None
     await outbound.close()
 
 

@@ -17,7 +17,6 @@ import structlog
 from aiohttp import web
 
 from callcenter import keys
-from callcenter.acd import AgentState, WrapUpEnded
 from callcenter.web import api
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
@@ -81,23 +80,16 @@ async def set_state(request: web.Request) -> web.Response:
 def change_state(app: web.Application, agent_id: str, op: str, reason: str = "break") -> bool | None:
     """Apply one state change from the web; None when the request is malformed, False when refused."""
     adapter = app[keys.ADAPTER]
-    agent = adapter.acd.agents.get(agent_id)
-    state = agent.state if agent else AgentState.LOGGED_OUT
-    if op == "pause" and reason not in PAUSE_REASONS:
-        return None
-    if op == "ready":
-        if state == AgentState.LOGGED_OUT:
-            return adapter.agent_op(agent_id, "login")
-        if state == AgentState.PAUSED:
-            return adapter.agent_op(agent_id, "resume")
-        if state == AgentState.WRAP_UP:
-            # The adapter has no op for this yet; its public apply() runs the core's own event.
-            return adapter.apply(WrapUpEnded(agent_id, adapter.clock()))
-        return state == AgentState.AVAILABLE
-    if op in ("login", "logout", "pause"):
-        return adapter.agent_op(agent_id, op, reason)
+    if op == "ready":  # log in, end a pause or a wrap-up, whichever the operator is in
+        return adapter.make_available(agent_id)
+    if op == "login":
+        return adapter.login(agent_id)
+    if op == "logout":
+        return adapter.logout(agent_id)
+    if op == "pause":
+        return adapter.pause(agent_id, reason) if reason in PAUSE_REASONS else None
     if op == "resume":
-        return adapter.agent_op(agent_id, "resume")
+        return adapter.resume(agent_id)
     return None
 
 

@@ -43,7 +43,7 @@ from callcenter.acd import (
     RingStarted,
     StopRinging,
 )
-from callcenter.adapter import Adapter
+from callcenter.adapter import Adapter, KeptDialler
 from callcenter.agents.states import AgentStateStore
 from callcenter.agi.server import AgiServer
 from callcenter.ami.client import AmiClient
@@ -81,7 +81,7 @@ class Env:
         self.engine = None
 
     async def start(self, devices: Any = ("1001",), before: Callable[[TicketService], Awaitable[None]] | None = None,
-                    **acd: Any) -> Env:
+                    dialler: KeptDialler | None = None, **acd: Any) -> Env:
         self.fake.devices = dict(devices) if isinstance(devices, dict) else {a: "NOT_INUSE" for a in devices}
         await self.fake.start(self.ami_port)
         settings = make_test_settings(self.tmp_path / "state")
@@ -100,7 +100,8 @@ class Env:
         if before is not None:
             await before(self.tickets)
         self.ami = AmiClient(settings.ami)
-        self.adapter = Adapter(settings, self.ami, self.tickets, states=AgentStateStore(sessions, settings.node))
+        self.adapter = Adapter(settings, self.ami, self.tickets, states=AgentStateStore(sessions, settings.node),
+                               dialler=dialler)
         self._record()
         await self.adapter.start()
         await self.ami.start()

@@ -32,9 +32,12 @@ from callcenter.ivr.prompts import sound_path
 KEPT = {"callback_offer_after": 0.3, "announce_every": 0.0, "callback_attempts": 2, "callback_retry_after": 0.5}
 
 
-async def start(env: Env) -> Env:
-    """Operator 1001, callbacks offered after 0.3 s on hold, the two prompts in a sounds dir of the test's own."""
-    await env.start(devices=("1001",), **KEPT)
+async def start(env: Env, dialler: Dialler | None = None) -> Env:
+    """Operator 1001, callbacks offered after 0.3 s on hold, the two prompts in a sounds dir of the test's own.
+
+    ``dialler``: the dialling policy kept places are called back through; None: no callback is offered.
+    """
+    await env.start(devices=("1001",), dialler=dialler, **KEPT)
     settings = env.adapter.settings
     sounds = env.tmp_path / "sounds"
     for name in ("queue_callback_offer", "queue_callback_confirm"):
@@ -114,8 +117,8 @@ async def keep_place(env: Env, via: str) -> AgiCall:
 
 @pytest.mark.parametrize("via", ["dtmf", "announcement"])
 async def test_press_1_hang_up_and_be_called_back_in_turn_operator_first_then_caller(env, via):
-    await start(env)
-    env.adapter.dialler = dialler = Dialler()
+    dialler = Dialler()
+    await start(env, dialler)
     first, _ = await busy_operator(env)
     caller = await keep_place(env, via)
     # The caller heard the confirmation and was hung up; the dialplan will not queue them again.
@@ -168,8 +171,7 @@ async def test_press_1_hang_up_and_be_called_back_in_turn_operator_first_then_ca
 
 
 async def test_a_caller_not_reached_is_tried_again_then_given_up_and_the_operator_is_never_charged(env):
-    await start(env)
-    env.adapter.dialler = Dialler()
+    await start(env, Dialler())
     first, _ = await busy_operator(env)
     caller = await keep_place(env, "dtmf")
     first.end_bridge()
@@ -199,21 +201,26 @@ async def test_a_caller_not_reached_is_tried_again_then_given_up_and_the_operato
         await asyncio.wait_for(leg.closed.wait(), 5)
 
 
-async def test_no_callback_is_offered_without_a_dialling_policy_or_a_number(env):
-    await start(env)
+async def test_no_callback_is_offered_without_a_dialling_policy(env):
+    await start(env)  # no dialler: outbound calls are not set up
     first, _ = await busy_operator(env)
-    caller = await env.call()  # env.adapter.dialler is None: outbound calls are not set up
+    caller = await env.call()
     await asyncio.sleep(0.5)
     env.fake.event("DTMFEnd", Channel=caller.channel, Uniqueid=caller.uniqueid, Digit="1", Direction="Received")
     await asyncio.sleep(0.3)
     assert env.accepted(PlaceKept) == [] and not caller.closed.is_set()
-    env.adapter.dialler = Dialler()
+    caller.hangup()
+    first.end_bridge()
+
+
+async def test_no_callback_is_offered_to_a_caller_without_a_number(env):
+    await start(env, Dialler())
+    first, _ = await busy_operator(env)
     anonymous = await env.fake.open_agi("hotline", "1741568400.999", "PJSIP/trunk-anon", callerid="")
     await eventually(lambda: anonymous.saw("SET MUSIC ON"), 5)
     await asyncio.sleep(0.5)
     env.fake.event("DTMFEnd", Channel=anonymous.channel, Uniqueid=anonymous.uniqueid, Digit="1", Direction="Received")
     await asyncio.sleep(0.3)
     assert env.accepted(PlaceKept) == [] and not anonymous.closed.is_set()
-    caller.hangup()
     anonymous.hangup()
     first.end_bridge()
