@@ -769,7 +769,7 @@ class Acd:
         return (DEFAULT_TALK + total) / (1.0 + calls) + max(self.wrap_up, 0.0)
 
     def estimated_wait(self, call_id: str, now: float) -> float | None:
-        """Seconds until an operator is likely offered this waiting call; None when not meaningful.
+        """Seconds until an operator likely answers this waiting call; None when not meaningful.
 
         The model: every operator logged in frees at a time of their own: free now (or when a
         transport hold ends), in wrap-up at its known end, on a call at max(now, answered + mean
@@ -778,7 +778,8 @@ class Acd:
         their auto-resume; paused by choice or busy outside the ACD: never.  The calls
         ahead of this one (``position``) take the earliest free times in turn, each freeing that
         operator again a handle time later (``handle_time``); this call takes the next.  An
-        operator without the call's skill counts only from its overflow point.  None: the call is
+        operator without the call's skill counts only from its overflow point.  The first operator
+        Then the phone rings the room's typical time before it is answered (``_time_to_answer``).  None: the call is
         not waiting, the link is down (callers are handed back), nobody will free, or nothing
         observed backs the figure (no call has ended and no operator is on one).
         """
@@ -822,7 +823,14 @@ class Acd:
         best = min(
             at if skilled or call.skill in self.agents[agent_id].skills else max(at, overflow) for at, agent_id in frees
         )
-        return max(0.0, best - now)
+        return max(0.0, best - now) + self._time_to_answer()
+
+    def _time_to_answer(self) -> float:
+        """Seconds a phone rings before it is answered: the median of the operators' typical
+        answers (0 before any).  One figure for the room, so a caller further back never hears a
+        shorter wait; a caller asks how long until someone speaks, not until a phone rings."""
+        known = sorted(t for a in self.agents.values() if (t := a.memory.typical_answer()) is not None)
+        return known[len(known) // 2] if known else 0.0
 
     def agent_figures(self, now: float) -> dict[str, AgentFigures]:
         """Every known agent's answer memory at ``now``, for supervisors."""

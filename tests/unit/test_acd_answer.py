@@ -569,6 +569,18 @@ def test_estimated_wait_learns_talk_time_and_counts_wrap_up():
     assert acd.estimated_wait("y", 270) == pytest.approx(20 + 130)
 
 
+
+@pytest.mark.parametrize("rings, told", [((0, 0, 0), 0.0), ((3, 3, 3), 3.0), ((1, 4, 4, 4), 4.0), ((2, MISS, 2), 2.0)])
+def test_estimated_wait_runs_to_the_answer_not_to_the_ring(rings, told):
+    """The caller is told when someone will speak: the typical ring before an answer is added
+    (``_on_call`` answers at once: one more answer after 0 s, which leaves these medians as they are)."""
+    acd = core("a")
+    at = teach(acd, "a", rings, 0)
+    _on_call(acd, "a", "c1", at)
+    acd.handle(CallWaiting("x", at + 1))
+    frees = at + acd.handle_time() - max(acd.wrap_up, 0.0)
+    assert acd.estimated_wait("x", at + 10) == pytest.approx(frees - (at + 10) + told)
+
 def test_estimated_wait_counts_a_missed_calls_pause_from_its_auto_resume():
     acd = core("a", "b", max_missed=1, auto_resume_after=120)
     acd.handle(CallWaiting("m", 10))
