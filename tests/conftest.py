@@ -216,9 +216,16 @@ async def controller_factory(asterisk: Settings, db_url: str) -> AsyncIterator[C
     settings = dataclasses.replace(asterisk, database=DatabaseSettings(url=db_url))
     started: list[Controller] = []
 
-    async def start(**acd: object) -> Controller:
-        """Start a controller; keyword arguments override ``[acd]`` settings (e.g. sla_guard_after=1)."""
-        chosen = dataclasses.replace(settings, acd=dataclasses.replace(settings.acd, **acd)) if acd else settings
+    async def start(*, ivr: dict[str, object] | None = None, workorders: dict[str, object] | None = None,
+                    lists: dict[str, object] | None = None, outbound: dict[str, object] | None = None,
+                    **acd: object) -> Controller:
+        """Start a controller; keyword arguments override ``[acd]`` settings (e.g. sla_guard_after=1), and
+        ``ivr``, ``workorders``, ``lists``, ``outbound`` the keys they name of those sections
+        (e.g. ``ivr={"enabled": False}``)."""
+        sections = {"ivr": ivr, "workorders": workorders, "lists": lists, "outbound": outbound, "acd": acd}
+        changed = {name: dataclasses.replace(getattr(settings, name), **overrides)
+                   for name, overrides in sections.items() if overrides}
+        chosen = dataclasses.replace(settings, **changed) if changed else settings
         controller = await Controller(chosen).start()
         started.append(controller)
         return controller

@@ -1,9 +1,8 @@
-# ruff: noqa: F811  (``env``: the fixture of test_adapter, taken by name)
 """Keep your place, over real sockets (``fake_asterisk``): press 1, hang up, called back in turn.
 
-The scripted Asterisk of ``test_adapter`` plays the caller, the operator's phone and Dial on the
-operator's leg.  The same ``env`` fixture checks the invariant after each test (no leg, session or
-caller left, every ticket ended), and each test checks the order of what happened: the kept call is
+The scripted Asterisk of ``adapter_env`` (as in ``test_adapter``) plays the caller, the operator's
+phone and Dial on the operator's leg.  The ``env`` fixture (``conftest.py``) checks the invariant
+after each test (no leg, session or caller left, every ticket ended), and each test checks the order of what happened: the kept call is
 offered only once the operator is free, the operator's phone rings first, the caller is dialled
 from the operator's answered leg.
 """
@@ -15,9 +14,9 @@ import dataclasses
 import time
 
 import pytest
+from adapter_env import Env
 from fake_asterisk import AgiCall, Originate
 from harness.polling import eventually
-from test_adapter import Env, env  # noqa: F401  (env: the fixture, used by name)
 
 from callcenter.acd import (
     AgentState,

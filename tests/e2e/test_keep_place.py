@@ -10,7 +10,6 @@ dialling policy dials them as internal endpoints).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import pytest
 from harness import eventually
@@ -19,7 +18,6 @@ from harness.controller import Controller
 
 from callcenter import keys
 from callcenter.acd import AgentState, CallbackGaveUp
-from callcenter.settings import DatabaseSettings
 from callcenter.web import keys as web_keys
 from callcenter.workorders import keys as wo_keys
 
@@ -30,27 +28,19 @@ KEPT = {"callback_offer_after": 2.0, "announce_every": 2.0, "callback_attempts":
 
 
 @pytest.fixture
-async def start_controller(asterisk, db_url):
+def start_controller(controller_factory):
     """Start a controller with callbacks offered after 2 s on hold, no IVR (callers go straight to the ACD)."""
-    started: list[Controller] = []
 
     async def start(caller_ring_seconds: float = 15.0) -> Controller:
-        settings = dataclasses.replace(
-            asterisk,
-            database=DatabaseSettings(url=db_url),
-            ivr=dataclasses.replace(asterisk.ivr, enabled=False),
-            workorders=dataclasses.replace(asterisk.workorders, kb_sample=""),
-            lists=dataclasses.replace(asterisk.lists, auto_callback=False),  # no automatic callback meanwhile
-            outbound=dataclasses.replace(asterisk.outbound, caller_ring_seconds=caller_ring_seconds),
-            acd=dataclasses.replace(asterisk.acd, **KEPT),
+        return await controller_factory(
+            ivr={"enabled": False},
+            workorders={"kb_sample": ""},
+            lists={"auto_callback": False},  # no automatic callback meanwhile
+            outbound={"caller_ring_seconds": caller_ring_seconds},
+            **KEPT,
         )
-        controller = await Controller(settings).start()
-        started.append(controller)
-        return controller
 
-    yield start
-    for controller in started:
-        await controller.stop()
+    return start
 
 
 async def keep_place(controller, commands: AgiCommands, operator, talking, caller, hotline: str,

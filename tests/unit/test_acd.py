@@ -3,6 +3,7 @@
 import heapq
 
 import pytest
+from harness.acd_days import KINDS, day_event, steps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -393,16 +394,14 @@ def test_illegal_events_raise_and_leave_state_unchanged(event):
 # ---- property test -----------------------------------------------------------------------------
 
 AGENTS = ["a1", "a2", "a3", "a4"]
-KINDS = ["login", "logout", "pause", "resume", "busy", "call", "rang", "fail", "withdraw", "answer", "end", "tick",
-         "wrapped", "down", "up"]
-steps = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 30)), max_size=80)
+quiet_steps = steps(KINDS, max_size=80)
 # A staffed room: every agent logged in first, and a longer, busier day (rings, answers, misses).
 BUSY = KINDS + ["call", "rang", "rang", "answer", "fail", "tick", "tick"]
-busy_steps = st.lists(st.tuples(st.sampled_from(BUSY), st.integers(0, 30)), min_size=20, max_size=120)
+busy_steps = steps(BUSY, min_size=20, max_size=120)
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.one_of(steps.map(lambda s: (False, s)), busy_steps.map(lambda s: (True, s))), st.sampled_from(list(Strategy)),
+@given(st.one_of(quiet_steps.map(lambda s: (False, s)), busy_steps.map(lambda s: (True, s))), st.sampled_from(list(Strategy)),
        st.booleans(), st.booleans())
 def test_random_sequences_keep_the_invariants(day, strategy, guard, extras):
     staffed, sequence = day
@@ -425,50 +424,14 @@ def test_random_sequences_keep_the_invariants(day, strategy, guard, extras):
                 heapq.heappush(wakes, command.at)
             if isinstance(command, HandOff):
                 live_calls.discard(command.call_id)
-        agent_id = AGENTS[pick % len(AGENTS)]
-        ringing = [(c.call_id, a) for c in acd.calls.values() for a in c.ringing]
-        known = agent_id in acd.agents
-        state = acd.agents[agent_id].state if known else None
-        if kind == "login":
-            event = AgentLoggedIn(agent_id, now)
-        elif kind == "logout" and known:
-            event = AgentLoggedOut(agent_id, now)
-        elif kind == "pause" and known and state != AgentState.LOGGED_OUT:
-            event = AgentPaused(agent_id, now, "break")
-        elif kind == "resume" and state == AgentState.PAUSED:
-            event = AgentResumed(agent_id, now)
-        elif kind == "busy" and known:
-            event = AgentPhoneBusy(agent_id, now, busy=pick % 2 == 0)
-        elif kind == "wrapped" and state == AgentState.WRAP_UP:
-            event = WrapUpEnded(agent_id, now)
-        elif kind == "tick":
-            event = Tick(now)
-        elif kind == "call":
-            event = CallWaiting(f"c{next_call}", now, priority=pick % 3)
+        event = day_event(acd, kind, pick, AGENTS[pick % len(AGENTS)], now, f"c{next_call}", priorities=3)
+        if event is None:
+            continue
+        if isinstance(event, CallWaiting):
             live_calls.add(event.call_id)
             next_call += 1
-        elif kind == "rang" and ringing:
-            call_id, ringing_agent = ringing[pick % len(ringing)]
-            event = RingStarted(call_id, ringing_agent, now)
-        elif kind == "withdraw" and ringing:
-            call_id, ringing_agent = ringing[pick % len(ringing)]
-            event = OfferWithdrawn(call_id, ringing_agent, now)
-        elif kind == "down":
-            event = LinkDown(now)
-        elif kind == "up":
-            event = LinkUp(now)
-        elif kind == "fail" and ringing:
-            call_id, ringing_agent = ringing[pick % len(ringing)]
-            event = RingFailed(call_id, ringing_agent, now)
-        elif kind == "answer" and ringing:
-            call_id, ringing_agent = ringing[pick % len(ringing)]
-            event = AgentAnswered(call_id, ringing_agent, now)
-        elif kind == "end" and acd.calls:
-            c = list(acd.calls.values())[pick % len(acd.calls)]
-            event = CallEnded(c.call_id, now)
-            live_calls.discard(c.call_id)
-        else:
-            continue
+        elif isinstance(event, CallEnded):
+            live_calls.discard(event.call_id)
         latest = acd.handle(event)
         commands += latest
         for command in commands:

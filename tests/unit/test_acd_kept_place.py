@@ -3,6 +3,7 @@
 import heapq
 
 import pytest
+from harness.acd_days import KINDS, day_event, steps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,28 +12,25 @@ from callcenter.acd import (
     AgentAnswered,
     AgentLoggedIn,
     AgentLoggedOut,
-    AgentPaused,
     AgentPhoneBusy,
-    AgentResumed,
     AgentState,
     CallbackGaveUp,
     CallbackUnreached,
     CallEnded,
     CallState,
     CallWaiting,
+    Event,
     HandOff,
     IllegalTransition,
     LinkDown,
     LinkUp,
     Offer,
-    OfferWithdrawn,
     PlaceKept,
     RingFailed,
     RingStarted,
     Strategy,
     Tick,
     WakeAt,
-    WrapUpEnded,
 )
 
 RING = 10.0
@@ -341,13 +339,12 @@ def test_a_kept_call_is_not_handed_back_in_an_outage_and_is_offered_when_the_lin
 
 AGENTS = ["a1", "a2", "a3"]
 # Busy enough that callers wait (and keep places), and kept calls get answered and then not reached.
-KINDS = ["login", "logout", "pause", "resume", "busy", "call", "rang", "fail", "withdraw", "answer", "end", "tick",
-         "wrapped", "down", "up"] + ["call", "busy", "keep", "keep", "keep", "answer", "cb_answer", "unreached"] * 2
-steps = st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 30)), min_size=10, max_size=120)
+KEPT_KINDS = KINDS + ["call", "busy", "keep", "keep", "keep", "answer", "cb_answer", "unreached"] * 2
+kept_steps = steps(KEPT_KINDS, min_size=10, max_size=120)
 
 
 @settings(max_examples=3000, deadline=None)
-@given(steps, st.sampled_from(list(Strategy)), st.booleans(), st.integers(1, 3), st.sampled_from([0.0, 5.0, 40.0]))
+@given(kept_steps, st.sampled_from(list(Strategy)), st.booleans(), st.integers(1, 3), st.sampled_from([0.0, 5.0, 40.0]))
 def test_random_days_with_kept_places_keep_the_invariants(sequence, strategy, guard, attempts, retry_after):
     extras = {"escalate_after": 7, "pair_when_idle": True} if guard else {}
     acd = Acd(ring_timeout=RING, wrap_up=3, max_missed=2, sla_guard_after=6 if guard else None, strategy=strategy,
@@ -384,48 +381,29 @@ def test_random_days_with_kept_places_keep_the_invariants(sequence, strategy, gu
         ringing = [(c.call_id, a) for c in acd.calls.values() for a in c.ringing]
         waiting = [c for c in acd.waiting() if c.kept_at is None]
         callbacks = [c for c in acd.calls.values() if c.kept_at is not None and c.state == CallState.CONNECTED]
-        state = acd.agents[agent_id].state
-        if kind == "login":
-            event = AgentLoggedIn(agent_id, now)
-        elif kind == "logout":
-            event = AgentLoggedOut(agent_id, now)
-        elif kind == "pause" and state != AgentState.LOGGED_OUT:
-            event = AgentPaused(agent_id, now, "break")
-        elif kind == "resume" and state == AgentState.PAUSED:
-            event = AgentResumed(agent_id, now)
-        elif kind == "busy":
-            event = AgentPhoneBusy(agent_id, now, busy=pick % 2 == 0)
-        elif kind == "wrapped" and state == AgentState.WRAP_UP:
-            event = WrapUpEnded(agent_id, now)
-        elif kind == "tick":
-            event = Tick(now)
-        elif kind == "call":
-            event = CallWaiting(f"c{next_call}", now, priority=pick % 2)
+        event: Event | None
+        if kind == "keep":
+            event = PlaceKept(waiting[pick % len(waiting)].call_id, now) if waiting else None
+        elif kind == "unreached":
+            event = None
+            if callbacks:
+                call = callbacks[pick % len(callbacks)]
+                event = CallbackUnreached(call.call_id, call.agent_id, now)
+                unreached[call.call_id] = unreached.get(call.call_id, 0) + 1
+        elif kind == "cb_answer":
+            event = None
+            if any(acd.calls[r[0]].kept_at is not None for r in ringing):
+                call_id, ringing_agent = next(r for r in ringing if acd.calls[r[0]].kept_at is not None)
+                event = AgentAnswered(call_id, ringing_agent, now)
+        else:  # every operator is logged in from the start: the core knows each one
+            event = day_event(acd, kind, pick, agent_id, now, f"c{next_call}", priorities=2)
+        if event is None:
+            continue
+        if isinstance(event, CallWaiting):
             live.add(event.call_id)
             next_call += 1
-        elif kind == "keep" and waiting:
-            event = PlaceKept(waiting[pick % len(waiting)].call_id, now)
-        elif kind == "unreached" and callbacks:
-            call = callbacks[pick % len(callbacks)]
-            event = CallbackUnreached(call.call_id, call.agent_id, now)
-            unreached[call.call_id] = unreached.get(call.call_id, 0) + 1
-        elif kind == "cb_answer" and any(acd.calls[r[0]].kept_at is not None for r in ringing):
-            call_id, ringing_agent = next(r for r in ringing if acd.calls[r[0]].kept_at is not None)
-            event = AgentAnswered(call_id, ringing_agent, now)
-        elif kind in ("rang", "withdraw", "fail", "answer") and ringing:
-            call_id, ringing_agent = ringing[pick % len(ringing)]
-            event = {"rang": RingStarted, "withdraw": OfferWithdrawn, "fail": RingFailed,
-                     "answer": AgentAnswered}[kind](call_id, ringing_agent, now)
-        elif kind == "down":
-            event = LinkDown(now)
-        elif kind == "up":
-            event = LinkUp(now)
-        elif kind == "end" and acd.calls:
-            call = list(acd.calls.values())[pick % len(acd.calls)]
-            event = CallEnded(call.call_id, now)
-            live.discard(call.call_id)
-        else:
-            continue
+        elif isinstance(event, CallEnded):
+            live.discard(event.call_id)
         absorb(acd.handle(event))
         # One call per operator; a kept call rings one phone at most; no call lost.
         talking = [a.call_id for a in acd.agents.values() if a.state == AgentState.ON_CALL]
