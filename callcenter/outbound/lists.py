@@ -33,7 +33,7 @@ from callcenter.settings import Settings
 from callcenter.store.models import utcnow
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
 from callcenter.workorders.models import CallbackTask
-from callcenter.workorders.services import task_dict
+from callcenter.workorders.service import task_dict
 
 log = structlog.get_logger(__name__)
 

@@ -50,7 +50,7 @@ from callcenter.outbound.policy import Policy, RateLimiter, classify
 from callcenter.settings import Settings
 from callcenter.store.models import normalise_number, utcnow
 from callcenter.workorders.exceptions import InvalidData, NotFound
-from callcenter.workorders.services import DirectoryService, WorkOrderService
+from callcenter.workorders.service import DirectoryService, WorkOrderService
 
 log = structlog.get_logger(__name__)
 

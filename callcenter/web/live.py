@@ -39,7 +39,7 @@ from callcenter.web.store import caller_history
 from callcenter.web.wallboard import Wallboard
 
 if TYPE_CHECKING:
-    from callcenter.workorders.services import WorkOrderService
+    from callcenter.workorders.service import WorkOrderService
 
 log = structlog.get_logger(__name__)
 

@@ -36,7 +36,7 @@ from callcenter.web.store import call_rows
 
 if TYPE_CHECKING:
     from callcenter.agents.store import RotaStore
-    from callcenter.workorders.services import WorkOrderService
+    from callcenter.workorders.service import WorkOrderService
 
 log = structlog.get_logger(__name__)
 

@@ -25,7 +25,7 @@ from callcenter.web.openapi import openapi
 from callcenter.workorders import keys
 from callcenter.workorders import schemas as s
 from callcenter.workorders.exceptions import InvalidData, NotFound
-from callcenter.workorders.services import Change
+from callcenter.workorders.service import Change
 
 log = structlog.get_logger(__name__)
 

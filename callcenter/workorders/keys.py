@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from callcenter.workorders.services import DirectoryService, WorkOrderService
+    from callcenter.workorders.service import DirectoryService, WorkOrderService
 
 
 class OutboundCalls(Protocol):

@@ -37,7 +37,7 @@ from callcenter.store import open_database, session_factory
 from callcenter.store.models import Ticket
 from callcenter.tickets import TicketService
 from callcenter.workorders.models import CallbackTask, WorkOrder
-from callcenter.workorders.services import WorkOrderService
+from callcenter.workorders.service import WorkOrderService
 
 GOOD = {
     "agi_network": "yes", "agi_network_script": "hotline", "agi_request": "agi://127.0.0.1/hotline",

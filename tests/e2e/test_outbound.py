@@ -16,7 +16,7 @@ import pytest
 from callcenter import keys
 from callcenter.settings import DatabaseSettings
 from callcenter.workorders import keys as wo_keys
-from callcenter.workorders.services import Change
+from callcenter.workorders.service import Change
 from harness import eventually
 from harness.agi_commands import AgiCommands
 

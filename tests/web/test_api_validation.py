@@ -22,7 +22,7 @@ from callcenter.web import api
 from callcenter.web.openapi import document
 from callcenter.workorders import keys as wo_keys
 from callcenter.workorders.schemas import TicketPatch
-from callcenter.workorders.services import Change
+from callcenter.workorders.service import Change
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 TOO_BIG = str(2**63)  # beyond SQLite's integers

@@ -116,7 +116,7 @@ async def test_a_supervisor_changes_any_ticket_with_the_csrf_token(app_client):
 async def test_overdue_tickets_are_wallboard_alerts(app_client):
     app = app_client.server.app
     from callcenter.workorders import keys as wo_keys
-    from callcenter.workorders.services import Change
+    from callcenter.workorders.service import Change
 
     await add_ticket(app, "late-1", "2004", "1001")
     late = await ticket_id(app, "late-1")

@@ -17,7 +17,7 @@ from callcenter.store import open_database, session_factory
 from callcenter.tickets import TicketService
 from callcenter.workorders.exceptions import Conflict, IllegalMove, InvalidData, PromiseRequired
 from callcenter.workorders.models import CallbackTask
-from callcenter.workorders.services import Change, DirectoryService, WorkOrderService, on_duty
+from callcenter.workorders.service import Change, DirectoryService, WorkOrderService, on_duty
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 3, 10, 9, 0, tzinfo=BJ)
