@@ -49,8 +49,9 @@ from callcenter.outbound.policy import REASONS as REFUSAL_REASONS
 from callcenter.outbound.policy import Policy, RateLimiter, classify
 from callcenter.settings import Settings
 from callcenter.store.models import normalise_number, utcnow
+from callcenter.workorders.departments import DirectoryService
 from callcenter.workorders.exceptions import InvalidData, NotFound
-from callcenter.workorders.service import DirectoryService, WorkOrderService
+from callcenter.workorders.service import WorkOrderService
 
 log = structlog.get_logger(__name__)
 

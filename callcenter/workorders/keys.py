@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from callcenter.workorders.service import DirectoryService, WorkOrderService
+    from callcenter.workorders.departments import DirectoryService
+    from callcenter.workorders.service import WorkOrderService
 
 
 class OutboundCalls(Protocol):

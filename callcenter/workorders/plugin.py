@@ -17,7 +17,8 @@ from aiohttp import web
 from callcenter import keys as app_keys
 from callcenter.store.db import session_factory
 from callcenter.workorders import api, keys
-from callcenter.workorders.service import DirectoryService, WorkOrderService
+from callcenter.workorders.departments import DirectoryService
+from callcenter.workorders.service import WorkOrderService
 
 log = structlog.get_logger(__name__)
 

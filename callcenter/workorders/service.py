@@ -31,10 +31,9 @@ from callcenter import csv_reader
 from callcenter.settings import Settings
 from callcenter.store.models import Ticket, clean_text, normalise_name, normalise_number, utcnow
 from callcenter.tickets.service import TicketWrite
-from callcenter.timewindow import TimeWindow, TimeWindowError
 from callcenter.workorders import lifecycle as lc
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
-from callcenter.workorders.models import CallbackTask, Contact, Department, Specialist, WorkOrder
+from callcenter.workorders.models import CallbackTask, Contact, Department, WorkOrder
 
 log = structlog.get_logger(__name__)
 
@@ -649,137 +648,6 @@ class WorkOrderService:
         if problems:
             raise InvalidData("ticket.invalid_import", "invalid record", problems)
         return out
-
-
-class DirectoryService:
-    """Departments and their specialists; who to call, in order, for an escalation."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-
-    async def departments(self) -> list[dict[str, Any]]:
-        async with self._sessions() as session:
-            deps = (await session.scalars(select(Department).order_by(Department.name))).all()
-            specs = (await session.scalars(select(Specialist).order_by(Specialist.rank, Specialist.id))).all()
-        by_dep: dict[int, list[dict[str, Any]]] = {}
-        for s in specs:
-            by_dep.setdefault(s.department_id, []).append(specialist_dict(s))
-        return [department_dict(d, by_dep.get(d.id, [])) for d in deps]
-
-    async def department(self, department_id: int) -> dict[str, Any]:
-        async with self._sessions() as session:
-            dep = await session.get(Department, department_id)
-            if dep is None:
-                raise NotFound("department", department_id)
-            specs = (await session.scalars(
-                select(Specialist).where(Specialist.department_id == department_id).order_by(Specialist.rank, Specialist.id)
-            )).all()
-        return department_dict(dep, [specialist_dict(s) for s in specs])
-
-    async def save_department(self, values: dict[str, Any], department_id: int | None = None) -> dict[str, Any]:
-        async with self._sessions() as session, session.begin():
-            if department_id is None:
-                dep = Department(name="", office_phone="", notes="", active=True)
-                session.add(dep)
-            else:
-                dep = await session.get(Department, department_id)
-                if dep is None:
-                    raise NotFound("department", department_id)
-            if "name" in values:
-                clash = await session.scalar(select(Department.id).where(Department.name == values["name"]))
-                if clash is not None and clash != dep.id:
-                    raise Conflict("department.duplicate", f"a department named {values['name']!r} exists (id {clash})")
-            for name in ("name", "office_phone", "notes", "active"):
-                if name in values:
-                    setattr(dep, name, values[name])
-            dep.updated_at = utcnow()
-            await session.flush()
-            dep_id = dep.id
-        return await self.department(dep_id)
-
-    async def save_specialist(self, values: dict[str, Any], *, department_id: int | None = None,
-                              specialist_id: int | None = None) -> dict[str, Any]:
-        async with self._sessions() as session, session.begin():
-            if specialist_id is None:
-                if await session.get(Department, department_id) is None:
-                    raise NotFound("department", department_id)
-                spec = Specialist(department_id=department_id, name="", title="", mobile="", duty={}, rank=0, active=True)
-                session.add(spec)
-            else:
-                spec = await session.get(Specialist, specialist_id)
-                if spec is None:
-                    raise NotFound("specialist", specialist_id)
-            for name in ("name", "title", "mobile", "duty", "rank", "active"):
-                if name in values:
-                    setattr(spec, name, values[name])
-            await session.flush()
-        return specialist_dict(spec)
-
-    async def delete_specialist(self, specialist_id: int) -> None:
-        async with self._sessions() as session, session.begin():
-            spec = await session.get(Specialist, specialist_id)
-            if spec is None:
-                raise NotFound("specialist", specialist_id)
-            await session.delete(spec)
-
-    async def escalation_targets(self, department_id: int, now: dt.datetime, tz: dt.tzinfo) -> list[dict[str, str]]:
-        """Who to call, in order: the office phone, then each specialist on duty now, by rank."""
-        dep = await self.department(department_id)
-        targets = []
-        if dep["office_phone"] and dep["active"]:
-            targets.append({"role": "office", "name": f"{dep['name']}办公室", "number": dep["office_phone"]})
-        for spec in dep["specialists"]:
-            if spec["active"] and spec["mobile"] and on_duty(spec["duty"], now, tz):
-                targets.append({"role": "specialist", "name": spec["name"], "number": spec["mobile"],
-                                "specialist_id": str(spec["id"])})
-        return targets
-
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def on_duty(duty: dict[str, Any], now: dt.datetime, tz: dt.tzinfo) -> bool:
-    """Whether ``duty`` ({"weekdays": [...], "times": "HH:MM-HH:MM"}) covers ``now``; empty: always.
-
-    ``times`` is a ``TimeWindow``: across midnight when the end comes first, the whole day when the
-    ends are equal ("08:00-08:00", a 24-hour duty).  ``weekdays`` is the calendar day of ``now``.
-    """
-    local = now.astimezone(tz)
-    days = duty.get("weekdays")
-    if days and WEEKDAYS[local.weekday()] not in days:
-        return False
-    times = duty.get("times")
-    return not times or TimeWindow.parse(times).contains(local.time())
-
-
-def validate_duty(duty: Any) -> list[dict[str, str]]:
-    """Problems with a duty table (for the API)."""
-    if not isinstance(duty, dict):
-        return [{"field": "duty", "problem": "must be an object like {\"weekdays\": [\"mon\"], \"times\": \"08:00-17:30\"}"}]
-    problems = []
-    unknown = set(duty) - {"weekdays", "times"}
-    if unknown:
-        problems.append({"field": "duty", "problem": f"unknown key(s): {', '.join(sorted(unknown))}"})
-    days = duty.get("weekdays")
-    if days is not None and (not isinstance(days, list) or any(d not in WEEKDAYS for d in days)):
-        problems.append({"field": "duty.weekdays", "problem": f"must be a list of {', '.join(WEEKDAYS)}"})
-    times = duty.get("times")
-    if times is not None:
-        try:
-            TimeWindow.parse(times)
-        except TimeWindowError as err:
-            problems.append({"field": "duty.times", "problem": str(err)})
-    return problems
-
-
-def department_dict(dep: Department, specialists: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": dep.id, "name": dep.name, "office_phone": dep.office_phone, "notes": dep.notes,
-            "active": dep.active, "specialists": specialists}
-
-
-def specialist_dict(s: Specialist) -> dict[str, Any]:
-    return {"id": s.id, "department_id": s.department_id, "name": s.name, "title": s.title, "mobile": s.mobile,
-            "duty": s.duty, "rank": s.rank, "active": s.active}
 
 
 def contact_dict(c: Contact) -> dict[str, Any]:

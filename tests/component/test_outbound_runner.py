@@ -28,7 +28,8 @@ from callcenter.outbound.service import OutboundService
 from callcenter.settings import Settings
 from callcenter.store import open_database, session_factory
 from callcenter.tickets import TicketService
-from callcenter.workorders.service import DirectoryService, WorkOrderService
+from callcenter.workorders.departments import DirectoryService
+from callcenter.workorders.service import WorkOrderService
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 3, 10, 9, 0, tzinfo=BJ)  # the abandoned calls

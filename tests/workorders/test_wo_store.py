@@ -15,9 +15,10 @@ from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and Post
 from callcenter.settings import Settings
 from callcenter.store import open_database, session_factory
 from callcenter.tickets import TicketService
+from callcenter.workorders.departments import DirectoryService, on_duty
 from callcenter.workorders.exceptions import Conflict, IllegalMove, InvalidData, PromiseRequired
 from callcenter.workorders.models import CallbackTask
-from callcenter.workorders.service import Change, DirectoryService, WorkOrderService, on_duty
+from callcenter.workorders.service import Change, WorkOrderService
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 3, 10, 9, 0, tzinfo=BJ)
