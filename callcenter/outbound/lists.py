@@ -31,9 +31,9 @@ from callcenter.outbound.planner import (
 )
 from callcenter.settings import Settings
 from callcenter.store.models import utcnow
+from callcenter.workorders.callbacks import task_dict
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
 from callcenter.workorders.models import CallbackTask
-from callcenter.workorders.service import task_dict
 
 log = structlog.get_logger(__name__)
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import csv_reader
@@ -32,6 +31,7 @@ from callcenter.settings import Settings
 from callcenter.store.models import Ticket, clean_text, normalise_name, normalise_number, utcnow
 from callcenter.tickets.service import TicketWrite
 from callcenter.workorders import lifecycle as lc
+from callcenter.workorders.callbacks import CallbackTasks, _iso, task_dict
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
 from callcenter.workorders.models import CallbackTask, Contact, Department, WorkOrder
 
@@ -52,7 +52,7 @@ class Change:
     close_reason: str | None = None
 
 
-class WorkOrderService:
+class WorkOrderService(CallbackTasks):
     """Tickets as work orders: read, change, history, tasks, imports, overdue."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, listeners: list | None = None) -> None:
@@ -490,60 +490,6 @@ class WorkOrderService:
         )).scalars().all()
         return bool(rows) and all(state == "failed" for state in rows)
 
-    # -- callback tasks ---------------------------------------------------------------------------
-
-    async def tasks(self, *, state: str | None = "pending", kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        query = select(CallbackTask)
-        if state:
-            query = query.where(CallbackTask.state == state)
-        if kind:
-            query = query.where(CallbackTask.kind == kind)
-        async with self._sessions() as session:
-            rows = (await session.scalars(query.order_by(CallbackTask.not_before, CallbackTask.id).limit(limit))).all()
-        return [task_dict(t) for t in rows]
-
-    async def create_task(self, ticket_id: int | None, kind: str, number: str, *, agent_id: str | None = None,
-                          name: str = "", not_before: dt.datetime | None = None, dedupe_key: str = "",
-                          details: dict[str, Any] | None = None) -> dict[str, Any]:
-        digits = normalise_number(number)
-        if not digits:
-            raise InvalidData("callback.invalid_number", "the number to call is not valid",
-                              [{"field": "number", "problem": f"{number!r} is not a phone number"}])
-        now = utcnow()
-        try:
-            async with self._sessions() as session, session.begin():
-                task = CallbackTask(ticket_id=ticket_id, kind=kind, dedupe_key=dedupe_key, number=digits,
-                                    name=normalise_name(name), state="pending", attempts=0,
-                                    max_attempts=self.settings.outbound.max_attempts, not_before=not_before or now,
-                                    agent_id=agent_id, details=details or {}, created_at=now, updated_at=now)
-                session.add(task)
-                await session.flush()
-        except IntegrityError:  # (ticket, kind, dedupe key) exists: the same task twice
-            raise Conflict("task.duplicate", f"this ticket already has that {kind} task") from None
-        return task_dict(task)
-
-    async def task_attempt(self, task_id: int, *, result: str, done: bool, agent_id: str | None = None,
-                           retry_in: dt.timedelta = dt.timedelta(minutes=30)) -> dict[str, Any]:
-        """Log one attempt of a task: done, or retried later until its attempts run out."""
-        now = utcnow()
-        async with self._sessions() as session, session.begin():
-            task = await session.get(CallbackTask, task_id)
-            if task is None:
-                raise NotFound("callback_task", task_id)
-            task.attempts += 1
-            task.last_attempt_at, task.result, task.updated_at = now, result, now
-            task.agent_id = agent_id or task.agent_id
-            attempts = list(task.details.get("attempts", []))
-            task.details = {**task.details, "attempts": [*attempts, {"at": now.isoformat(), "result": result,
-                                                                     "agent_id": agent_id}]}
-            if done:
-                task.state = "done"
-            elif task.attempts >= task.max_attempts:
-                task.state = "failed"
-            else:
-                task.state, task.not_before = "pending", now + retry_in
-        return task_dict(task)
-
     # -- overdue ----------------------------------------------------------------------------------
 
     async def sweep_overdue(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
@@ -654,17 +600,6 @@ def contact_dict(c: Contact) -> dict[str, Any]:
     return {"id": c.id, "kind": c.kind, "at": _iso(c.at), "agent_id": c.agent_id, "number": c.number,
             "outcome": c.outcome, "reached": c.reached, "call_ticket_id": c.call_ticket_id, "text": c.text,
             "details": c.details}
-
-
-def task_dict(t: CallbackTask) -> dict[str, Any]:
-    return {"id": t.id, "ticket_id": t.ticket_id, "kind": t.kind, "number": t.number, "name": t.name,
-            "state": t.state, "attempts": t.attempts, "max_attempts": t.max_attempts,
-            "not_before": _iso(t.not_before), "last_attempt_at": _iso(t.last_attempt_at), "result": t.result,
-            "agent_id": t.agent_id, "details": t.details}
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def _read_records(data: str | bytes, fmt: str) -> list[tuple[str, dict[str, Any]]]:
