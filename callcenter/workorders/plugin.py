@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import structlog
 from aiohttp import web
 
 from callcenter import keys as app_keys
@@ -19,8 +18,7 @@ from callcenter.store.db import session_factory
 from callcenter.workorders import api, keys
 from callcenter.workorders.departments import DirectoryService
 from callcenter.workorders.service import WorkOrderService
-
-log = structlog.get_logger(__name__)
+from callcenter.workorders.sweep import sweep_every
 
 
 def setup_workorders(app: web.Application) -> None:
@@ -39,18 +37,9 @@ async def open_workorders(app: web.Application) -> AsyncIterator[None]:
     app[app_keys.TICKETS].after_write.append(work.on_ticket_write)
     sweeper = None
     if settings.workorders.overdue_check_seconds > 0:
-        sweeper = asyncio.create_task(_sweep(work, settings.workorders.overdue_check_seconds), name="overdue-sweep")
+        sweeper = asyncio.create_task(sweep_every(work, settings.workorders.overdue_check_seconds), name="overdue-sweep")
     yield
     if sweeper is not None:
         sweeper.cancel()
         await asyncio.gather(sweeper, return_exceptions=True)
     app[app_keys.TICKETS].after_write.remove(work.on_ticket_write)
-
-
-async def _sweep(work: WorkOrderService, every: float) -> None:
-    while True:
-        try:
-            await work.sweep_overdue()
-        except Exception:
-            log.exception("ticket.overdue_sweep_failed")
-        await asyncio.sleep(every)

@@ -32,6 +32,7 @@ from callcenter.store.models import Ticket, clean_text, normalise_name, normalis
 from callcenter.tickets.service import TicketWrite
 from callcenter.workorders import lifecycle as lc
 from callcenter.workorders.callbacks import CallbackTasks, _iso, task_dict
+from callcenter.workorders.sweep import OverdueSweep
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
 from callcenter.workorders.models import CallbackTask, Contact, Department, WorkOrder
 
@@ -52,7 +53,7 @@ class Change:
     close_reason: str | None = None
 
 
-class WorkOrderService(CallbackTasks):
+class WorkOrderService(CallbackTasks, OverdueSweep):
     """Tickets as work orders: read, change, history, tasks, imports, overdue."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, listeners: list | None = None) -> None:
@@ -489,34 +490,6 @@ class WorkOrderService(CallbackTasks):
             select(CallbackTask.state).where(CallbackTask.ticket_id == ticket_id, CallbackTask.kind == "callback")
         )).scalars().all()
         return bool(rows) and all(state == "failed" for state in rows)
-
-    # -- overdue ----------------------------------------------------------------------------------
-
-    async def sweep_overdue(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
-        """Tickets that became overdue since the last sweep: marked alerted, returned and announced."""
-        now = now or utcnow()
-        query = (
-            select(Ticket, WorkOrder)
-            .join(WorkOrder, WorkOrder.ticket_id == Ticket.id)
-            .where(
-                WorkOrder.overdue_alerted_at.is_(None),
-                or_(
-                    and_(WorkOrder.status.in_([s.value for s in lc.UNSOLVED]), WorkOrder.promised_reply_at < now),
-                    and_(WorkOrder.status.in_([s.value for s in lc.AWAITING_CALLBACK]), WorkOrder.callback_by < now),
-                ),
-            )
-            .limit(500)
-        )
-        alerts = []
-        async with self._sessions() as session, session.begin():
-            for ticket, order in (await session.execute(query)).all():
-                order.overdue_alerted_at = now
-                alerts.append(self._summary(ticket, order, now))
-        for alert in alerts:
-            log.warning("ticket.overdue", ticket_id=alert["id"], status=alert["status"],
-                        deadline=alert["overdue"]["deadline"] if alert["overdue"] else None)
-            self.notify("ticket.overdue", alert)
-        return alerts
 
     # -- 12345 transferred orders -------------------------------------------------------------------
 
