@@ -19,6 +19,7 @@ from callcenter.store.models import Base, utcnow
 CONTACT_KINDS = ("inbound", "callback", "escalation", "note", "survey", "status", "outbound")
 TASK_KINDS = ("callback", "abandoned", "followup_day7", "appointment_reminder")
 TASK_STATES = ("pending", "dialing", "done", "failed", "cancelled")
+MAX_NOTES = 4000  # the longest note (a note contact's text, an imported order's content)
 
 
 class WorkOrder(Base):

@@ -12,13 +12,15 @@ inside each of its write transactions and keeps the work-order side in step, ide
   task, as above).
 Operators change tickets through ``update`` (one lifecycle move at most, plus fields); every
 change of status is a ``status`` contact, so the history tells the whole story.
+
+``WorkOrderService`` also holds, each in its own module, the callback tasks (``callbacks.py``),
+the overdue sweep (``sweep.py``) and the 12345 import (``importer.py``); departments and duty
+hours are ``DirectoryService`` (``departments.py``).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,22 +28,27 @@ import structlog
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter import csv_reader
 from callcenter.settings import Settings
-from callcenter.store.models import Ticket, clean_text, normalise_name, normalise_number, utcnow
+from callcenter.store.models import Ticket, clean_text, normalise_number, utcnow
 from callcenter.tickets.service import TicketWrite
 from callcenter.workorders import lifecycle as lc
 from callcenter.workorders.callbacks import CallbackTasks, _iso, task_dict
-from callcenter.workorders.sweep import OverdueSweep
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
-from callcenter.workorders.models import CallbackTask, Contact, Department, WorkOrder
+from callcenter.workorders.importer import Import12345
+from callcenter.workorders.models import (
+    MAX_NOTES,
+    CallbackTask,
+    Contact,
+    Department,
+    WorkOrder,
+)
+from callcenter.workorders.sweep import OverdueSweep
 
 log = structlog.get_logger(__name__)
 
 # A kept place's outcome (``details.callback.outcome``) as its callback contact says it.
 KEPT_OUTCOMES = {"waiting": "place_kept", "calling": "dialing_caller", "answered": "answered", "unreached": "unreached"}
 EDITABLE = ("category", "priority", "notes", "promised_reply_at", "assigned_agent", "department_id")
-MAX_NOTES = 4000
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class Change:
     close_reason: str | None = None
 
 
-class WorkOrderService(CallbackTasks, OverdueSweep):
+class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
     """Tickets as work orders: read, change, history, tasks, imports, overdue."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, listeners: list | None = None) -> None:
@@ -491,113 +498,11 @@ class WorkOrderService(CallbackTasks, OverdueSweep):
         )).scalars().all()
         return bool(rows) and all(state == "failed" for state in rows)
 
-    # -- 12345 transferred orders -------------------------------------------------------------------
-
-    async def import_12345(self, data: str | bytes, fmt: str, by: str | None) -> dict[str, Any]:
-        """Import orders transferred from the city's 12345 hotline as tickets with their deadline.
-
-        Fields: ``order_no`` (required, unique: re-importing an order changes nothing),
-        ``caller_number``, ``caller_name``, ``received_at`` and ``deadline`` (ISO datetimes; a time
-        without offset is the hospital's local time), ``content`` (the complaint or request).
-        All or nothing: any invalid record is reported with its position and nothing is written.
-        """
-        records = _read_records(data, fmt)
-        problems: list[dict[str, str]] = []
-        clean: list[dict[str, Any]] = []
-        for where, rec in records:
-            try:
-                clean.append(self._order_record(rec))
-            except InvalidData as err:
-                problems += [{"field": f"{where}: {p['field']}", "problem": p["problem"]} for p in err.problems]
-        if problems:
-            raise InvalidData("ticket.invalid_import", f"{len(problems)} problem(s); nothing was imported", problems)
-        created, skipped = [], 0
-        async with self._sessions() as session, session.begin():
-            for rec in clean:
-                uniqueid = f"12345-{rec['order_no']}"[:64]
-                if await session.scalar(select(Ticket.id).where(Ticket.node == self.node, Ticket.uniqueid == uniqueid)):
-                    skipped += 1
-                    continue
-                ticket = Ticket(node=self.node, uniqueid=uniqueid, linkedid=None,
-                                caller_number=normalise_number(rec["caller_number"]),
-                                caller_number_raw=rec["caller_number"][:255], caller_name=normalise_name(rec["caller_name"]),
-                                caller_name_raw=rec["caller_name"][:255], channel="", source="12345",
-                                call_status="completed", arrived_at=rec["received_at"], ended_at=rec["received_at"],
-                                details={"hotline_12345": {"order_no": rec["order_no"], "content": rec["content"]}})
-                session.add(ticket)
-                await session.flush()
-                now = utcnow()
-                session.add(WorkOrder(ticket_id=ticket.id, status="new", category="hotline_12345", priority="high",
-                                      notes=rec["content"], promised_reply_at=rec["deadline"], revisits=0,
-                                      external_ref=rec["order_no"], created_at=now, updated_at=now, updated_by=by))
-                session.add(Contact(ticket_id=ticket.id, kind="inbound", at=rec["received_at"],
-                                    number=ticket.caller_number, outcome="transferred_12345", text=rec["content"],
-                                    details={"order_no": rec["order_no"]}))
-                created.append(ticket.id)
-        log.info("ticket.imported_12345", created=len(created), skipped=skipped, by=by)
-        return {"created": len(created), "skipped": skipped, "ticket_ids": created}
-
-    def _order_record(self, rec: dict[str, Any]) -> dict[str, Any]:
-        problems = []
-        order_no = str(rec.get("order_no") or "").strip()
-        if not order_no or len(order_no) > 50:
-            problems.append({"field": "order_no", "problem": "is required (1-50 characters)"})
-        out: dict[str, Any] = {"order_no": order_no}
-        for name in ("received_at", "deadline"):
-            raw = str(rec.get(name) or "").strip()
-            if not raw:
-                if name == "deadline":
-                    problems.append({"field": name, "problem": "is required (ISO datetime)"})
-                out[name] = utcnow()
-                continue
-            try:
-                moment = dt.datetime.fromisoformat(raw)
-            except ValueError:
-                problems.append({"field": name, "problem": f"{raw!r} is not an ISO datetime (2025-03-10T17:00:00+08:00)"})
-                continue
-            if not 2000 <= moment.year <= 2100:  # a typing mistake; near year 1 or 9999 UTC overflows
-                problems.append({"field": name, "problem": f"{raw!r} is not a year between 2000 and 2100"})
-                continue
-            out[name] = (moment if moment.tzinfo else moment.replace(tzinfo=self.tz)).astimezone(dt.UTC)
-        out["caller_number"] = clean_text(rec.get("caller_number") or "").strip()
-        out["caller_name"] = clean_text(rec.get("caller_name") or "").strip()
-        out["content"] = clean_text(rec.get("content") or "").strip()[:MAX_NOTES]
-        if not out["content"]:
-            problems.append({"field": "content", "problem": "is required"})
-        if problems:
-            raise InvalidData("ticket.invalid_import", "invalid record", problems)
-        return out
-
 
 def contact_dict(c: Contact) -> dict[str, Any]:
     return {"id": c.id, "kind": c.kind, "at": _iso(c.at), "agent_id": c.agent_id, "number": c.number,
             "outcome": c.outcome, "reached": c.reached, "call_ticket_id": c.call_ticket_id, "text": c.text,
             "details": c.details}
-
-
-def _read_records(data: str | bytes, fmt: str) -> list[tuple[str, dict[str, Any]]]:
-    """(position, record) pairs from CSV (header row) or JSON (a list of objects)."""
-    try:
-        data = csv_reader.decode(data, "the data")
-    except csv_reader.UndecodableCsv as err:
-        raise InvalidData("ticket.invalid_import", str(err)) from None
-    if fmt == "json":
-        try:
-            parsed = json.loads(data)
-        except ValueError as err:
-            raise InvalidData("ticket.invalid_import", f"not JSON: {err}") from None
-        if isinstance(parsed, dict) and isinstance(parsed.get("orders"), list):
-            parsed = parsed["orders"]
-        if not isinstance(parsed, list) or not all(isinstance(r, dict) for r in parsed):
-            raise InvalidData("ticket.invalid_import", "JSON must be a list of order objects (or {\"orders\": [...]})")
-        return [(f"record {n}", r) for n, r in enumerate(parsed, 1)]
-    if fmt == "csv":
-        reader = csv_reader.dict_rows(data)
-        try:
-            return [(f"line {reader.line_num}", row) for row in reader]
-        except csv.Error as err:
-            raise InvalidData("ticket.invalid_import", f"not CSV: {err} (line {reader.line_num})") from None
-    raise InvalidData("ticket.invalid_import", f"format must be csv or json, not {fmt!r}")
 
 
 def count_query(model: Any) -> Any:
