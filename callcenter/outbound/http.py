@@ -1,6 +1,6 @@
 """HTTP JSON API of outbound lists: import a list (supervisors), read tasks and the attempt log.
 
-Same conventions as the work-order API (``callcenter.workorders.api``): routes declared once in
+Same conventions as the work-order API (``callcenter.workorders.http``): routes declared once in
 ``ROUTES`` with their models (``callcenter.outbound.schemas``), validated by ``callcenter.web.api``,
 errors ``{"error", "message", "problems"}`` (400 with every bad row of an import by line, 404, 409).
 The web side's access middleware covers ``/api/*``: reading needs any logged-in user, importing and

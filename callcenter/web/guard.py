@@ -1,6 +1,6 @@
 """Operators work only the tickets of calls that rang their phone.
 
-The work-order API (``callcenter.workorders.api``) lets any logged-in user change any ticket; on
+The work-order API (``callcenter.workorders.http``) lets any logged-in user change any ticket; on
 the web side an operator may change (PATCH, notes, escalate, callback, survey) only a ticket whose
 call, or one of the repeat calls merged into it, rang or was answered at the operator's phone.
 A callback may ring only the operator's own phone first.  Supervisors and admins may change every

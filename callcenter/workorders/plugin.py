@@ -15,7 +15,7 @@ from aiohttp import web
 
 from callcenter import keys as app_keys
 from callcenter.store.db import session_factory
-from callcenter.workorders import api, keys
+from callcenter.workorders import http, keys
 from callcenter.workorders.departments import DirectoryService
 from callcenter.workorders.service import WorkOrderService
 from callcenter.workorders.sweep import sweep_every
@@ -23,7 +23,7 @@ from callcenter.workorders.sweep import sweep_every
 
 def setup_workorders(app: web.Application) -> None:
     """Add the work orders' ``/api`` routes to ``app``."""
-    api.add_routes(app)
+    http.add_routes(app)
 
 
 async def open_workorders(app: web.Application) -> AsyncIterator[None]:

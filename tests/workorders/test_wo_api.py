@@ -19,7 +19,8 @@ from callcenter.tickets import TicketService
 from callcenter.kb import http as kb_http
 from callcenter.kb import keys as kb_keys
 from callcenter.kb import plugin as kb_plugin
-from callcenter.workorders import api, plugin, schemas
+from callcenter.workorders import http as workorders_http
+from callcenter.workorders import plugin, schemas
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 
@@ -41,7 +42,7 @@ async def client(store_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
     app = web.Application()
     app[app_keys.SETTINGS] = settings
     app.cleanup_ctx.extend([store, plugin.open_workorders, kb_plugin.open_kb])  # no AMI here: outbound calls answer 503
-    api.add_routes(app)
+    workorders_http.add_routes(app)
     kb_http.add_routes(app)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
@@ -186,7 +187,7 @@ async def test_openapi_document_describes_every_route(client):
     r = await client.get("/api/workorders/openapi.json")
     doc = await r.json()
     assert r.status == 200 and doc["openapi"].startswith("3.")
-    for route in api.ROUTES + kb_http.ROUTES:
+    for route in workorders_http.ROUTES + kb_http.ROUTES:
         assert route.method.lower() in doc["paths"][route.path]
     patch = doc["paths"]["/api/tickets/{id}"]["patch"]
     assert patch["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TicketPatch"}
