@@ -17,7 +17,7 @@ from aiohttp import web
 from callcenter.accounts.exceptions import AccountError
 from callcenter.accounts.models import User
 from callcenter.store.models import utcnow
-from callcenter.web import api
+from callcenter.web import api, labels
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.api import requires
@@ -44,7 +44,7 @@ def _admin_json(user: User) -> dict:
 @requires("admin")
 async def users_page(request: web.Request) -> web.Response:
     """The accounts page."""
-    return page(request, "users.html", "账号管理")
+    return page(request, "users.html", labels.text("title.users"))
 
 
 @requires("admin")

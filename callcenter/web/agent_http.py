@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from callcenter import keys
-from callcenter.web import api
+from callcenter.web import api, labels
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.api import requires
@@ -40,7 +40,7 @@ def add_routes(app: web.Application) -> None:
 @requires("operator")
 async def agent_page(request: web.Request) -> web.Response:
     """The operator's desktop."""
-    return page(request, "agent.html", "坐席工作台", categories=list(CATEGORIES))
+    return page(request, "agent.html", labels.text("title.agent"), categories=list(CATEGORIES))
 
 
 def _agent_id(request: web.Request) -> str | web.Response:

@@ -15,7 +15,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from callcenter import keys
-from callcenter.web import api
+from callcenter.web import api, labels
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.api import requires
@@ -56,7 +56,7 @@ async def reports_page(request: web.Request) -> web.Response:
     return page(
         request,
         "reports.html",
-        "报表",
+        labels.text("title.reports"),
         start=report["from"],
         end=report["to"],
         csv_url=f"/api/reports.csv?{query}",
@@ -93,7 +93,7 @@ async def report_pdf(request: web.Request) -> web.Response:
     report = await _report(request)
     if isinstance(report, web.Response):
         return report
-    title = f"患者服务热线 报表 {report['from']} – {report['to']}"
+    title = labels.text("title.report_pdf").format_map({"from": report["from"], "to": report["to"]})
     try:
         pdf = await to_pdf(print_html(report, title))
     except (OSError, RuntimeError, TimeoutError) as err:

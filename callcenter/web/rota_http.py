@@ -17,7 +17,7 @@ from aiohttp import web
 from callcenter import keys
 from callcenter.agents.store import RotaError
 from callcenter.ivr.flow import MENU
-from callcenter.web import api
+from callcenter.web import api, labels
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.api import requires
@@ -41,7 +41,7 @@ def local_now(app: web.Application) -> dt.datetime:
 @requires("supervisor")
 async def rota_page(request: web.Request) -> web.Response:
     """The rota editor."""
-    return page(request, "rota.html", "排班")
+    return page(request, "rota.html", labels.text("title.rota"))
 
 
 @requires("supervisor")

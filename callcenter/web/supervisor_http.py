@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 
 from callcenter import keys
-from callcenter.web import api
+from callcenter.web import api, labels
 from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.agent_http import change_state
@@ -35,19 +35,19 @@ def add_routes(app: web.Application) -> None:
 @requires("supervisor")
 async def wallboard_page(request: web.Request) -> web.Response:
     """The live wallboard."""
-    return page(request, "wallboard.html", "班长监控")
+    return page(request, "wallboard.html", labels.text("title.wallboard"))
 
 
 @requires("supervisor")
 async def schedule_page(request: web.Request) -> web.Response:
     """The seasonal-message schedule editor."""
-    return page(request, "schedule.html", "季节提示")
+    return page(request, "schedule.html", labels.text("title.schedule"))
 
 
 @requires("supervisor")
 async def kb_page(request: web.Request) -> web.Response:
     """The knowledge-base editor: search, add, edit with history, CSV import and export."""
-    return page(request, "kb.html", "知识库维护")
+    return page(request, "kb.html", labels.text("title.kb"))
 
 
 @requires("supervisor")

@@ -92,6 +92,18 @@ def test_every_key_a_script_builds_exists(language: str) -> None:
         assert sorted(prefix + v for v in values if prefix + v not in catalogue) == [], prefix
 
 
+def test_page_titles_are_labels() -> None:
+    """A page's ``<title>`` comes from the catalogue: ``t("title.*")`` in the template, or the label a route hands ``page()``."""
+    titles = [(path.name, title) for path in TEMPLATES.glob("*.html")
+              for title in re.findall(r"<title>(.*?)</title>", path.read_text(encoding="utf-8"), re.S)]
+    assert len(titles) >= 2  # the layout's and the login page's
+    for name, title in titles:
+        assert re.fullmatch(r'\{\{ (?:title|t\("title\.[a-z_]+"\)) \}\}', title), (name, title)
+    for path in WEB.rglob("*.py"):
+        written = re.findall(r'\bpage\(\s*request,\s*"[^"]+",\s*(f?"[^"]*")', path.read_text(encoding="utf-8"))
+        assert written == [], f"{path.name}: a page title written in the code, not a label: {written}"
+
+
 def test_the_work_order_categories_mandarin_names_are_the_catalogues() -> None:
     assert {key: labels.text(f"wo.{key}") for key in CATEGORIES} == CATEGORIES  # the API's description
 
