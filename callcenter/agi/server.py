@@ -42,6 +42,9 @@ class AgiHeaderError(ValueError):
     """The AGI environment is malformed (not Asterisk's, or a value tried to carry a line break)."""
 
 
+DEAD_CHANNEL = 511  # "Command Not Permitted on a dead channel or intercept routine": it hung up
+
+
 class AgiHangup(Exception):
     """The channel hung up (or the socket closed) during the AGI session."""
 
@@ -83,6 +86,8 @@ class AgiSession(Request):
         except (ConnectionError, BrokenPipeError) as err:
             raise AgiHangup(str(err)) from err
         error = result.get("error")
+        if result.get("status_code") == DEAD_CHANNEL:
+            raise AgiHangup(result.get("msg") or "dead channel")
         if error == "AGIResultHangup":
             raise AgiHangup(result.get("msg", "hangup"))
         if error == "AGIAppError":

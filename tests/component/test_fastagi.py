@@ -76,6 +76,13 @@ async def test_result_minus_one_from_exec_is_a_hangup(server):
     assert seen[-1][0] == "hangup"
 
 
+
+async def test_a_command_on_a_dead_channel_is_a_hangup(server):
+    """Asterisk's 511 (the channel hung up while the session ran on): a hang-up, not a route failure."""
+    port, seen, _ = server
+    await _session(port, HEADERS, [b"511 Command Not Permitted on a dead channel or intercept routine\n"])
+    assert seen[-1] == ("hangup", "511 Command Not Permitted on a dead channel or intercept routine")
+
 async def test_socket_closed_mid_session_is_a_hangup(server):
     port, seen, _ = server
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
