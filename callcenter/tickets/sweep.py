@@ -59,6 +59,12 @@ async def close_vanished_calls(tickets: TicketService, ami: AmiClient, ours: Con
             await tickets.mark_answered(ticket.uniqueid, agent.group(1), max(cdr_call.bridged_at, _utc(ticket.arrived_at)))
         await tickets.record_details(ticket.uniqueid, "end", {
             "observed": "after_restart", "at": now.isoformat(), "source": "cdr" if ended else "sweep"})
+        kept = (ticket.details or {}).get("callback")
+        if isinstance(kept, dict) and kept.get("outcome") not in ("answered", "unreached"):
+            # A kept place lives in the controller's memory: its callback was lost with it.  The
+            # caller was not reached; the ended ticket becomes an abandoned-call task instead.
+            await tickets.record_details(ticket.uniqueid, "callback", {
+                **kept, "outcome": "unreached", "lost": "controller_restarted"})
         await tickets.mark_ended(ticket.uniqueid, ended or now, "system")
         log.info("ticket.closed_after_restart", uniqueid=ticket.uniqueid, ticket_id=ticket.id, from_cdr=ended is not None)
     return len(vanished)

@@ -12,8 +12,9 @@ Definitions (one place, so the wallboard, the reports and their CSV always agree
   a phone rang counts against it, as does an answer after a missed ring;
 - waits: ``wait_seconds`` of ended calls (arrival to answer, or to hang-up when abandoned).
 - callbacks: calls whose caller kept their place and was called back (``details.callback``, press 1
-  on hold); callbacks_answered: the caller answered one; callbacks_unreached: every attempt failed
-  (the ticket ends unanswered and becomes an abandoned-call task).  A kept place is never counted
+  on hold); callbacks_answered: the caller answered one; callbacks_unreached: every attempt failed,
+  or the kept place was lost when the controller restarted (``details.callback.lost``); either way
+  the ticket ends unanswered and becomes an abandoned-call task.  A kept place is never counted
   as abandoned, not even an unreached one: the caller did not give up, the callbacks failed.
 
 Per operator (``by_agent``), every ring credits the operator it rang, not only the one who answered:
