@@ -30,7 +30,9 @@ async def stack(store_url: str, tmp_path: Path) -> AsyncIterator[tuple[TicketSer
     sessions = session_factory(engine)
     settings = dataclasses.replace(Settings(), node="pbx1")
     work = WorkOrderService(sessions, settings)
-    tickets = TicketService(sessions, "pbx1", spill_dir=tmp_path / "spill")
+    # wait_limit: these tests are about what is written, not how fast; on a loaded machine the first
+    # write (a hook's traceback logged, a savepoint) once took over the 2 s default and came back None.
+    tickets = TicketService(sessions, "pbx1", spill_dir=tmp_path / "spill", wait_limit=30.0)
     tickets.after_write.append(work.on_ticket_write)
     await tickets.start()
     yield tickets, work, DirectoryService(sessions)
