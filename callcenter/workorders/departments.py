@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.store.models import utcnow
-from callcenter.timewindow import TimeWindow, TimeWindowError
+from callcenter.timewindow import TimeWindow
 from callcenter.workorders.exceptions import Conflict, NotFound
 from callcenter.workorders.models import Department, Specialist
 
@@ -118,26 +118,6 @@ def on_duty(duty: dict[str, Any], now: dt.datetime, tz: dt.tzinfo) -> bool:
         return False
     times = duty.get("times")
     return not times or TimeWindow.parse(times).contains(local.time())
-
-
-def validate_duty(duty: Any) -> list[dict[str, str]]:
-    """Problems with a duty table (for the API)."""
-    if not isinstance(duty, dict):
-        return [{"field": "duty", "problem": "must be an object like {\"weekdays\": [\"mon\"], \"times\": \"08:00-17:30\"}"}]
-    problems = []
-    unknown = set(duty) - {"weekdays", "times"}
-    if unknown:
-        problems.append({"field": "duty", "problem": f"unknown key(s): {', '.join(sorted(unknown))}"})
-    days = duty.get("weekdays")
-    if days is not None and (not isinstance(days, list) or any(d not in WEEKDAYS for d in days)):
-        problems.append({"field": "duty.weekdays", "problem": f"must be a list of {', '.join(WEEKDAYS)}"})
-    times = duty.get("times")
-    if times is not None:
-        try:
-            TimeWindow.parse(times)
-        except TimeWindowError as err:
-            problems.append({"field": "duty.times", "problem": str(err)})
-    return problems
 
 
 def department_dict(dep: Department, specialists: list[dict[str, Any]]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.settings import Settings
@@ -503,8 +503,3 @@ def contact_dict(c: Contact) -> dict[str, Any]:
     return {"id": c.id, "kind": c.kind, "at": _iso(c.at), "agent_id": c.agent_id, "number": c.number,
             "outcome": c.outcome, "reached": c.reached, "call_ticket_id": c.call_ticket_id, "text": c.text,
             "details": c.details}
-
-
-def count_query(model: Any) -> Any:
-    """``SELECT count(*)`` of a model (helper for tests and health)."""
-    return select(func.count()).select_from(model)
