@@ -671,32 +671,16 @@ class Adapter:
         log.info("agent.skills", agent=agent_id, skills=sorted(skills))
         return self.apply(AgentSkillsChanged(agent_id, self.clock(), frozenset(skills)))
 
-    # -- operators' actions (the web's desk and wallboard; feature codes go through agent_op) --------
-
-    def login(self, agent_id: str, by: str = "web") -> bool:
-        """Log an operator in to take calls; False if refused."""
-        return self.agent_op(agent_id, "login", by=by)
-
-    def logout(self, agent_id: str, by: str = "web") -> bool:
-        """Log an operator out (after the call they are on); False if refused."""
-        return self.agent_op(agent_id, "logout", by=by)
-
-    def pause(self, agent_id: str, reason: str, by: str = "web") -> bool:
-        """Pause an operator with a reason (after the call they are on); False if refused."""
-        return self.agent_op(agent_id, "pause", reason, by=by)
-
-    def resume(self, agent_id: str, by: str = "web") -> bool:
-        """End an operator's pause; False if refused."""
-        return self.agent_op(agent_id, "resume", by=by)
+    # -- operators' actions (feature codes and the web's desk) --------------------------------------
 
     def make_available(self, agent_id: str, by: str = "web") -> bool:
         """Ready for calls: log in, end a pause or cut a wrap-up short; True if already available, else False."""
         agent = self.acd.agents.get(agent_id)
         state = agent.state if agent else AgentState.LOGGED_OUT
         if state == AgentState.LOGGED_OUT:
-            return self.login(agent_id, by)
+            return self.agent_op(agent_id, "login", by=by)
         if state == AgentState.PAUSED:
-            return self.resume(agent_id, by)
+            return self.agent_op(agent_id, "resume", by=by)
         if state == AgentState.WRAP_UP:
             return self.apply(WrapUpEnded(agent_id, self.clock()))
         return state == AgentState.AVAILABLE

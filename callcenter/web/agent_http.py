@@ -82,14 +82,10 @@ def change_state(app: web.Application, agent_id: str, op: str, reason: str = "br
     adapter = app[keys.ADAPTER]
     if op == "ready":  # log in, end a pause or a wrap-up, whichever the operator is in
         return adapter.make_available(agent_id)
-    if op == "login":
-        return adapter.login(agent_id)
-    if op == "logout":
-        return adapter.logout(agent_id)
-    if op == "pause":
-        return adapter.pause(agent_id, reason) if reason in PAUSE_REASONS else None
-    if op == "resume":
-        return adapter.resume(agent_id)
+    if op == "pause" and reason not in PAUSE_REASONS:
+        return None
+    if op in ("login", "logout", "pause", "resume"):
+        return adapter.agent_op(agent_id, op, reason)
     return None
 
 
