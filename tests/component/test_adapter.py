@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from adapter_env import ANSWER_GRACE, RING_WINDOW, SLACK, TIMINGS
@@ -410,16 +411,25 @@ async def test_a_call_cut_when_asterisk_goes_away_ends_as_system(env, cut, hangu
 # -- a call in progress at start -----------------------------------------------------------------------
 
 
-async def test_a_call_bridged_at_start_is_adopted_and_its_ticket_ends_at_the_real_hang_up(env):
-    uid, agent_uid = "1741568000.7", "1741568000.8"
+UID, AGENT_UID = "1741568000.7", "1741568000.8"  # a caller bridged to 1001 when the controller starts
+
+
+def bridged_at_start(env) -> Callable[[TicketService], Awaitable[None]]:
+    """Asterisk holds a caller bridged to 1001; returns the ``before`` hook that opens its ticket."""
+    env.fake.channels = {
+        UID: {"Channel": "PJSIP/trunk-00000007", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": UID},
+        AGENT_UID: {"Channel": "PJSIP/1001-00000008", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": UID},
+    }
 
     async def earlier_call(tickets: TicketService) -> None:
-        assert await tickets.open_for_arrival(uid, "13800138000", "张三", "PJSIP/trunk-7", None) is not None
+        assert await tickets.open_for_arrival(UID, "13800138000", "张三", "PJSIP/trunk-7", None) is not None
 
-    env.fake.channels = {
-        uid: {"Channel": "PJSIP/trunk-00000007", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": uid},
-        agent_uid: {"Channel": "PJSIP/1001-00000008", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": uid},
-    }
+    return earlier_call
+
+
+async def test_a_call_bridged_at_start_is_adopted_and_its_ticket_ends_at_the_real_hang_up(env):
+    uid, agent_uid = UID, AGENT_UID
+    earlier_call = bridged_at_start(env)
     await env.start(devices={"1001": "INUSE", "1002": "NOT_INUSE"}, before=earlier_call)
     assert env.agent("1001").state == AgentState.ON_CALL and list(env.adapter.adopted) == [uid]
 
@@ -442,15 +452,8 @@ async def test_a_call_bridged_at_start_is_adopted_and_its_ticket_ends_at_the_rea
 async def test_a_call_that_ends_while_the_controller_starts_is_not_adopted_for_ever(env):
     """The call was in CoreShowChannels' list, and hung up before the controller had adopted it
     (the start reads the database in between): its Hangup named nothing the adapter held."""
-    uid, agent_uid = "1741568000.7", "1741568000.8"
-
-    async def earlier_call(tickets: TicketService) -> None:
-        assert await tickets.open_for_arrival(uid, "13800138000", "张三", "PJSIP/trunk-7", None) is not None
-
-    env.fake.channels = {
-        uid: {"Channel": "PJSIP/trunk-00000007", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": uid},
-        agent_uid: {"Channel": "PJSIP/1001-00000008", "ChannelState": "6", "BridgeId": "b-1", "Linkedid": uid},
-    }
+    uid, agent_uid = UID, AGENT_UID
+    earlier_call = bridged_at_start(env)
 
     def caller_leaves_now() -> None:
         env.fake.after_channel_list = None
