@@ -21,17 +21,16 @@ from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-import callcenter.outbound.models  # noqa: F401  (see below)
+# Every table in the metadata, as the running app has them: ``callback_tasks.list_id`` names
+# ``outbound_lists`` by table (workorders must not import outbound), and SQLAlchemy resolves that
+# foreign key when it writes a task.  Without this a work-order test passed or failed by test order.
+import callcenter.outbound.models  # noqa: F401
 from callcenter import asterisk as embedded
 from callcenter.demo.softphone import Softphone
 from callcenter.exceptions import AsteriskError
 from callcenter.settings import Settings, caller_password
 from harness.controller import Controller
 from harness.env import make_test_settings
-
-# Every table in the metadata, as the running app has them: ``callback_tasks.list_id`` names
-# ``outbound_lists`` by table (workorders must not import outbound), and SQLAlchemy resolves that
-# foreign key when it writes a task.  Without this a work-order test passed or failed by test order.
 
 PhoneFactory = Callable[..., Awaitable[Softphone]]
 
