@@ -21,10 +21,8 @@ from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-# Every table in the metadata, as the running app has them: ``callback_tasks.list_id`` names
-# ``outbound_lists`` by table (workorders must not import outbound), and SQLAlchemy resolves that
-# foreign key when it writes a task.  Without this a work-order test passed or failed by test order.
-import callcenter.outbound.models  # noqa: F401
+# Every table in the metadata, as the running app has them (callcenter/store/schema.py says why).
+import callcenter.store.schema  # noqa: F401
 from callcenter import asterisk as embedded
 from callcenter.demo.softphone import Softphone
 from callcenter.exceptions import AsteriskError

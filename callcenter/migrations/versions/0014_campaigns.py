@@ -1,0 +1,26 @@
+"""Sampled satisfaction campaigns (issue 14, part 4).
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-11-30
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    """Nothing yet."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""
