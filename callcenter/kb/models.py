@@ -30,6 +30,7 @@ class KbEntry(Base):
     department: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
     updated_by: Mapped[str] = mapped_column(String(64), default="")
+    author: Mapped[str] = mapped_column(String(64), default="")  # who wrote the answer (a specialist's reply)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

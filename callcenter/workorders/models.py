@@ -16,7 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import Base, utcnow
 
-CONTACT_KINDS = ("inbound", "callback", "escalation", "note", "survey", "status", "outbound")
+CONTACT_KINDS = ("inbound", "callback", "escalation", "note", "survey", "status", "outbound",
+                 "reply", "handoff", "finding")  # the last three: a department's desk (callcenter.workorders.desk)
 TASK_KINDS = ("callback", "abandoned", "followup_day7", "appointment_reminder")
 TASK_STATES = ("pending", "dialing", "done", "failed", "cancelled")
 MAX_NOTES = 4000  # the longest note (a note contact's text, an imported order's content)
@@ -138,3 +139,17 @@ class Specialist(Base):
     duty: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rank: Mapped[int] = mapped_column(Integer, default=0)  # order in which specialists are called
     active: Mapped[bool] = mapped_column(default=True)
+
+
+class UserDepartment(Base):
+    """A specialist's department (``users`` named by table: accounts sit beside, not below, work orders).
+
+    A head (``is_head``) also sees the department's tickets overdue up to them on the ladder.
+    """
+
+    __tablename__ = "user_departments"
+    __table_args__ = (Index("ix_user_departments_department_id", "department_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True)
+    is_head: Mapped[bool] = mapped_column(default=False)
