@@ -57,3 +57,37 @@ def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> 
     FTS5's own storage); SQLAlchemy cannot model them, the migration creates them by hand.
     """
     return not (type_ == "table" and (name or "").startswith("kb_fts"))
+
+
+class KbView(Base):
+    """One lookup: an operator opened an entry from the desk (during a ticket, when there was one)."""
+
+    __tablename__ = "kb_views"
+    __table_args__ = (Index("ix_kb_views_at_entry_id", "at", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("kb_entries.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    by: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PreventionMessage(Base):
+    """A hotline message made from an entry (未诉先办): its texts, its schedule rule, where it came from.
+
+    ``rule_name`` is the IVR schedule rule (and prompt) that plays it; ``category`` is the ticket
+    category whose calls it should prevent, counted before and after ``starts_at`` for its effect.
+    """
+
+    __tablename__ = "prevention_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_name: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("kb_entries.id", ondelete="SET NULL"))
+    category: Mapped[str] = mapped_column(String(32))
+    texts: Mapped[dict[str, Any]] = mapped_column()  # Asterisk language -> spoken text
+    first_day: Mapped[dt.date] = mapped_column()
+    last_day: Mapped[dt.date] = mapped_column()
+    starts_at: Mapped[dt.datetime] = mapped_column()  # first_day's midnight, hospital time
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
