@@ -170,6 +170,18 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class CalendarSettings:
+    """The hospital's working calendar (callcenter/workcalendar.py): time limits, campaigns' holidays."""
+
+    weekdays: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    hours: tuple[str, ...] = ("08:00-12:00", "13:30-17:30")  # working hours, "HH:MM-HH:MM" within a day
+    # Days off ("2026-10-01" or "2026-10-01..2026-10-07") and make-up working days (调休, e.g. a
+    # Saturday worked for a long holiday); set both each year from the State Council's notice.
+    holidays: tuple[str, ...] = ()
+    workdays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class WorkOrderSettings:
     callback_within_hours: float = 48.0  # a solved ticket's satisfaction callback is due within this
     abandoned_reply_hours: float = 2.0  # promise given to an abandoned call: called back within this
@@ -177,6 +189,20 @@ class WorkOrderSettings:
     overdue_check_seconds: float = 60.0  # how often overdue tickets are looked for (alerts); 0: never
     kb_sample: str = "data/kb_sample.csv"  # loaded into an empty knowledge base at start; "": none
     promise_max_days: float = 365.0  # a promised reply or scheduled callback lies between now and this far ahead
+    # Time limits by category (callcenter/workorders/timelimits.py; docs/time_limits.md): on_call,
+    # same_day, "N working hours" or "N working days"; "escalation" is a department's finding once
+    # escalated.  A table in the file is merged over these defaults.
+    time_limits: dict[str, str] = field(default_factory=lambda: {
+        **dict.fromkeys(("registration", "guidance", "billing", "reports", "lost_property", "other", "urgent"),
+                        "on_call"),
+        "medical": "same_day", "complaint": "2 working days", "suggestion": "5 working days",
+        "hotline_12345": "2 working days", "escalation": "5 working days",
+    })
+    on_call_grace_minutes: float = 15.0  # an on_call ticket is due this long after its call ended (wrap-up)
+    # The overdue ladder: past the deadline the operator is told; this many working hours later the
+    # supervisor; this many the department's head (tickets with a department).
+    supervisor_after_hours: float = 4.0
+    head_after_hours: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -261,6 +287,7 @@ class Settings:
     demo: DemoSettings = field(default_factory=DemoSettings)
     ivr: IvrSettings = field(default_factory=IvrSettings)
     workorders: WorkOrderSettings = field(default_factory=WorkOrderSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     lists: OutboundListSettings = field(default_factory=OutboundListSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
@@ -421,6 +448,10 @@ def _coerce(f: Any, value: Any, where: str) -> Any:
         return tuple(_build(AgentSettings, item, "agents") for item in value)
     if is_dataclass(default):
         return _build(type(default), value, where)
+    if isinstance(default, dict):  # a table of text (workorders.time_limits), merged over the defaults
+        if not isinstance(value, dict):
+            raise ConfigError("config.type", f"[{where}] must be a table")
+        return {**default, **{str(k): str(v) for k, v in value.items()}}
     try:
         if isinstance(default, bool):
             if isinstance(value, str):
@@ -473,6 +504,7 @@ def _validate(settings: Settings) -> None:
     _validate_ivr(settings.ivr)
     _validate_agi(settings.agi)
     _validate_workorders(settings)
+    _validate_time_limits(settings)
     rec = settings.recording
     if min(rec.min_free_mb, rec.check_seconds, rec.retention_days) < 0 or rec.retention_interval_hours <= 0 or rec.finish_timeout <= 0:
         raise ConfigError("config.value", "recording: sizes and days must be >= 0, intervals and timeouts > 0")
@@ -511,6 +543,29 @@ def _validate_workorders(settings: Settings) -> None:
     if min(rings) <= 0 or out.max_attempts < 1:
         raise ConfigError("config.value", "outbound: ring seconds must be > 0 and max_attempts >= 1")
     _validate_lists(settings.lists)
+
+
+def _validate_time_limits(settings: Settings) -> None:
+    """[calendar] and [workorders.time_limits] / ladder, each error naming its key."""
+    from callcenter.workcalendar import CalendarError, WorkingCalendar
+    from callcenter.workorders.timelimits import Ladder, LimitError, parse_table
+
+    try:
+        WorkingCalendar.of(settings)
+    except CalendarError as err:
+        raise ConfigError("config.value", f"calendar.{err}") from None
+    try:
+        parse_table(settings.workorders.time_limits)
+    except LimitError as err:
+        raise ConfigError("config.value", f"workorders.time_limits.{err}") from None
+    wo = settings.workorders
+    try:
+        Ladder(wo.supervisor_after_hours, wo.head_after_hours)
+    except LimitError:
+        raise ConfigError("config.value", "workorders: 0 <= supervisor_after_hours <= head_after_hours is required "
+                                          f"(got {wo.supervisor_after_hours} and {wo.head_after_hours})") from None
+    if wo.on_call_grace_minutes < 0:
+        raise ConfigError("config.value", "workorders.on_call_grace_minutes must be >= 0")
 
 
 def _validate_dial_policy(out: OutboundSettings) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from callcenter.timewindow import TimeWindow
 
@@ -54,16 +55,16 @@ class WorkingCalendar:
 
     def __post_init__(self) -> None:
         if not self.hours:
-            raise CalendarError("working hours: give at least one window, e.g. \"08:00-17:30\"")
+            raise CalendarError("hours: give at least one working window, e.g. \"08:00-17:30\"")
         if not self.weekdays and not self.workdays:
-            raise CalendarError("working weekdays: give at least one day, e.g. [\"mon\", \"fri\"]")
+            raise CalendarError("weekdays: give at least one working day, e.g. [\"mon\", \"fri\"]")
         ordered = sorted(self.hours, key=lambda w: w.start)
         for window in ordered:
             if not window.start < window.end:
-                raise CalendarError(f"working hours {str(window)!r}: a window must start and end on the same day")
+                raise CalendarError(f"hours: {str(window)!r}: a working window must start and end on the same day")
         for before, after in zip(ordered, ordered[1:]):
             if after.start < before.end:
-                raise CalendarError(f"working hours {str(before)!r} and {str(after)!r} overlap")
+                raise CalendarError(f"hours: {str(before)!r} and {str(after)!r} overlap")
         object.__setattr__(self, "hours", tuple(ordered))
 
     @classmethod
@@ -81,14 +82,21 @@ class WorkingCalendar:
         for name in weekdays:
             key = str(name).strip().lower()[:3]
             if key not in WEEKDAYS:
-                raise CalendarError(f"weekday {name!r} is not one of {', '.join(WEEKDAYS)}")
+                raise CalendarError(f"weekdays: {name!r} is not one of {', '.join(WEEKDAYS)}")
             days.add(WEEKDAYS.index(key))
         try:
             windows = tuple(TimeWindow.parse(text) for text in hours)
         except ValueError as err:
-            raise CalendarError(f"working hours: {err}") from None
+            raise CalendarError(f"hours: {err}") from None
         return cls(zone=zone, weekdays=frozenset(days), hours=windows,
                    holidays=frozenset(_dates(holidays, "holidays")), workdays=frozenset(_dates(workdays, "workdays")))
+
+    @classmethod
+    def of(cls, settings: Any) -> WorkingCalendar:
+        """The calendar of ``settings`` (``[calendar]`` in ``[hospital] timezone``; ``callcenter.settings``)."""
+        cal = settings.calendar
+        return cls.build(settings.hospital.zone, weekdays=cal.weekdays, hours=cal.hours, holidays=cal.holidays,
+                         workdays=cal.workdays)
 
     # -- days -------------------------------------------------------------------------------------
 
