@@ -9,12 +9,22 @@ work-order service (the knowledge base depends on work orders, never the other w
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from callcenter.kb import keys
+from callcenter.kb import schemas as ks
 from callcenter.web import api
-from callcenter.web.api import Route, path_id, who
+from callcenter.web.api import Body, Id, Route, path_id, who
 from callcenter.workorders import keys as wo_keys
 from callcenter.workorders import schemas as s
+from callcenter.workorders.desk_http import scope_of
+
+
+class Promote(Body):
+    question: s.Question | None = Field(None, description="the entry's question (default: the ticket's question)")
+    contact_id: Id | None = Field(None, description="which reply (default: the ticket's latest)")
+    keywords: s.Keywords = ""
+    category: s.Label = ""
 
 
 async def kb_search(request: web.Request) -> web.Response:
@@ -70,6 +80,15 @@ async def kb_history(request: web.Request) -> web.Response:
     return web.json_response({"history": await request.app[keys.KB].history(path_id(request, what="kb_entry"))})
 
 
+async def kb_view(request: web.Request) -> web.Response:
+    """Count one lookup: the operator opened the entry (during a ticket, if one is given)."""
+    body = await api.body(request, ks.ViewIn)
+    service = request.app[keys.PREVENTION]
+    view = await service.record_view(path_id(request, what="kb_entry"), body.ticket_id, who(request) or "",
+                                     service.clock())
+    return web.json_response(view, status=201)
+
+
 async def kb_export(request: web.Request) -> web.Response:
     """Every active entry as CSV (UTF-8 with BOM, so spreadsheet programs read Chinese right)."""
     text = await request.app[keys.KB].export_csv()
@@ -81,6 +100,18 @@ async def kb_import(request: web.Request) -> web.Response:
     """Create or update entries from CSV; all or nothing, problems reported by line."""
     report = await request.app[keys.KB].import_csv(await api.text_body(request, "CSV file"), who(request) or "")
     return web.json_response(report)
+
+
+async def kb_promote(request: web.Request) -> web.Response:
+    """A desk reply becomes an entry in one step: the ticket's question, the reply, its author and department."""
+    body = await api.body(request, Promote, optional=True)
+    ticket_id = path_id(request, what="ticket")
+    start = await request.app[wo_keys.DESK].promotion(await scope_of(request), ticket_id, body.contact_id)
+    values = {"question": body.question or start["question"][:500], "answer": start["answer"], "keywords": body.keywords,
+              "category": body.category, "department": start["department"]}
+    entry = await request.app[keys.KB].create(values, who(request) or "", author=start["author"],
+                                              source={"ticket_id": ticket_id, "contact_id": start["contact_id"]})
+    return web.json_response(entry, status=201)
 
 
 K = "knowledge base"
@@ -99,10 +130,16 @@ ROUTES: tuple[Route, ...] = (
           response=s.KbEntry, role="supervisor"),
     Route("GET", "/api/kb/entries/{id}/history", kb_history, "Every edit of an entry: who, when, before, after", K,
           response=s.KbHistory),
+    Route("POST", "/api/kb/entries/{id}/views", kb_view, "Count a lookup of an entry (opened from the desk)", K,
+          body=ks.ViewIn, ok=(201,), response=ks.View),
     Route("GET", "/api/kb/export.csv", kb_export, "Export the knowledge base as CSV", K,
           response={"type": "string"}, response_media="text/csv", role="supervisor"),
     Route("POST", "/api/kb/import", kb_import, "Import CSV (id empty: new entry); all or nothing", K,
           body_media="text/csv", response=s.KbImportReport, role="supervisor"),
+    Route("POST", "/api/desk/tickets/{id}/promote", kb_promote,
+          "Promote a desk reply into the knowledge base (question editable), with its author", "desk",
+          body=Promote, body_required=False, ok=(201,), response=s.KbEntry,
+          errors={403: "the ticket belongs to another department (desk.not_your_department)"}, role="specialist"),
 )
 
 

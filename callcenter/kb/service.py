@@ -73,6 +73,7 @@ def entry_dict(entry: KbEntry) -> dict[str, Any]:
         "department": entry.department,
         "active": entry.active,
         "updated_by": entry.updated_by,
+        "author": entry.author,
         "updated_at": entry.updated_at.isoformat(),
         "created_at": entry.created_at.isoformat(),
     }
@@ -299,14 +300,18 @@ class KbService:
         async with self._sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(KbEntry)) or 0)
 
-    async def create(self, values: dict[str, Any], by: str) -> dict[str, Any]:
+    async def create(self, values: dict[str, Any], by: str, *, author: str | None = None,
+                     source: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A new entry; ``author`` wrote the answer (default ``by``), ``source`` is kept in its first revision."""
         fields = clean_fields(values, partial=False)
         async with self._sessions() as session, session.begin():
             entry = self._new(fields, by)
+            entry.author = author if author is not None else by
             session.add(entry)
             await session.flush()
-            session.add(KbRevision(entry_id=entry.id, action="create", by=by, before=None, after=_fields(entry)))
-        log.info("kb.entry_created", entry_id=entry.id, by=by)
+            after = {**_fields(entry), "author": entry.author, **({"source": source} if source else {})}
+            session.add(KbRevision(entry_id=entry.id, action="create", by=by, before=None, after=after))
+        log.info("kb.entry_created", entry_id=entry.id, by=by, author=entry.author)
         return entry_dict(entry)
 
     async def update(self, entry_id: int, values: dict[str, Any], by: str) -> dict[str, Any]:

@@ -63,3 +63,12 @@ class InvalidData(WorkOrderError):
 
     def http_fields(self) -> dict[str, Any]:
         return {"problems": self.problems}
+
+
+class NotYourDepartment(WorkOrderError):
+    """A desk user asked for a ticket of a department that is not theirs."""
+
+    http_status = 403
+
+    def __init__(self, message: str) -> None:
+        super().__init__("desk.not_your_department", message)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from callcenter.workorders.departments import DirectoryService
+    from callcenter.workorders.desk import DeskService
     from callcenter.workorders.service import WorkOrderService
 
 
@@ -28,3 +29,4 @@ class OutboundCalls(Protocol):
 WORKORDERS: web.AppKey["WorkOrderService"] = web.AppKey("workorders")
 DIRECTORY: web.AppKey["DirectoryService"] = web.AppKey("directory")
 OUTBOUND: web.AppKey["OutboundCalls | None"] = web.AppKey("outbound")
+DESK: web.AppKey["DeskService"] = web.AppKey("desk")

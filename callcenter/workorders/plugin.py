@@ -15,8 +15,9 @@ from aiohttp import web
 
 from callcenter import keys as app_keys
 from callcenter.store.db import session_factory
-from callcenter.workorders import http, keys
+from callcenter.workorders import desk_http, http, keys
 from callcenter.workorders.departments import DirectoryService
+from callcenter.workorders.desk import DeskService
 from callcenter.workorders.service import WorkOrderService
 from callcenter.workorders.sweep import sweep_every
 
@@ -24,6 +25,7 @@ from callcenter.workorders.sweep import sweep_every
 def setup_workorders(app: web.Application) -> None:
     """Add the work orders' ``/api`` routes to ``app``."""
     http.add_routes(app)
+    desk_http.add_routes(app)
 
 
 async def open_workorders(app: web.Application) -> AsyncIterator[None]:
@@ -33,6 +35,7 @@ async def open_workorders(app: web.Application) -> AsyncIterator[None]:
     sessions = session_factory(engine)
     work = WorkOrderService(sessions, settings)
     app[keys.WORKORDERS], app[keys.DIRECTORY] = work, DirectoryService(sessions)
+    app[keys.DESK] = DeskService(sessions, work)
     app[keys.OUTBOUND] = None
     app[app_keys.TICKETS].after_write.append(work.on_ticket_write)
     sweeper = None

@@ -327,6 +327,7 @@ class KbEntry(Reply):
     department: str
     active: bool
     updated_by: str | None
+    author: str = Field("", description="who wrote the answer (a desk reply's specialist)")
     updated_at: Moment
 
 
