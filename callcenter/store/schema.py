@@ -11,6 +11,7 @@ from __future__ import annotations
 import callcenter.accounts.models
 import callcenter.agents.models
 import callcenter.kb.models
+import callcenter.ledger.models
 import callcenter.outbound.models
 import callcenter.recording.models
 import callcenter.store.models

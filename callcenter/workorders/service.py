@@ -21,6 +21,7 @@ hours are ``DirectoryService`` (``departments.py``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,6 +50,10 @@ log = structlog.get_logger(__name__)
 # A kept place's outcome (``details.callback.outcome``) as its callback contact says it.
 KEPT_OUTCOMES = {"waiting": "place_kept", "calling": "dialing_caller", "answered": "answered", "unreached": "unreached"}
 EDITABLE = ("category", "priority", "notes", "promised_reply_at", "assigned_agent", "department_id")
+# Runs inside the transaction of a ticket's change with (session, event, ticket id, data): "ticket"
+# when its category or department was set, "survey" with the score.  An error rolls the change back:
+# what a hook writes (a ledger item) is never lost and never written without the change.
+ChangeHook = Callable[[AsyncSession, str, int, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
         self.link_window = dt.timedelta(days=settings.workorders.link_window_days)
         # Called with (event name, dict) for things the web pages show live: overdue, survey...
         self.listeners: list = listeners if listeners is not None else []
+        self.after_change: list[ChangeHook] = []
 
     def notify(self, event: str, data: dict[str, Any]) -> None:
         """Tell listeners (websockets of the web pages); a failing listener is logged, never raised."""
@@ -375,6 +381,8 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
                 setattr(order, name, value)
             self._store_state(order, state, now)
             order.updated_at, order.updated_by = now, by
+            if "category" in fields or "department_id" in fields:
+                await self._changed(session, "ticket", order, {})
             if state.status != before.status:
                 session.add(Contact(ticket_id=ticket_id, kind="status", at=now, agent_id=by,
                                     outcome=state.status.value, text=f"{before.status.value} -> {state.status.value}",
@@ -457,9 +465,16 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
                                     outcome=state.status.value, text=f"{before.status.value} -> {state.status.value}",
                                     details={"from": before.status.value, "to": state.status.value,
                                              "reason": state.close_reason or f"survey {score}"}))
+            await self._changed(session, "survey", order, {"score": score, "via": via})
         log.info("ticket.survey", ticket_id=ticket.id, score=score, status=state.status.value)
         self.notify("ticket.survey", {"ticket_id": ticket.id, "score": score, "status": state.status.value})
         return await self.get(ticket.id, now)
+
+    async def _changed(self, session: AsyncSession, event: str, order: WorkOrder, data: dict[str, Any]) -> None:
+        """Run the ``after_change`` hooks with what they need of the ticket."""
+        data = {"category": order.category, "department_id": order.department_id, "notes": order.notes, **data}
+        for hook in self.after_change:
+            await hook(session, event, order.ticket_id, data)
 
     async def _load_for_update(self, session: AsyncSession, ticket_id: int) -> tuple[Ticket, WorkOrder]:
         ticket = await session.get(Ticket, ticket_id)
