@@ -21,7 +21,7 @@ from callcenter.ami.client import AmiClient
 from callcenter.hotline import Hotline
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import IvrError
-from callcenter.ivr.plugin import create_ivr
+from callcenter.ivr.plugin import create_ivr, create_messages
 from callcenter.kb.plugin import open_kb, setup_kb
 from callcenter.outbound import keys as outbound_keys
 from callcenter.outbound.plugin import open_list_runner, open_list_store, open_outbound, run_outbound, setup_outbound
@@ -87,10 +87,11 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 async def _ivr(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    app[keys.IVR] = None
+    app[keys.IVR] = app[keys.IVR_MESSAGES] = None
     if settings.ivr.enabled:
         try:
             app[keys.IVR] = await create_ivr(settings, session_factory(app[keys.ENGINE]), app[keys.TICKETS])
+            app[keys.IVR_MESSAGES] = create_messages(settings, app[keys.IVR])
         except IvrError as err:  # callers still reach operators, without greeting or menu
             log.error("ivr.disabled", error=str(err), slug=err.slug)
     yield

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from callcenter.agi.server import AgiServer
     from callcenter.ami.client import AmiClient
     from callcenter.ivr.flow import IvrFlow
+    from callcenter.ivr.messages import Messages
     from callcenter.settings import Settings
     from callcenter.tickets.service import TicketService
 
@@ -23,6 +24,7 @@ AMI: web.AppKey["AmiClient"] = web.AppKey("ami")
 AGI: web.AppKey["AgiServer"] = web.AppKey("agi")
 ADAPTER: web.AppKey["Adapter"] = web.AppKey("adapter")
 IVR: web.AppKey["IvrFlow | None"] = web.AppKey("ivr")
+IVR_MESSAGES: web.AppKey["Messages | None"] = web.AppKey("ivr_messages")  # hotline messages made on the web
 # The logged-in user of a request (callcenter.accounts.models.User), set by the web side's access
 # middleware; other areas' handlers (the work-order API) read who is acting from it.
 USER: web.RequestKey[Any] = web.RequestKey("user")

@@ -15,3 +15,22 @@ class ScheduleError(IvrError):
 
 class PromptError(IvrError):
     """Prompt texts are invalid, or audio could not be generated or converted."""
+
+
+class MessageRefused(IvrError):
+    """A hotline message made on the web cannot be used (its rule or texts); answers 400."""
+
+    http_status = 400
+
+    def __init__(self, slug: str, message: str, field: str) -> None:
+        super().__init__(slug, message)
+        self.field = field
+
+    def http_fields(self) -> dict[str, object]:
+        return {"problems": [{"field": self.field, "problem": str(self)}]}
+
+
+class MessageNotBuilt(IvrError):
+    """The audio of a hotline message could not be made (no sounds folder, espeak-ng or sox failed); 503."""
+
+    http_status = 503

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.flow import IvrFlow
+from callcenter.ivr.messages import Messages
 from callcenter.ivr.prompts import BuildReport, build_prompts, load_locales, sound_path
 from callcenter.ivr.rules import RuleStore
 from callcenter.settings import Settings
@@ -48,6 +49,11 @@ async def create_ivr(settings: Settings, sessions: async_sessionmaker[AsyncSessi
         settings.ivr, rules, tickets, zone=settings.hospital.zone, languages=_ordered(locales, settings.ivr.language),
         available=available, sounds_dir=settings.asterisk_sounds_dir, clock=schedule_clock(settings),
     )
+
+
+def create_messages(settings: Settings, flow: IvrFlow) -> Messages:
+    """The maker of hotline messages from the web, writing to the running IVR's schedule."""
+    return Messages(flow.rules, load_locales(settings.prompts_path), settings.sounds_path)
 
 
 def build(settings: Settings) -> BuildReport | None:

@@ -58,6 +58,8 @@ class Locale:
 
     language: str  # Asterisk language and sounds subdirectory
     prompts: dict[str, Prompt]
+    voice: str = ""  # the file's espeak-ng voice and speed, for prompts made on the web
+    speed: int = 160
 
 
 def load_locales(prompts_dir: Path = PROMPTS_DIR) -> dict[str, Locale]:
@@ -90,7 +92,7 @@ def _parse_locale(path: Path) -> Locale:
         if not name.replace("_", "").isalnum() or not text:
             raise PromptError("ivr.prompts_value", f"{path}: prompt {name!r} needs a name of letters, digits, '_' and a text")
         prompts[name] = Prompt(name, text, str(entry.get("voice", voice)), int(entry.get("speed", speed)))
-    return Locale(language, prompts)
+    return Locale(language, prompts, str(voice or ""), int(speed))
 
 
 def sound_path(sounds_dir: Path, language: str, name: str) -> Path:
@@ -157,6 +159,19 @@ def build_prompts(sounds_dir: Path, prompts_dir: Path = PROMPTS_DIR, *, workers:
     for language, manifest in manifests.items():
         _write_manifest(sounds_dir / SOUNDS_SUBDIR / language, manifest)
     return BuildReport(tuple(f"{lang}/{p.name}" for p, lang, *_ in jobs), kept, tuple(removed))
+
+
+def build_prompt(sounds_dir: Path, language: str, prompt: Prompt) -> Path:
+    """Speak one prompt made outside the locale files (a message from the web) into its audio file.
+
+    It is left out of the manifest, so ``build_prompts`` neither rebuilds nor removes it.
+    """
+    _require_tools(need_espeak=True)
+    target = sound_path(sounds_dir, language, prompt.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _make(prompt, language, target, None)
+    log.info("prompt.built", language=language, prompt=prompt.name, source="espeak-ng")
+    return target
 
 
 def _recording(prompts_dir: Path, language: str, name: str) -> Path | None:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from callcenter.kb.prevention import PreventionService
     from callcenter.kb.service import KbService
 
 KB: web.AppKey["KbService"] = web.AppKey("kb")
+PREVENTION: web.AppKey["PreventionService"] = web.AppKey("prevention")

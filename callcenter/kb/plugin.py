@@ -14,7 +14,8 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from callcenter import keys as app_keys
-from callcenter.kb import http, keys
+from callcenter.kb import http, keys, prevention_http
+from callcenter.kb.prevention import PreventionService
 from callcenter.kb.service import KbService
 from callcenter.store.db import session_factory
 
@@ -24,8 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def setup_kb(app: web.Application) -> None:
-    """Add the knowledge base's ``/api/kb`` routes to ``app``."""
+    """Add the knowledge base's ``/api/kb`` and 未诉先办 ``/api/prevention`` routes to ``app``."""
     http.add_routes(app)
+    prevention_http.add_routes(app)
 
 
 async def open_kb(app: web.Application) -> AsyncIterator[None]:
@@ -33,6 +35,7 @@ async def open_kb(app: web.Application) -> AsyncIterator[None]:
     settings = app[app_keys.SETTINGS]
     kb = KbService(session_factory(app[app_keys.ENGINE]), make_url(settings.database_url).get_backend_name())
     app[keys.KB] = kb
+    app[keys.PREVENTION] = PreventionService(session_factory(app[app_keys.ENGINE]), settings.hospital.zone)
     await _seed_kb(kb, settings.workorders.kb_sample)
     yield
 

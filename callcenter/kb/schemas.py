@@ -1,0 +1,104 @@
+"""Requests and answers of the lookup counter and the 未诉先办 API as pydantic models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from callcenter.timewindow import WINDOW_PATTERN
+from callcenter.web.api import Body, Day, Id, Query, Reply, limit, line, text
+from callcenter.workorders.lifecycle import CATEGORIES
+
+SPOKEN_MAX = 240  # characters of one language's text: about a minute of Mandarin, under a minute of English
+Spoken = text(SPOKEN_MAX, 1)
+Top = limit(50)
+Times = line(11, 11, WINDOW_PATTERN)
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Category = Literal[tuple(CATEGORIES)]  # type: ignore[valid-type]
+
+
+class ViewIn(Body):
+    ticket_id: Id | None = Field(None, description="the ticket on the desk when the entry was opened")
+
+
+class View(Reply):
+    id: int
+    entry_id: int
+    ticket_id: int | None
+    by: str
+    at: str
+
+
+class ReportQuery(Query):
+    from_: Day | None = Field(None, alias="from", description="first day (hospital time); default Monday of this week")
+    to: Day | None = Field(None, description="last day, included; default today")
+    top: Top = 10
+
+
+class Texts(Body):
+    zh: Spoken = Field(description=f"Mandarin, read aloud (at most {SPOKEN_MAX} characters)")
+    en: Spoken = Field(description=f"English, read aloud (at most {SPOKEN_MAX} characters)")
+
+
+class MessageIn(Body):
+    """Step one (the texts) and step two (when it plays) of a message made from an entry."""
+
+    entry_id: Id
+    texts: Texts
+    first_day: Day
+    last_day: Day
+    weekdays: list[Weekday] | None = Field(None, min_length=1, max_length=7)
+    times: Times | None = Field(None, description="HH:MM-HH:MM, hospital time; may run across midnight")
+    category: Category | None = Field(None, description="the ticket category it answers (default: from the entry's)")
+    priority: int = Field(40, ge=-1000, le=1000)
+
+
+class Rising(Reply):
+    now: int
+    before: int
+    change: int
+
+
+class CategoryRise(Rising):
+    category: str
+
+
+class EntryRise(Rising):
+    entry_id: int
+    question: str
+    category: str
+
+
+class Effect(Reply):
+    before_from: str
+    after_to: str
+    before: int
+    after: int
+    change: int
+
+
+class Message(Reply):
+    id: int
+    rule: str
+    entry_id: int | None
+    category: str
+    texts: dict[str, str]
+    from_: str = Field(alias="from")
+    to: str
+    starts_at: str
+    created_by: str
+    effect: Effect
+
+
+class Span(Reply):
+    from_: str = Field(alias="from")
+    to: str
+
+
+class Report(Reply):
+    period: Span
+    before: Span
+    categories: list[CategoryRise]
+    entries: list[EntryRise]
+    messages: list[Message]
