@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -36,6 +37,7 @@ class Import12345:
     _sessions: async_sessionmaker[AsyncSession]
     node: str
     tz: dt.tzinfo
+    _due_of: Callable[[Ticket, str | None, dt.datetime | None], dt.datetime | None]  # sweep.py
 
     async def import_12345(self, data: str | bytes, fmt: str, by: str | None) -> dict[str, Any]:
         """Import orders transferred from the city's 12345 hotline as tickets with their deadline.
@@ -73,6 +75,7 @@ class Import12345:
                 now = utcnow()
                 session.add(WorkOrder(ticket_id=ticket.id, status="new", category="hotline_12345", priority="high",
                                       notes=rec["content"], promised_reply_at=rec["deadline"], revisits=0,
+                                      due_at=self._due_of(ticket, "hotline_12345", None),
                                       external_ref=rec["order_no"], created_at=now, updated_at=now, updated_by=by))
                 session.add(Contact(ticket_id=ticket.id, kind="inbound", at=rec["received_at"],
                                     number=ticket.caller_number, outcome="transferred_12345", text=rec["content"],

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from callcenter.store.models import Base, utcnow
 
 CONTACT_KINDS = ("inbound", "callback", "escalation", "note", "survey", "status", "outbound",
-                 "reply", "handoff", "finding")  # the last three: a department's desk (callcenter.workorders.desk)
+                 "reply", "handoff", "finding",  # a department's desk (callcenter.workorders.desk)
+                 "overdue")  # the overdue ladder climbed (callcenter.workorders.sweep)
 TASK_KINDS = ("callback", "abandoned", "followup_day7", "appointment_reminder")
 TASK_STATES = ("pending", "dialing", "done", "failed", "cancelled")
 MAX_NOTES = 4000  # the longest note (a note contact's text, an imported order's content)
@@ -32,6 +33,7 @@ class WorkOrder(Base):
         Index("ix_work_orders_promised_reply_at", "promised_reply_at"),
         Index("ix_work_orders_parent_id", "parent_id"),
         Index("ix_work_orders_external_ref", "external_ref"),
+        Index("ix_work_orders_due_at", "due_at"),
     )
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
@@ -49,6 +51,12 @@ class WorkOrder(Base):
     external_ref: Mapped[str | None] = mapped_column(String(64))  # e.g. the 12345 order number
     assigned_agent: Mapped[str | None] = mapped_column(String(64))
     overdue_alerted_at: Mapped[dt.datetime | None]
+    # The time limit of its category (callcenter/workorders/timelimits.py; migration 0012): closed
+    # within the limit is solved_at <= due_at.  The overdue ladder's level (0 on time, 1 operator,
+    # 2 supervisor, 3 department head) and when it last climbed.
+    due_at: Mapped[dt.datetime | None]
+    ladder_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ladder_at: Mapped[dt.datetime | None]
     solved_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -212,6 +212,10 @@ class Ticket(Reply):
     external_ref: str | None
     needs_promise: bool = Field(description="the call ended unsolved without a promised reply time")
     overdue: Overdue | None
+    due_at: Moment | None = Field(None, description="the deadline of the category's time limit (docs/time_limits.md)")
+    ladder_level: int = Field(0, ge=0, le=3, description="overdue ladder: 0 on time, 1 operator told, 2 supervisor, "
+                                                         "3 department head")
+    ladder_at: Moment | None = Field(None, description="when the ticket last climbed the ladder")
 
 
 class Contact(Reply):

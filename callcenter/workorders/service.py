@@ -76,6 +76,7 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
         self.callback_within = dt.timedelta(hours=settings.workorders.callback_within_hours)
         self.abandoned_reply = dt.timedelta(hours=settings.workorders.abandoned_reply_hours)
         self.link_window = dt.timedelta(days=settings.workorders.link_window_days)
+        self._time_limits(settings)  # the calendar, time limits and ladder (sweep.py)
         # Called with (event name, dict) for things the web pages show live: overdue, survey...
         self.listeners: list = listeners if listeners is not None else []
         self.after_change: list[ChangeHook] = []
@@ -165,6 +166,8 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
             )
             for task in pending:
                 task.state, task.result = "cancelled", "caller_got_through"
+        if work.ticket_id == ticket.id:  # an on_call ticket is due when its call ends
+            await self._set_due(session, ticket, work, utcnow())
 
     async def _kept_place(self, session: AsyncSession, ticket: Ticket, order: WorkOrder, story: dict[str, Any]) -> None:
         """The ``callback`` contact of a kept place, in step with the call's ``details.callback``."""
@@ -329,6 +332,9 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
             "overdue": {"deadline": _iso(late.deadline), "late_seconds": int(late.late.total_seconds()), "days": late.days}
             if late
             else None,
+            "due_at": _iso(order.due_at) if order else None,  # the time limit (timelimits.py)
+            "ladder_level": (order.ladder_level or 0) if order else 0,  # the overdue ladder, 0-3
+            "ladder_at": _iso(order.ladder_at) if order else None,
             "solved_at": _iso(order.solved_at) if order else None,
             "closed_at": _iso(order.closed_at) if order else None,
             "updated_at": _iso(order.updated_at if order else ticket.updated_at),
@@ -381,6 +387,9 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
                 setattr(order, name, value)
             self._store_state(order, state, now)
             order.updated_at, order.updated_by = now, by
+            escalating = state.status == lc.Status.ESCALATED and before.status != lc.Status.ESCALATED
+            if {"category", "promised_reply_at", "department_id"} & set(fields) or escalating:
+                await self._set_due(session, ticket, order, now, escalated_at=now if escalating else None)
             if "category" in fields or "department_id" in fields:
                 await self._changed(session, "ticket", order, {})
             if state.status != before.status:
@@ -435,7 +444,8 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
             state = self._state(ticket, order)
             if promised_reply_at is not None:
                 state = replace(state, promised_reply_at=promised_reply_at)
-            if state.status != lc.Status.ESCALATED:
+            moved = state.status != lc.Status.ESCALATED
+            if moved:
                 previous = state.status
                 state = lc.move(state, lc.Status.ESCALATED, now)
                 session.add(Contact(ticket_id=ticket_id, kind="status", at=now, agent_id=by, outcome="escalated",
@@ -443,6 +453,7 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
                                     details={"from": previous.value, "to": "escalated"}))
             self._store_state(order, state, now)
             order.department_id, order.updated_at, order.updated_by = department_id, now, by
+            await self._set_due(session, ticket, order, now, escalated_at=now if moved else None)
         return await self.get(ticket_id, now)
 
     async def record_survey(self, ticket_id: int, score: int, *, agent_id: str | None = None,
@@ -498,6 +509,8 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
                 order.closed_at = now
             if state.status in lc.UNSOLVED:
                 order.overdue_alerted_at = None
+            else:  # the ladder is for unsolved tickets: the climbs stay in the contact history
+                order.ladder_level = 0
         order.status = state.status.value
         order.promised_reply_at = state.promised_reply_at
         order.callback_by = state.callback_by
