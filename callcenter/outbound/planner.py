@@ -16,6 +16,12 @@ may be dialled when all of these hold:
 At most one call starts per plan; the runner asks again at ``wake_at``.  Tasks go earliest
 deadline first (a reminder for tomorrow before a follow-up with grace days left), then oldest.
 
+Windows may depend on the day (``DayWindows``: a sampled satisfaction campaign calls at the times
+residents are free, one set on working days and another on weekends and holidays, the hospital's
+calendar saying which day is which).  A window belongs to the day it starts on, so ``"18:30-00:30"``
+of a Friday still holds at Saturday 00:10.  A task may carry its own windows (a campaign's); the
+others use the plan's.
+
 After an attempt, ``after_attempt`` says what becomes of the task: done when answered, failed when
 its attempts are used up, else pending again after the retry delay of its outcome (busy sooner
 than no answer).  A retry that falls outside the windows simply waits for the next window.
@@ -29,8 +35,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from callcenter.timewindow import TimeWindow
 
@@ -43,20 +49,49 @@ def parse_windows(texts: Iterable[str]) -> tuple[TimeWindow, ...]:
     return tuple(sorted((TimeWindow.parse(text) for text in texts), key=lambda w: w.start))
 
 
-def in_windows(moment: dt.datetime, windows: Sequence[TimeWindow], tz: dt.tzinfo) -> bool:
+def _never(day: dt.date) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class DayWindows:
+    """Windows by the kind of day: ``workday`` on working days, ``holiday`` on weekends and holidays."""
+
+    workday: tuple[TimeWindow, ...]
+    holiday: tuple[TimeWindow, ...]
+    is_holiday: Callable[[dt.date], bool] = field(default=_never, compare=False)
+
+    def of(self, day: dt.date) -> tuple[TimeWindow, ...]:
+        """The windows that start on local day ``day``."""
+        return self.holiday if self.is_holiday(day) else self.workday
+
+
+Windows = Sequence[TimeWindow] | DayWindows
+LOOKAHEAD_DAYS = 31  # next_window_start gives up after this many days without a window
+
+
+def in_windows(moment: dt.datetime, windows: Windows, tz: dt.tzinfo) -> bool:
     """``moment`` (aware) falls inside a window, in local time ``tz``."""
-    local = moment.astimezone(tz).time()
-    return any(w.contains(local) for w in windows)
+    local = moment.astimezone(tz)
+    if not isinstance(windows, DayWindows):
+        return any(w.contains(local.time()) for w in windows)
+    return any(w.started_on(local) == day for day in (local.date(), local.date() - dt.timedelta(days=1))
+               for w in windows.of(day))
 
 
-def next_window_start(moment: dt.datetime, windows: Sequence[TimeWindow], tz: dt.tzinfo) -> dt.datetime | None:
+def next_window_start(moment: dt.datetime, windows: Windows, tz: dt.tzinfo) -> dt.datetime | None:
     """``moment`` itself when inside a window, else the next window's start (None: no windows)."""
-    if not windows:
-        return None
     if in_windows(moment, windows, tz):
         return moment
     local = moment.astimezone(tz)
-    return min(w.next_start(local) for w in windows).astimezone(moment.tzinfo)
+    if not isinstance(windows, DayWindows):
+        return min(w.next_start(local) for w in windows).astimezone(moment.tzinfo) if windows else None
+    for days in range(LOOKAHEAD_DAYS + 1):
+        day = local.date() + dt.timedelta(days=days)
+        starts = [s for w in windows.of(day) if (s := dt.datetime.combine(day, w.start, tzinfo=tz)) > local]
+        if starts:
+            return min(starts).astimezone(moment.tzinfo)
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,6 +103,7 @@ class ListTask:
     due_by: dt.datetime | None = None
     attempts: int = 0
     max_attempts: int = 3
+    windows: Windows | None = None  # its own windows (a campaign's); None: the plan's
 
 
 @dataclass(frozen=True)
@@ -91,7 +127,7 @@ class Plan:
 def plan(
     tasks: Iterable[ListTask],
     now: dt.datetime,
-    windows: Sequence[TimeWindow],
+    windows: Windows,
     tz: dt.tzinfo,
     capacity: Capacity,
     *,
@@ -112,19 +148,23 @@ def plan(
     started_last_hour = sum(1 for s in recent_starts if now - HOUR < s <= now)
     paced_from = last + capacity.gap if last is not None else now
     room = len(in_flight) < capacity.concurrent and started_last_hour < capacity.per_hour
-    if room and paced_from <= now and in_windows(now, windows, tz):
-        due = [t for t in live if t.not_before <= now]
+    if room and paced_from <= now:
+        due = [t for t in live if t.not_before <= now and in_windows(now, _windows(t, windows), tz)]
         if due:
             return Plan((due[0].id,), tuple(expire), now + capacity.gap)
     wake = None
     for task in live:
-        start = next_window_start(max(task.not_before, now, paced_from), windows, tz)
+        start = next_window_start(max(task.not_before, now, paced_from), _windows(task, windows), tz)
         if start is None:
             continue
         if task.due_by is not None and start >= task.due_by:
             start = task.due_by  # it cannot be dialled in time: plan again to expire it
         wake = start if wake is None else min(wake, start)
     return Plan((), tuple(expire), wake)
+
+
+def _windows(task: ListTask, windows: Windows) -> Windows:
+    return windows if task.windows is None else task.windows
 
 
 @dataclass(frozen=True)
