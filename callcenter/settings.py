@@ -255,6 +255,18 @@ class OutboundListSettings:
 
 
 @dataclass(frozen=True)
+class CampaignSettings:
+    """Sampled satisfaction campaigns (callcenter/outbound/campaigns.py): when residents are free to answer."""
+
+    # Hospital time, "HH:MM-HH:MM"; which days are holidays (weekends, holidays, not make-up workdays): [calendar].
+    workday_windows: tuple[str, ...] = ("08:00-09:00", "12:00-13:30", "18:30-20:30")
+    holiday_windows: tuple[str, ...] = ("09:30-11:30", "15:00-20:00")
+    days: int = 14  # a campaign calls for this many days after it is created (its tasks expire then)
+    per_department: int = 10  # patients drawn per department when a request gives neither a number nor a share
+    max_attempts: int = 3  # attempts per patient
+
+
+@dataclass(frozen=True)
 class RecordingSettings:
     enabled: bool = True  # record every answered call (MixMonitor), callbacks and escalations too
     # Where recordings are kept, as this host sees it; files go to <directory>/<YYYY>/<MM>/<DD>/.
@@ -290,6 +302,7 @@ class Settings:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     lists: OutboundListSettings = field(default_factory=OutboundListSettings)
+    campaigns: CampaignSettings = field(default_factory=CampaignSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     agents: tuple[AgentSettings, ...] = tuple(
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
@@ -543,6 +556,7 @@ def _validate_workorders(settings: Settings) -> None:
     if min(rings) <= 0 or out.max_attempts < 1:
         raise ConfigError("config.value", "outbound: ring seconds must be > 0 and max_attempts >= 1")
     _validate_lists(settings.lists)
+    _validate_campaigns(settings.campaigns)
 
 
 def _validate_time_limits(settings: Settings) -> None:
@@ -627,6 +641,18 @@ def _validate_lists(lists: OutboundListSettings) -> None:
     delays = (lists.retry_no_answer_minutes, lists.retry_busy_minutes, lists.retry_failed_minutes)
     if min(delays) <= 0 or lists.ring_seconds <= 0 or lists.key_timeout <= 0 or lists.followup_grace_days < 0:
         raise ConfigError("config.value", "lists: retry minutes, ring_seconds and key_timeout must be > 0")
+
+
+def _validate_campaigns(campaigns: CampaignSettings) -> None:
+    from callcenter.outbound.planner import parse_windows
+
+    for key in ("workday_windows", "holiday_windows"):
+        try:
+            parse_windows(getattr(campaigns, key))
+        except ValueError as err:
+            raise ConfigError("config.value", f"campaigns.{key}: {err}") from None
+    if campaigns.days < 1 or campaigns.per_department < 1 or campaigns.max_attempts < 1:
+        raise ConfigError("config.value", "campaigns: days, per_department and max_attempts must be >= 1")
 
 
 def _validate_ivr(ivr: IvrSettings) -> None:
