@@ -3,6 +3,7 @@
   GET  /wallboard                          the live wallboard page
   GET  /schedule                           the seasonal-message schedule editor (over /api/ivr/rules)
   GET  /kb                                 the knowledge-base editor (over the work-order API's /api/kb)
+  GET  /prevention                         未诉先办: what rose most, messages made from entries (over /api/prevention)
   GET  /api/supervisor/wallboard           the wallboard as JSON (the page gets it over /ws)
   POST /api/supervisor/agents/{agent_id}   {"op": "login"|"ready"|"pause"|"logout", "reason": ...}
 """
@@ -29,6 +30,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/schedule", schedule_page)
     app.router.add_get("/kb", kb_page)
+    app.router.add_get("/prevention", prevention_page)
     api.register(app, ROUTES)
 
 
@@ -48,6 +50,12 @@ async def schedule_page(request: web.Request) -> web.Response:
 async def kb_page(request: web.Request) -> web.Response:
     """The knowledge-base editor: search, add, edit with history, CSV import and export."""
     return page(request, "kb.html", labels.text("title.kb"))
+
+
+@requires("supervisor")
+async def prevention_page(request: web.Request) -> web.Response:
+    """未诉先办: the categories and entries that rose most; an entry made into a hotline message in two steps."""
+    return page(request, "prevention.html", labels.text("title.prevention"))
 
 
 @requires("supervisor")

@@ -38,6 +38,8 @@ ABOVE_OPERATOR = {
         "POST /api/kb/import", "POST /api/outbound/import", "POST /api/outbound/tasks/{id}/cancel",
         "POST /api/recordings/{id}/flag", "POST /api/supervisor/agents/{agent_id}", "POST /api/tickets/import",
         "PUT /api/ivr/rules/{name}", "PUT /api/rota/agents/{agent_id}/skills", "PUT /api/rota/shifts/{name}",
+        # 未诉先办: what rose most, hotline messages made from entries
+        "GET /prevention", "GET /api/prevention", "POST /api/prevention/messages",
     },
 }
 
