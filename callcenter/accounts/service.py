@@ -154,8 +154,9 @@ class AccountService:
         display_name: str | None = None,
         agent_id: str | None = None,
         active: bool | None = None,
+        may_hear_recordings: bool | None = None,
     ) -> User:
-        """Change a user's role, name, agent or active flag; a role or active change ends their sessions."""
+        """Change a user's role, name, agent, active flag or recordings grant; a role or active change ends their sessions."""
         async with self._sessions() as session, session.begin():
             user = await _must(session, user_id)
             epoch = user.session_epoch
@@ -167,12 +168,15 @@ class AccountService:
                 user.display_name = display_name.strip()[:80]
             if agent_id is not None:
                 user.agent_id = agent_id.strip() or None
+            if may_hear_recordings is not None:
+                user.may_hear_recordings = may_hear_recordings
             if active is not None and active != user.active:
                 user.active = active
                 user.session_epoch += 1
             if user.session_epoch != epoch:
                 await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
-        log.info("account.updated", user=user.username, role=user.role, agent=user.agent_id, active=user.active)
+        log.info("account.updated", user=user.username, role=user.role, agent=user.agent_id, active=user.active,
+                 may_hear_recordings=user.may_hear_recordings)
         return user
 
     async def set_password(self, user_id: int, password: str) -> None:

@@ -7,9 +7,11 @@
   POST /api/recordings/{id}/flag                      {"flagged": bool, "reason": ...}: keep past retention (supervisor)
   POST /api/agent/recording                           {"paused": bool}: pause/resume the operator's current call
 
-Who may listen: supervisors, and the operator who took the call (the recording's ``agent_id``);
-nobody else (not other operators, not admins, who manage accounts, not calls), not even to learn
-that a recording exists (404, as for a missing id).
+Who may listen: supervisors, the operator who took the call (the recording's ``agent_id``), and a
+department specialist a supervisor granted ``may_hear_recordings``, for their departments' tickets
+only (a specialist without the grant is refused every recording route, 403); nobody else (not
+other operators, not admins, who manage accounts, not calls), not even to learn that a recording
+exists (404, as for a missing id).
 """
 
 from __future__ import annotations
@@ -37,22 +39,43 @@ def may_listen(user: User, row: Recording) -> bool:
     return user.role == "supervisor" or (bool(user.agent_id) and row.agent_id == user.agent_id)
 
 
+def not_granted(user: User) -> web.Response | None:
+    """The 403 of a specialist without the recordings grant (None for everybody else)."""
+    if user.role == "specialist" and not user.may_hear_recordings:
+        log.warning("recording.refused_not_granted", user=user.username)
+        return api.error_json(403, "recording.not_granted", "a supervisor has not let you hear recordings")
+    return None
+
+
 async def _visible(request: web.Request) -> Recording | web.Response:
+    user = current_user(request)
+    refused = not_granted(user)
+    if refused is not None:
+        return refused
     service = request.app[keys.RECORDINGS]
     row = await service.get(path_id(request, what="recording"))
-    user = current_user(request)
-    if row is None or not may_listen(user, row):
+    granted = row is not None and user.role == "specialist" and await service.in_departments_of(user.id, row.ticket_id)
+    if row is None or not (may_listen(user, row) or granted):
         if row is not None:
             log.warning("recording.refused", recording_id=row.id, user=user.username, role=user.role)
         return api.error_json(404, "recording.unknown", "no such recording")
     return row
 
 
-@requires("operator")
+@requires("specialist")
 async def list_recordings(request: web.Request) -> web.Response:
-    """Recordings of a ticket or call, or the newest ones; operators see only calls they took."""
+    """Recordings of a ticket or call, or the newest ones; operators see only calls they took,
+    granted specialists only the recordings of a ticket of their departments (``ticket=``)."""
     user = current_user(request)
+    refused = not_granted(user)
+    if refused is not None:
+        return refused
     q = api.query(request, s.RecordingsQuery)
+    if user.role == "specialist":
+        service = request.app[keys.RECORDINGS]
+        if q.ticket is None or q.uniqueid is not None or not await service.in_departments_of(user.id, q.ticket):
+            return web.json_response({"recordings": []})
+        return web.json_response({"recordings": [_json(r) for r in await service.find(ticket_id=q.ticket, limit=q.limit)]})
     if user.role != "supervisor" and not user.agent_id:
         return web.json_response({"recordings": []})  # no phone, no calls (a NUL sentinel broke PostgreSQL)
     agent = None if user.role == "supervisor" else user.agent_id
@@ -61,7 +84,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     return web.json_response({"recordings": [_json(row) for row in rows]})
 
 
-@requires("operator")
+@requires("specialist")
 async def get_recording(request: web.Request) -> web.Response:
     """One recording; supervisors also get who listened."""
     row = await _visible(request)
@@ -73,7 +96,7 @@ async def get_recording(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@requires("operator")
+@requires("specialist")
 async def audio(request: web.Request) -> web.StreamResponse:
     """The recording's wav (inline for the page's player, or as a download); logged."""
     row = await _visible(request)

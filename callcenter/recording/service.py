@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -412,6 +412,28 @@ class RecordingService:
             query = query.where(Recording.agent_id == agent_id)
         async with self.sessions() as session:
             return list((await session.scalars(query)).all())
+
+    async def in_departments_of(self, user_id: int, ticket_id: int | None) -> bool:
+        """True when the ticket (or the ticket its call was merged into) is escalated to one of the
+        user's departments (a specialist's recordings grant reaches no further).
+
+        The work-order tables are named, not imported: work orders sit beside recordings.
+        """
+        if ticket_id is None:
+            return False
+        orders = table("work_orders", column("ticket_id"), column("parent_id"), column("department_id"))
+        bound = table("user_departments", column("user_id"), column("department_id"))
+        async with self.sessions() as session:
+            row = (await session.execute(select(orders.c.parent_id, orders.c.department_id)
+                                         .where(orders.c.ticket_id == ticket_id))).first()
+            if row is not None and row.parent_id is not None:
+                row = (await session.execute(select(orders.c.parent_id, orders.c.department_id)
+                                             .where(orders.c.ticket_id == row.parent_id))).first()
+            if row is None or row.department_id is None:
+                return False
+            found = await session.scalar(select(bound.c.user_id).where(bound.c.user_id == user_id,
+                                                                       bound.c.department_id == row.department_id))
+        return found is not None
 
     def file_of(self, row: Recording) -> Path | None:
         """The host path of a complete recording's file (None if it has none or it is gone)."""

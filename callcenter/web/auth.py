@@ -120,7 +120,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(target)
 
 
-@requires("operator")
+@requires("specialist")
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session (its websockets too) and show the login form."""
     user = current_user(request)
@@ -133,13 +133,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/login")
 
 
-@requires("operator")
+@requires("specialist")
 async def home(request: web.Request) -> web.StreamResponse:
     """The user's home page."""
     raise web.HTTPFound(home_of(current_user(request).role))
 
 
-@requires("operator")
+@requires("specialist")
 async def me(request: web.Request) -> web.Response:
     """Who is logged in, and the CSRF token scripts send back."""
     user = current_user(request)

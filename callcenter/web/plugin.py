@@ -17,7 +17,7 @@ from callcenter import keys
 from callcenter.accounts.service import AccountService
 from callcenter.agents.store import RotaStore
 from callcenter.store.db import session_factory
-from callcenter.web import admin_http, agent_http, auth, reports_http, rota_http, supervisor_http
+from callcenter.web import admin_http, agent_http, auth, desk_http, reports_http, rota_http, supervisor_http
 from callcenter.web import keys as web_keys
 from callcenter.web import labels
 from callcenter.web.guard import ticket_guard
@@ -37,6 +37,7 @@ def setup_web(app: web.Application) -> None:
     app.middlewares.append(ticket_guard)  # after the access check: operators work their own tickets
     auth.add_routes(app)
     agent_http.add_routes(app)
+    desk_http.add_routes(app)
     supervisor_http.add_routes(app)
     admin_http.add_routes(app)
     rota_http.add_routes(app)

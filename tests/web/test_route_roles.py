@@ -30,7 +30,7 @@ ABOVE_OPERATOR = {
     },
     "supervisor": {
         "DELETE /api/ivr/rules/{name}", "DELETE /api/kb/entries/{id}", "DELETE /api/rota/shifts/{name}",
-        "DELETE /api/specialists/{id}", "GET /api/ivr/preview", "GET /api/ivr/rules", "GET /api/kb/export.csv",
+        "DELETE /api/specialists/{id}", "GET /api/desk/specialists", "PUT /api/desk/specialists/{id}", "GET /api/ivr/preview", "GET /api/ivr/rules", "GET /api/kb/export.csv",
         "GET /api/recordings/{id}/listens", "GET /api/reports", "GET /api/reports.csv", "GET /api/reports.pdf",
         "GET /api/rota", "GET /api/supervisor/wallboard", "GET /kb", "GET /reports", "GET /rota", "GET /schedule",
         "GET /wallboard", "PATCH /api/departments/{id}", "PATCH /api/kb/entries/{id}", "PATCH /api/specialists/{id}",
@@ -40,6 +40,10 @@ ABOVE_OPERATOR = {
         "PUT /api/ivr/rules/{name}", "PUT /api/rota/agents/{agent_id}/skills", "PUT /api/rota/shifts/{name}",
         # 未诉先办: what rose most, hotline messages made from entries
         "GET /prevention", "GET /api/prevention", "POST /api/prevention/messages",
+        # the feedback ledger: a supervisor's moves, classification and catalogue
+        "POST /api/ledger/items", "POST /api/ledger/items/{id}/verify", "POST /api/ledger/items/{id}/strike-off",
+        "POST /api/ledger/items/{id}/reopen", "POST /api/ledger/items/{id}/classify", "GET /api/ledger/catalogue",
+        "POST /api/ledger/catalogue/import",
     },
 }
 

@@ -139,10 +139,14 @@ const Hotline = (() => {
   document.addEventListener("DOMContentLoaded", () => {
     const toggle = document.getElementById("lang-toggle");
     if (toggle) toggle.addEventListener("click", () => setLang(lang === "zh" ? "en" : "zh"));
-    const rank = { operator: 0, supervisor: 1, admin: 2 };
-    const mine = rank[document.body.dataset.role] ?? -1;
+    const rank = { specialist: 0, operator: 1, supervisor: 2, admin: 3 };
+    const role = document.body.dataset.role;
+    const mine = rank[role] ?? -1;
     for (const link of document.querySelectorAll("[data-min-role]")) {
       if ((rank[link.dataset.minRole] ?? 9) > mine) link.remove();
+    }
+    for (const link of document.querySelectorAll("[data-roles]")) {
+      if (!link.dataset.roles.split(" ").includes(role)) link.remove();
     }
     applyLang();
   });

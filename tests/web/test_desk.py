@@ -1,0 +1,165 @@
+"""The departments' desk on the web: roles, departments, CSRF, bad input, and a real browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from callcenter import keys
+from callcenter.web import keys as web_keys
+from callcenter.workorders import keys as wo_keys
+from callcenter.workorders.service import Change
+from test_desk_and_reports import add_ticket
+from webtools import PASSWORD, artifact, browser_login, login
+
+EVIL = "<script>alert(1)</script>请周三上午来心内科复诊"
+
+
+async def seed(app) -> dict[str, int]:
+    """Two departments, a specialist of each, and a ticket escalated to each (op1 took both calls)."""
+    directory, desk, work = app[wo_keys.DIRECTORY], app[wo_keys.DESK], app[wo_keys.WORKORDERS]
+    cardio = (await directory.save_department({"name": "心内科"}))["id"]
+    derm = (await directory.save_department({"name": "皮肤科"}))["id"]
+    accounts = app[web_keys.ACCOUNTS]
+    doc = await accounts.create("doc", PASSWORD, "specialist", display_name="王医生")
+    skin = await accounts.create("skin", PASSWORD, "specialist")
+    await desk.set_departments(doc.id, [(cardio, True)])
+    await desk.set_departments(skin.id, [(derm, False)])
+    ids = {"cardio": cardio, "derm": derm}
+    for name, number, department in (("heart", "13800000001", cardio), ("rash", "13800000002", derm)):
+        await add_ticket(app, name, number, "1001")
+        tid = (await app[keys.TICKETS].get(name)).id
+        promise = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        notes = "孩子胸闷，心电图报告怎么看" if name == "heart" else "皮疹一周不退"
+        await work.update(tid, Change({"notes": notes, "promised_reply_at": promise}), "op1")
+        await work.escalated(tid, department, None, "op1")
+        ids[name] = tid
+    return ids
+
+
+async def test_a_specialist_is_refused_everything_of_the_hotline_room(app_client):
+    await seed(app_client.server.app)
+    csrf = await login(app_client, "doc")
+    home = await app_client.get("/", allow_redirects=False)
+    assert home.status == 302 and home.headers["Location"] == "/desk"
+    me = await (await app_client.get("/api/me")).json()
+    assert me["user"]["role"] == "specialist"
+    for path in ("/api/agents", "/api/tickets", "/api/callbacks", "/api/departments",
+                 "/api/kb/search?q=x", "/api/agent/recent", "/api/supervisor/wallboard"):
+        response = await app_client.get(path)
+        assert response.status == 403, path
+        assert (await response.json())["error"] == "web.forbidden", path
+    for path in ("/api/recordings", "/api/recordings/1", "/api/recordings/1/audio"):  # not granted
+        response = await app_client.get(path)
+        assert response.status == 403 and (await response.json())["error"] == "recording.not_granted", path
+    for path in ("/agent", "/wallboard", "/reports", "/kb", "/admin/users"):
+        assert (await app_client.get(path, allow_redirects=False)).status == 403, path
+    assert (await app_client.get("/ws")).status == 403
+    assert (await app_client.get("/desk")).status == 200
+    assert (await app_client.get("/static/i18n.js")).status == 200
+    logout = await app_client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert logout.status == 302 and (await app_client.get("/api/me")).status == 401
+
+
+async def test_the_desk_api_scopes_by_department(app_client):
+    app = app_client.server.app
+    ids = await seed(app)
+    csrf = await login(app_client, "doc")
+    headers = {"X-CSRF-Token": csrf}
+    listed = await (await app_client.get("/api/desk/tickets")).json()
+    assert [t["id"] for t in listed["tickets"]] == [ids["heart"]]
+    assert listed["tickets"][0]["question"] == "孩子胸闷，心电图报告怎么看"
+    refused = await app_client.get(f"/api/desk/tickets/{ids['rash']}")
+    assert refused.status == 403
+    assert await refused.json() == {"error": "desk.not_your_department",
+                                    "message": f"ticket {ids['rash']} belongs to 皮肤科, not to your departments (心内科)"}
+    answer = await app_client.post(f"/api/desk/tickets/{ids['rash']}/reply", json={"text": "x"}, headers=headers)
+    assert answer.status == 403 and (await answer.json())["error"] == "desk.not_your_department"
+    assert (await app_client.get("/api/desk/tickets/99999")).status == 404
+
+    # Bad input: a clear 400 naming the field, never a 5xx.
+    for body in ({"text": ""}, {"text": "x" * 10_000}, {"text": "   "}, {}, {"text": 5}):
+        bad = await app_client.post(f"/api/desk/tickets/{ids['heart']}/reply", json=body, headers=headers)
+        assert bad.status == 400, body
+        assert (await bad.json())["problems"][0]["field"] == "text", body
+    # CSRF as everywhere: no token, no change.
+    assert (await app_client.post(f"/api/desk/tickets/{ids['heart']}/reply", json={"text": "x"})).status == 403
+
+    replied = await app_client.post(f"/api/desk/tickets/{ids['heart']}/reply", json={"text": EVIL}, headers=headers)
+    assert replied.status == 201, await replied.text()
+    result = await replied.json()
+    assert result["contact"]["text"] == EVIL and result["ticket"]["status"] == "in_progress"
+    assert result["task"]["agent_id"] == "1001" and result["task"]["details"]["reply"] == EVIL
+    promoted = await app_client.post(f"/api/desk/tickets/{ids['heart']}/promote", json={"question": "心电图报告怎么看？"},
+                                     headers=headers)
+    assert promoted.status == 201, await promoted.text()
+    entry = await promoted.json()
+    assert entry["author"] == "doc" and entry["answer"] == EVIL and entry["department"] == "心内科"
+    assert entry["question"] == "心电图报告怎么看？"
+    assert (await app_client.post(f"/api/desk/tickets/{ids['rash']}/promote", json={}, headers=headers)).status == 403
+
+    # The operator sees the answer as the API's plain text, and the callback task waiting for them.
+    await login(app_client, "op1")
+    ticket = await (await app_client.get(f"/api/tickets/{ids['heart']}")).json()
+    assert [c["text"] for c in ticket["contacts"] if c["kind"] == "reply"] == [EVIL]
+    tasks = (await (await app_client.get("/api/callbacks")).json())["tasks"]
+    assert [(t["ticket_id"], t["agent_id"], t["details"]["by"]) for t in tasks] == [(ids["heart"], "1001", "doc")]
+    # An operator has no departments: the desk shows nothing and refuses to act.
+    op_csrf = (await (await app_client.get("/api/me")).json())["csrf"]
+    assert (await (await app_client.get("/api/desk/tickets")).json())["tickets"] == []
+    acting = await app_client.post(f"/api/desk/tickets/{ids['rash']}/finding", json={"text": "x"},
+                                   headers={"X-CSRF-Token": op_csrf})
+    assert acting.status == 403 and (await acting.json())["error"] == "desk.not_your_department"
+
+    # A supervisor sees every department's desk.
+    await login(app_client, "boss")
+    listed = await (await app_client.get("/api/desk/tickets?view=open")).json()
+    assert {t["id"] for t in listed["tickets"]} == {ids["heart"], ids["rash"]}
+    assert (await app_client.get("/desk")).status == 200
+
+
+async def test_a_handoff_moves_the_ticket_between_desks(app_client):
+    ids = await seed(app_client.server.app)
+    headers = {"X-CSRF-Token": await login(app_client, "skin")}
+    handed = await app_client.post(f"/api/desk/tickets/{ids['rash']}/handoff",
+                                   json={"department_id": ids["cardio"], "note": "伴胸闷"}, headers=headers)
+    assert handed.status == 201, await handed.text()
+    assert (await handed.json())["contact"]["text"] == "皮肤科 -> 心内科: 伴胸闷"
+    assert (await (await app_client.get("/api/desk/tickets")).json())["tickets"] == []
+    assert (await app_client.get(f"/api/desk/tickets/{ids['rash']}")).status == 403
+    await login(app_client, "doc")
+    assert {t["id"] for t in (await (await app_client.get("/api/desk/tickets")).json())["tickets"]} == {
+        ids["heart"], ids["rash"]}
+
+
+async def test_a_specialist_answers_in_the_browser_and_the_other_department_sees_none_of_it(app_client, browser):
+    ids = await seed(app_client.server.app)
+    base = str(app_client.make_url("")).rstrip("/")
+    page = await browser_login(browser, base, "doc")
+    await page.wait_for_url(f"{base}/desk")
+    await page.wait_for_selector(f"#desk-tickets tr[data-ticket='{ids['heart']}']")
+    assert await page.locator("#desk-tickets tbody tr").count() == 1
+    assert "孩子胸闷" in await page.inner_text("#desk-tickets")
+    assert await page.locator("nav a[href='/agent']").count() == 0 and await page.locator("nav a[href='/desk']").count() == 1
+    await page.click(f"#desk-tickets tr[data-ticket='{ids['heart']}'] a")
+    await page.wait_for_selector("#desk-detail:not([hidden])")
+    assert await page.inner_text("#d-question") == "孩子胸闷，心电图报告怎么看"
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await page.fill("#f-reply-text", EVIL)
+    await page.click("#f-reply-send")
+    await page.wait_for_selector("#d-history tr[data-kind='reply']")
+    reply_cell = page.locator("#d-history tr[data-kind='reply'] td.text")
+    assert await reply_cell.inner_text() == EVIL  # shown as text
+    assert await page.locator("#d-history script").count() == 0 and dialogs == []
+    assert await page.inner_text("#d-status") in ("处理中", "In progress")
+    await page.screenshot(path=artifact("desk-specialist.png"), full_page=True)
+
+    other = await browser_login(browser, base, "skin")
+    await other.wait_for_url(f"{base}/desk")
+    await other.wait_for_selector(f"#desk-tickets tr[data-ticket='{ids['rash']}']")
+    text = await other.inner_text("main")
+    assert "孩子胸闷" not in text and "心内科复诊" not in text
+    assert await other.locator(f"#desk-tickets tr[data-ticket='{ids['heart']}']").count() == 0
+    await other.select_option("#desk-view", "open")
+    await other.wait_for_timeout(300)
+    assert await other.locator(f"#desk-tickets tr[data-ticket='{ids['heart']}']").count() == 0
