@@ -23,6 +23,7 @@ from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.plugin import create_ivr, create_messages
 from callcenter.kb.plugin import open_kb, setup_kb
+from callcenter.ledger.plugin import open_ledger, setup_ledger
 from callcenter.outbound import keys as outbound_keys
 from callcenter.outbound.plugin import open_list_runner, open_list_store, open_outbound, run_outbound, setup_outbound
 from callcenter.recording.plugin import open_recording, recorder_of, run_recording, setup_recording
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([
         _store,  # the database and the ticket service: everything below writes through them
         open_workorders,  # work orders hook every ticket write, from the first call on
+        open_ledger,  # the feedback ledger hooks every ticket change (complaints, low scores)
         open_kb,  # the knowledge base (and its sample entries)
         open_list_store,  # outbound lists: imports and reads work without Asterisk
         _ivr,  # the IVR's schedule, imported into the database
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_web(app)  # accounts, operator desktop, wallboard, reports
     setup_workorders(app)  # work orders, callbacks, departments (/api)
     setup_kb(app)  # knowledge base (/api/kb)
+    setup_ledger(app)  # the feedback ledger (/api/ledger, /ledger)
     setup_outbound(app)  # follow-up and reminder lists, automatic callbacks (/api/outbound)
     setup_recording(app)  # playback, pause, retention (/api/recordings)
     return app

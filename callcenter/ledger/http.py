@@ -26,6 +26,9 @@ from callcenter.web.security import current_user
 
 StatusName = Literal[tuple(s.value for s in lc.Status)]  # type: ignore[valid-type]
 SourceName = Literal[SOURCES]  # type: ignore[valid-type]
+Limit500 = limit(500)
+LongText, RequiredText, Note = text(MAX_TEXT), text(MAX_TEXT, 1), text(1000)
+Name = line(MAX_NAME)
 
 
 # -- requests and answers ---------------------------------------------------------------------------
@@ -39,27 +42,27 @@ class ItemQuery(Query):
     source: list[SourceName] | None = Field(None, min_length=1, max_length=len(SOURCES),
                                             description="comma-separated sources")
     overdue: bool = Field(False, description="only items past their deadline and not struck off")
-    limit: limit(500) = 200  # type: ignore[valid-type]
+    limit: Limit500 = 200
 
 
 class ItemIn(Body):
-    description: text(MAX_TEXT, 1)  # type: ignore[valid-type]
+    description: RequiredText
     department_id: Id | None = None
-    institution: line(MAX_NAME) = ""  # type: ignore[valid-type]
+    institution: Name = ""
 
 
 class ItemPatch(Patch):
     """A specialist may set measure, owner and deadline; a supervisor also description and institution."""
 
-    measure: text(MAX_TEXT) | None = None  # type: ignore[valid-type]
-    owner: line(MAX_NAME) | None = None  # type: ignore[valid-type]
+    measure: LongText | None = None
+    owner: Name | None = None
     deadline: Moment | None = None
-    description: text(MAX_TEXT, 1) | None = None  # type: ignore[valid-type]
-    institution: line(MAX_NAME) | None = None  # type: ignore[valid-type]
+    description: RequiredText | None = None
+    institution: Name | None = None
 
 
 class MoveIn(Body):
-    text: text(1000) = Field("", description="why (kept in the item's history)")  # type: ignore[valid-type]
+    text: Note = Field("", description="why (kept in the item's history)")
 
 
 class Classify(Body):
