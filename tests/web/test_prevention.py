@@ -6,6 +6,7 @@ its rule is read back by the IVR's own rule evaluation (``callcenter.ivr.schedul
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import wave
@@ -20,6 +21,7 @@ from callcenter.app import create_app
 from callcenter.ivr.prompts import sound_path
 from callcenter.ivr.schedule import select
 from callcenter.kb import keys as kb_keys
+from callcenter.kb.prevention import Period
 from callcenter.store import session_factory
 from callcenter.store.models import Ticket
 from callcenter.web import keys as web_keys
@@ -178,7 +180,18 @@ async def test_browser_two_steps_on_the_prevention_page(client, browser):
     app = client.server.app
     base = str(client.make_url("")).rstrip("/")
     a = await entry(app, f"{EVIL}报告在哪里取？", f"{EVIL}门诊一楼自助机打印。")
-    await app[kb_keys.PREVENTION].record_view(a, None, "op1", dt.datetime.now(dt.UTC))
+    # An operator opens the entry from the desk's knowledge-base panel: one lookup counted.
+    desk = await browser_login(browser, base, "op1", PASSWORD)
+    await desk.fill("#kb-q", "门诊一楼自助机打印")
+    await desk.click(f"#kb-results li[data-id='{a}'] button")
+    day = Period(dt.date.today() - dt.timedelta(days=1), dt.date.today() + dt.timedelta(days=1)).bounds(dt.UTC)
+    for _ in range(50):
+        if await app[kb_keys.PREVENTION].view_counts(*day) == {a: 1}:
+            break
+        await asyncio.sleep(0.1)
+    assert await app[kb_keys.PREVENTION].view_counts(*day) == {a: 1}
+    await desk.context.close()
+
     page = await browser_login(browser, base, "boss", PASSWORD)
     await page.click("header a[href='/prevention']")
     row = f"#entries tr[data-entry='{a}']"

@@ -69,6 +69,7 @@
     for (const box of document.querySelectorAll("#weekdays input")) box.checked = false;
     counts();
     $("maker-status").textContent = "";
+    $("maker-status").className = "error";
     $("maker").hidden = false;
     form.hidden = false;
     when.hidden = true;
@@ -109,13 +110,16 @@
     if (form.time_from.value && form.time_to.value) body.times = `${form.time_from.value}-${form.time_to.value}`;
     if (form.category.value) body.category = form.category.value;
     $("maker-status").textContent = t("prevention.saving");
+    $("maker-status").className = "";
     try {
       const made = await api("POST", "/api/prevention/messages", body);
       $("maker-status").textContent = t("prevention.saved", { rule: made.rule });
+      $("maker-status").className = "ok";
       $("step-when").hidden = true;
       load();
     } catch (error) {
       const problems = (error.data && error.data.problems) || [];
+      $("maker-status").className = "error";
       $("maker-status").textContent = [error.message, ...problems.map((p) => `${p.field}: ${p.problem}`)].join(" · ");
     }
   });
