@@ -28,6 +28,8 @@ from callcenter.settings import Settings
 from callcenter.web import figures, labels
 from callcenter.web.erlang import agents_needed
 from callcenter.web.store import call_rows
+from callcenter.workorders.report_figures import closed_loop
+from callcenter.workorders.report_rows import loop_rows
 
 MAX_DAYS = 400
 DEFAULT_AHT = 180.0  # seconds of talk + wrap-up assumed for an hour with no answered calls
@@ -56,6 +58,7 @@ async def build_report(
     begin_utc, _ = figures.local_day_bounds(start, zone)
     _, end_utc = figures.local_day_bounds(end, zone)
     rows = await call_rows(reads, begin_utc, end_utc)
+    loop = closed_loop(**await loop_rows(reads, begin_utc, end_utc))
     days = (end - start).days + 1
     return {
         "from": start.isoformat(),
@@ -69,7 +72,17 @@ async def build_report(
         "categories": figures.top_categories(rows),
         "satisfaction": figures.satisfaction(rows),
         "staffing": staffing(rows, zone, days, settings),
+        "loop": loop,
     }
+
+
+def report_kind(days: int) -> str:
+    """The label of the report's name: daily notice, weekly summary, monthly analysis, or a report."""
+    if days == 1:
+        return "reports.kind.day"
+    if days == 7:
+        return "reports.kind.week"
+    return "reports.kind.month" if 28 <= days <= 31 else "reports.kind.range"
 
 
 def staffing(rows: list[figures.CallRow], zone: ZoneInfo, days: int, settings: Settings) -> dict[str, Any]:
@@ -115,6 +128,18 @@ def to_csv(report: dict[str, Any]) -> str:
             writer.writerow([name, *rows[0].keys()])
             for row in rows:
                 writer.writerow(["", *row.values()])
+    loop = report["loop"]
+    writer.writerow([])
+    writer.writerow(["loop_totals", *loop["totals"].keys()])
+    writer.writerow(["", *loop["totals"].values()])
+    sections = [("loop_by_category", loop["by_category"]), ("loop_by_department", loop["by_department"]),
+                *((f"loop_{name}", rows) for name, rows in loop["problems"].items())]
+    for name, rows in sections:
+        writer.writerow([])
+        if rows:
+            writer.writerow([name, *rows[0].keys()])
+            for row in rows:
+                writer.writerow(["", *(" ".join(map(str, v)) if isinstance(v, list) else v for v in row.values())])
     writer.writerow([])
     hours = report["staffing"]["hours"]
     writer.writerow(["staffing", *hours[0].keys()])
@@ -202,7 +227,99 @@ def body_html(report: dict[str, Any]) -> str:
                [[f"{h['hour']:02d}:00", h["calls_per_hour"], h["aht"], h["agents"], _pct(h["service_level"])] for h in staff["hours"] if h["calls_per_hour"]]),
         "</section>",
     ]
-    return "".join(parts)
+    return "".join(parts) + loop_html(report)
+
+
+def _category_key(name: str) -> str | None:
+    """The label of a ticket category (None: a category the labels do not know, shown as stored)."""
+    if not name:
+        return "reports.loop.uncategorised"
+    return f"wo.{name}" if f"wo.{name}" in labels.catalogue(labels.DEFAULT) else None
+
+
+def _category(name: str) -> str:
+    key = _category_key(name)
+    return _label(key) if key else _e(name)
+
+
+def _department(name: str) -> str:
+    return _e(name) if name else _label("reports.loop.hotline")
+
+
+def _raw_table(head: list[str], rows: list[list[str]]) -> str:
+    """A table whose cells are already HTML (labels or escaped values)."""
+    if not rows:
+        return f"<p class='muted'>{_label('reports.loop.none')}</p>"
+    thead = "".join(f"<th>{_label(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table class='grid'><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def loop_html(report: dict[str, Any]) -> str:
+    """The closed loop's sections: by category, by department, satisfaction and ledger, the problems."""
+    loop, zone = report["loop"], ZoneInfo(report["timezone"])
+    t = loop["totals"]
+    local = lambda iso: dt.datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    depts = loop["by_department"]
+    problems = loop["problems"]
+    return "".join([
+        f"<section id='loop'><h2>{_label('reports.loop.title')}</h2>",
+        _table(["reports.loop.calls", "reports.loop.cases", "reports.loop.on_call", "reports.loop.on_call_rate",
+                "reports.loop.on_time", "reports.loop.late", "reports.loop.on_time_rate", "reports.loop.overdue",
+                "reports.loop.satisfaction_rate", "reports.loop.effective_rate", "reports.loop.praise_rate",
+                "reports.loop.criticism_rate", "reports.loop.ledger_open", "reports.loop.ledger_struck_off"],
+               [[t["calls"], t["cases"], t["on_call"], _pct(t["on_call_rate"]), t["on_time"], t["late"],
+                 _pct(t["on_time_rate"]), t["overdue"], _pct(t["satisfaction_rate"]),
+                 _pct(t["effective_satisfaction_rate"]), _pct(t["praise_rate"]), _pct(t["criticism_rate"]),
+                 t["ledger_open"], t["ledger_struck_off"]]]),
+        f"<p class='muted'>{_label('reports.loop.note')}</p></section>",
+        f"<section id='loop-categories'><h2>{_label('reports.loop.by_category')}</h2>",
+        bar_chart([(labels.text(key) if (key := _category_key(c["category"])) else c["category"], c["calls"])
+                   for c in loop["by_category"][:12]]),
+        _raw_table(["col.category", "reports.loop.calls", "reports.loop.cases", "reports.loop.on_call",
+                    "reports.loop.on_call_rate", "reports.loop.on_time", "reports.loop.late", "reports.loop.pending",
+                    "reports.loop.on_time_rate"],
+                   [[_category(c["category"]), *(_e(c[k]) for k in ("calls", "cases", "on_call")), _pct(c["on_call_rate"]),
+                     *(_e(c[k]) for k in ("on_time", "late", "pending")), _pct(c["on_time_rate"])] for c in loop["by_category"]]),
+        "</section>",
+        f"<section id='loop-departments'><h2>{_label('reports.loop.by_department')}</h2>",
+        _raw_table(["reports.loop.department", "reports.loop.cases", "reports.loop.on_time", "reports.loop.late",
+                    "reports.loop.pending", "reports.loop.on_time_rate", "reports.loop.overdue"],
+                   [[_department(d["department"]), *(_e(d[k]) for k in ("cases", "on_time", "late", "pending")),
+                     _pct(d["on_time_rate"]), _e(d["overdue"])] for d in depts]),
+        "</section>",
+        f"<section id='loop-satisfaction'><h2>{_label('reports.loop.satisfaction')}</h2>",
+        bar_chart([(d["department"] or labels.text("reports.loop.hotline"), round(d["satisfaction_rate"] * 100, 1))
+                   for d in depts if d["satisfaction_rate"] is not None]),
+        _raw_table(["reports.loop.department", "reports.loop.reached", "reports.loop.scored",
+                    "reports.loop.satisfaction_rate", "reports.loop.effective_rate", "reports.loop.praise_rate",
+                    "reports.loop.criticism_rate", "reports.loop.ledger_new", "reports.loop.ledger_open",
+                    "reports.loop.ledger_struck_off"],
+                   [[_department(d["department"]), _e(d["visits_reached"]), _e(d["visits_scored"]),
+                     _pct(d["satisfaction_rate"]), _pct(d["effective_satisfaction_rate"]), _pct(d["praise_rate"]),
+                     _pct(d["criticism_rate"]), _e(d["ledger_new"]), _e(d["ledger_open"]), _e(d["ledger_struck_off"])]
+                    for d in depts]),
+        "</section>",
+        f"<section id='loop-problems'><h2>{_label('reports.loop.problems')}</h2>",
+        f"<h3>{_label('reports.loop.rising')}</h3>",
+        _raw_table(["col.category", "reports.loop.now", "reports.loop.before", "reports.loop.change"],
+                   [[_category(r["category"]), _e(r["now"]), _e(r["before"]), _e(f"+{r['change']}")]
+                    for r in problems["rising"]]),
+        f"<h3>{_label('reports.loop.rising_questions')}</h3>",
+        _raw_table(["reports.loop.question", "reports.loop.now", "reports.loop.before", "reports.loop.change"],
+                   [[_e(r["question"]), _e(r["now"]), _e(r["before"]), _e(f"+{r['change']}")]
+                    for r in problems["rising_questions"]]),
+        f"<h3>{_label('reports.loop.repeat_callers')}</h3>",
+        _raw_table(["reports.loop.caller", "reports.loop.calls", "reports.loop.tickets", "col.category"],
+                   [[_e(r["caller_number"]), _e(r["calls"]), _e(" ".join(f"#{i}" for i in r["tickets"])),
+                     " ".join(_category(c) for c in r["categories"])] for r in problems["repeat_callers"]]),
+        f"<h3>{_label('reports.loop.overdue_items')}</h3>",
+        _raw_table(["reports.loop.ticket", "col.category", "reports.loop.department", "reports.loop.deadline",
+                    "reports.loop.hours_over"],
+                   [[_e(f"#{o['ticket_id']}"), _category(o["category"]), _department(o["department"]),
+                     _e(local(o["deadline"])), _e(o["hours_over"])] for o in problems["overdue"]]),
+        "</section>",
+    ])
 
 
 PRINT_CSS = Path(__file__).with_name("static") / "app.css"

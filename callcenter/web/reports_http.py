@@ -20,7 +20,7 @@ from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.api import requires
 from callcenter.web.pages import page
-from callcenter.web.reports import body_html, build_report, parse_range, print_html, to_csv, to_pdf
+from callcenter.web.reports import body_html, build_report, parse_range, print_html, report_kind, to_csv, to_pdf
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,7 @@ async def reports_page(request: web.Request) -> web.Response:
         request,
         "reports.html",
         labels.text("title.reports"),
+        kind=report_kind(report["days"]),
         start=report["from"],
         end=report["to"],
         csv_url=f"/api/reports.csv?{query}",
@@ -93,7 +94,8 @@ async def report_pdf(request: web.Request) -> web.Response:
     report = await _report(request)
     if isinstance(report, web.Response):
         return report
-    title = labels.text("title.report_pdf").format_map({"from": report["from"], "to": report["to"]})
+    kind = labels.text(report_kind(report["days"]))
+    title = labels.text("title.report_pdf").format_map({"kind": kind, "from": report["from"], "to": report["to"]})
     try:
         pdf = await to_pdf(print_html(report, title))
     except (OSError, RuntimeError, TimeoutError) as err:

@@ -190,3 +190,5 @@ class Report(Reply):
     days: int
     timezone: str
     summary: dict[str, Any]
+    loop: dict[str, Any] = Field(description="the closed loop's figures (docs/reports.md): totals, by_category, "
+                                 "by_department, problems")

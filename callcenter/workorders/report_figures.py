@@ -37,6 +37,7 @@ from callcenter.workorders.rising import rising
 ON_CALL_GRACE = dt.timedelta(minutes=5)  # the wrap-up after the call in which a solve still counts as on the call
 NO_CATEGORY = ""  # a case nobody categorised
 NO_DEPARTMENT = ""  # a case the hotline kept (never handed to a department)
+ALL = "*"  # the all-departments key of the per-department tallies
 TOP_RISING = 10
 TOP_REPEAT = 20
 TOP_OVERDUE = 50
@@ -174,7 +175,7 @@ def by_department(calls: list[TicketRow], overdue: list[dict[str, Any]], surveys
     late_now = Counter(item["department"] for item in overdue)
     visits = satisfaction(surveys)
     items = ledger_figures(ledger, start, end)
-    names |= set(late_now) | set(visits) | set(items)
+    names |= (set(late_now) | set(visits) | set(items)) - {ALL}
     out = []
     for name in sorted(names):
         tally = cases[name]
@@ -196,13 +197,13 @@ def visit_score(outcome: str | None) -> int | None:
 
 
 def satisfaction(surveys: Iterable[SurveyRow]) -> dict[str, dict[str, Any]]:
-    """Per department (and ``"*"`` for all): return visits reached, scored, satisfied, praise, criticism and their rates."""
+    """Per department (and ``ALL``): return visits reached, scored, satisfied, praise, criticism and their rates."""
     tallies: dict[str, Counter[str]] = defaultdict(Counter)
     for visit in surveys:
         score = visit_score(visit.outcome)
         if score is None and visit.outcome != NO_KEY:
             continue  # not reached: no answer, busy, failed
-        for name in (_key(visit.department, NO_DEPARTMENT), "*"):
+        for name in (_key(visit.department, NO_DEPARTMENT), ALL):
             tally = tallies[name]
             tally["reached"] += 1
             if score is not None:
@@ -226,13 +227,13 @@ def _visit_figures(tally: Counter[str]) -> dict[str, Any]:
 
 
 def ledger_figures(ledger: Iterable[LedgerRow], start: dt.datetime, end: dt.datetime) -> dict[str, dict[str, int]]:
-    """Per department (and ``"*"``): items new in the range, open at its end, struck off in it."""
+    """Per department (and ``ALL``): items new in the range, open at its end, struck off in it."""
     tallies: dict[str, Counter[str]] = defaultdict(Counter)
     for item in ledger:
         if item.created_at >= end:
             continue
         struck = item.struck_off_at is not None and item.struck_off_at < end
-        for name in (_key(item.department, NO_DEPARTMENT), "*"):
+        for name in (_key(item.department, NO_DEPARTMENT), ALL):
             tally = tallies[name]
             tally["ledger_new"] += item.created_at >= start
             tally["ledger_open"] += not struck
@@ -293,8 +294,8 @@ def closed_loop(calls: list[TicketRow], before_counts: Mapping[str, int], open_r
     overdue = overdue_list({r.ticket_id: r for r in [*open_rows, *calls]}.values(), end)
     total = _limit_row({}, _count(calls, end, grace))
     now_counts = Counter(_key(r.category, NO_CATEGORY) for r in calls)
-    visits = satisfaction(surveys).get("*", _visit_figures(Counter()))
-    items = ledger_figures(ledger, start, end).get("*", {"ledger_new": 0, "ledger_open": 0, "ledger_struck_off": 0})
+    visits = satisfaction(surveys).get(ALL, _visit_figures(Counter()))
+    items = ledger_figures(ledger, start, end).get(ALL, {"ledger_new": 0, "ledger_open": 0, "ledger_struck_off": 0})
     return {
         "grace_minutes": grace.total_seconds() / 60,
         "totals": {**total, "overdue": len(overdue), **visits, **items},

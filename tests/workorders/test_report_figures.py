@@ -111,6 +111,7 @@ def test_closed_loop_totals_categories_departments_and_problems():
     assert t["on_call_rate"] == round(1 / 3, 4) and t["on_time_rate"] == 0.5
     assert [(c["category"], c["calls"], c["cases"]) for c in figures["by_category"]] == [
         ("complaint", 2, 1), ("medical", 2, 2), ("other", 1, 0)]
+    assert [d["department"] for d in figures["by_department"]] == ["", "儿科", "药剂科"]
     depts = {d["department"]: d for d in figures["by_department"]}
     assert (depts["儿科"]["cases"], depts["儿科"]["on_time"], depts["儿科"]["late"], depts["儿科"]["overdue"]) == (2, 1, 1, 1)
     assert depts["药剂科"]["overdue"] == 1 and depts["药剂科"]["cases"] == 0
