@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.store.models import Ticket, clean_text, utcnow
 from callcenter.workorders import lifecycle as lc
+from callcenter.workorders import timelimits as tl
 from callcenter.workorders.callbacks import task_dict
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound, NotYourDepartment
 from callcenter.workorders.models import MAX_NOTES, CallbackTask, Contact, Department, UserDepartment, WorkOrder
@@ -37,7 +38,7 @@ log = structlog.get_logger(__name__)
 
 MAX_REPLY = MAX_NOTES  # the longest reply, note or finding (characters)
 ACTIONABLE = frozenset({lc.Status.NEW, lc.Status.IN_PROGRESS, lc.Status.ESCALATED})  # a desk acts on these
-HEAD_LADDER = 3  # the overdue ladder's step that tells the department's head
+HEAD_LADDER = next(level for level, told in tl.TOLD.items() if told == "department_head")  # the overdue ladder's
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,10 @@ class DeskService:
 
     async def tickets(self, scope: Scope, *, everything_open: bool = False, limit: int = 200,
                       now: dt.datetime | None = None) -> dict[str, Any]:
-        """The desk's tickets, soonest due first: escalated ones (``everything_open``: every open one).
+        """The desk's tickets, soonest due first (the time limit ``due_at``, else the promised reply time):
+        escalated ones (``everything_open``: every open one).
 
-        ``for_head``: tickets of the departments the user heads that are overdue up to them.
+        ``for_head``: tickets of the departments the user heads that the overdue ladder told them of.
         """
         now = now or utcnow()
         statuses = lc.OPEN if everything_open else {lc.Status.ESCALATED}
@@ -129,7 +131,8 @@ class DeskService:
                  .where(WorkOrder.status.in_(sorted(s.value for s in statuses)), WorkOrder.department_id.is_not(None)))
         if not scope.every:
             query = query.where(WorkOrder.department_id.in_(sorted(scope.departments)))
-        query = query.order_by(WorkOrder.promised_reply_at.is_(None), WorkOrder.promised_reply_at, Ticket.id)
+        due = func.coalesce(WorkOrder.due_at, WorkOrder.promised_reply_at)
+        query = query.order_by(due.is_(None), due, Ticket.id)
         async with self._sessions() as session:
             rows = (await session.execute(query.limit(max(1, min(limit, 500))))).all()
             names = await self._names(session)
@@ -147,7 +150,7 @@ class DeskService:
 
     @staticmethod
     def _told_head(ticket: dict[str, Any]) -> bool:
-        return ticket["overdue"] is not None and ticket["status"] in {s.value for s in lc.UNSOLVED}
+        return ticket["ladder_level"] >= HEAD_LADDER and ticket["status"] in {s.value for s in lc.UNSOLVED}
 
     def _row(self, ticket: Ticket, order: WorkOrder, names: dict[int, str], now: dt.datetime) -> dict[str, Any]:
         row = self.work._summary(ticket, order, now)

@@ -19,7 +19,7 @@ from callcenter.tickets import TicketService
 from callcenter.workorders.departments import DirectoryService
 from callcenter.workorders.desk import DeskService, Scope, may_see
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound, NotYourDepartment
-from callcenter.workorders.models import CallbackTask
+from callcenter.workorders.models import CallbackTask, WorkOrder
 from callcenter.workorders.service import Change, WorkOrderService
 from test_wo_store import call
 
@@ -92,6 +92,20 @@ async def test_a_specialist_sees_only_their_departments_tickets(desk: Desk) -> N
     every = Scope(username="boss", every=True)
     assert {t["id"] for t in (await desk.desk.tickets(every))["tickets"]} == {mine, theirs}
     assert may_see(every, None) and not may_see(desk.doc, None)  # a ticket with no department: supervisors only
+
+
+async def test_a_head_sees_what_the_overdue_ladder_told_them(desk: Desk) -> None:
+    late = await escalated(desk, "u1", "13800000001", desk.cardio)
+    early = await escalated(desk, "u2", "13800000003", desk.cardio)
+    async with desk.desk._sessions() as session, session.begin():
+        order = await session.get(WorkOrder, late)
+        order.ladder_level, order.due_at = 3, dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+        await session.get(WorkOrder, early)
+    listed = await desk.desk.tickets(desk.doc)  # doc heads cardiology
+    assert [t["id"] for t in listed["tickets"]] == [late, early]  # soonest due first: the overdue one
+    assert [t["id"] for t in listed["for_head"]] == [late] and listed["for_head"][0]["ladder_level"] == 3
+    member = Scope(username="nurse", departments={desk.cardio: "心内科"})  # not the head
+    assert (await desk.desk.tickets(member))["for_head"] == []
 
 
 async def test_a_reply_moves_the_ticket_back_and_puts_a_callback_task_on_the_operator(desk: Desk) -> None:
