@@ -193,6 +193,7 @@ def body_html(report: dict[str, Any]) -> str:
             [[s["offered"], s["answered"], s["abandoned"], _pct(s["service_level"]), _pct(s["abandon_rate"]), s["avg_wait"], s["max_wait"]]],
         ),
         "</section>",
+        loop_html(report),
         f"<section><h2>{_label('reports.by_hour')}</h2>",
         bar_chart([(str(h["hour"]), h["offered"]) for h in report["by_hour"]]),
         "</section>",
@@ -213,7 +214,7 @@ def body_html(report: dict[str, Any]) -> str:
                  _pct(a["service_level"]), a["avg_wait"], a["avg_talk"]] for a in report["by_agent"]]),
         "</section>",
         f"<section><h2>{_label('reports.categories')}</h2>",
-        _table(["col.category", "reports.calls"], [[c["category"], c["calls"]] for c in report["categories"]]),
+        _raw_table(["col.category", "reports.calls"], [[_category(c["category"] or ""), _e(c["calls"])] for c in report["categories"]]),
         f"<h2>{_label('reports.satisfaction')}</h2>",
         _table(["reports.rated", "reports.average", "reports.solved"],
                [[report["satisfaction"]["rated"], report["satisfaction"]["average"], report["satisfaction"]["solved"]]]),
@@ -227,7 +228,7 @@ def body_html(report: dict[str, Any]) -> str:
                [[f"{h['hour']:02d}:00", h["calls_per_hour"], h["aht"], h["agents"], _pct(h["service_level"])] for h in staff["hours"] if h["calls_per_hour"]]),
         "</section>",
     ]
-    return "".join(parts) + loop_html(report)
+    return "".join(parts)
 
 
 def _category_key(name: str) -> str | None:
@@ -265,13 +266,15 @@ def loop_html(report: dict[str, Any]) -> str:
     return "".join([
         f"<section id='loop'><h2>{_label('reports.loop.title')}</h2>",
         _table(["reports.loop.calls", "reports.loop.cases", "reports.loop.on_call", "reports.loop.on_call_rate",
-                "reports.loop.on_time", "reports.loop.late", "reports.loop.on_time_rate", "reports.loop.overdue",
-                "reports.loop.satisfaction_rate", "reports.loop.effective_rate", "reports.loop.praise_rate",
-                "reports.loop.criticism_rate", "reports.loop.ledger_open", "reports.loop.ledger_struck_off"],
+                "reports.loop.on_time", "reports.loop.late", "reports.loop.on_time_rate", "reports.loop.overdue"],
                [[t["calls"], t["cases"], t["on_call"], _pct(t["on_call_rate"]), t["on_time"], t["late"],
-                 _pct(t["on_time_rate"]), t["overdue"], _pct(t["satisfaction_rate"]),
-                 _pct(t["effective_satisfaction_rate"]), _pct(t["praise_rate"]), _pct(t["criticism_rate"]),
-                 t["ledger_open"], t["ledger_struck_off"]]]),
+                 _pct(t["on_time_rate"]), t["overdue"]]]),
+        _table(["reports.loop.reached", "reports.loop.satisfaction_rate", "reports.loop.effective_rate",
+                "reports.loop.praise_rate", "reports.loop.criticism_rate", "reports.loop.ledger_new",
+                "reports.loop.ledger_open", "reports.loop.ledger_struck_off"],
+               [[t["visits_reached"], _pct(t["satisfaction_rate"]), _pct(t["effective_satisfaction_rate"]),
+                 _pct(t["praise_rate"]), _pct(t["criticism_rate"]), t["ledger_new"], t["ledger_open"],
+                 t["ledger_struck_off"]]]),
         f"<p class='muted'>{_label('reports.loop.note')}</p></section>",
         f"<section id='loop-categories'><h2>{_label('reports.loop.by_category')}</h2>",
         bar_chart([(labels.text(key) if (key := _category_key(c["category"])) else c["category"], c["calls"])
