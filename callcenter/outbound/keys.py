@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from callcenter.outbound.campaigns import CampaignStore
     from callcenter.outbound.lists import ListStore
     from callcenter.outbound.runner import ListRunner
     from callcenter.outbound.service import OutboundService
@@ -18,3 +19,4 @@ if TYPE_CHECKING:
 SERVICE: web.AppKey["OutboundService"] = web.AppKey("outbound_service")
 LISTS: web.AppKey["ListStore"] = web.AppKey("outbound_lists")
 RUNNER: web.AppKey["ListRunner"] = web.AppKey("outbound_runner")
+CAMPAIGNS: web.AppKey["CampaignStore"] = web.AppKey("outbound_campaigns")

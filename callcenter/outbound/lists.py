@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.outbound import importer
-from callcenter.outbound.models import LIST_KINDS, OutboundAttempt, OutboundList
+from callcenter.outbound.models import CAMPAIGN_KIND, DIALLED_KINDS, LIST_KINDS, OutboundAttempt, OutboundList
 from callcenter.outbound.planner import (
     AfterAttempt,
     Capacity,
@@ -126,9 +126,9 @@ class ListStore:
         return [ListTask(t.id, t.not_before, t.due_by, t.attempts, t.max_attempts) for t in tasks]
 
     async def recent_starts(self, since: dt.datetime) -> list[dt.datetime]:
-        """When list calls started since ``since`` (pacing across restarts)."""
+        """When list and campaign calls started since ``since`` (pacing across restarts)."""
         query = select(OutboundAttempt.started_at).where(OutboundAttempt.started_at >= since,
-                                                         OutboundAttempt.kind.in_(LIST_KINDS))
+                                                         OutboundAttempt.kind.in_(DIALLED_KINDS))
         async with self._sessions() as session:
             return sorted((await session.scalars(query)).all())
 
@@ -182,14 +182,14 @@ class ListStore:
             async with self._sessions() as session:
                 attempt = await session.get(OutboundAttempt, attempt_id)
             await self.finish_attempt(attempt_id, "interrupted", now, {"note": "the controller stopped during the call"},
-                                      count=attempt is not None and attempt.kind in LIST_KINDS)
+                                      count=attempt is not None and attempt.kind in DIALLED_KINDS)
         return len(open_ids)
 
     # -- reads and changes for the API --------------------------------------------------------------------
 
     async def tasks(self, *, kind: str | None = None, state: str | None = None, list_id: int | None = None,
                     limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        query = select(CallbackTask).where(CallbackTask.kind.in_((*LIST_KINDS, "abandoned")))
+        query = select(CallbackTask).where(CallbackTask.kind.in_((*LIST_KINDS, CAMPAIGN_KIND, "abandoned")))
         if kind:
             query = query.where(CallbackTask.kind == kind)
         if state:

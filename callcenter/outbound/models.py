@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import Base, utcnow
 
 LIST_KINDS = ("followup_day7", "appointment_reminder")
+CAMPAIGN_KIND = "satisfaction_sample"  # a task of a sampled satisfaction campaign (``callcenter.outbound.campaigns``)
+DIALLED_KINDS = (*LIST_KINDS, CAMPAIGN_KIND)  # tasks the runner dials itself (paced together)
 ATTEMPT_RESULTS = ("calling", "answered", "no_answer", "busy", "failed", "interrupted", "operator_missed")
 
 
@@ -54,3 +56,22 @@ class OutboundAttempt(Base):
     agent_id: Mapped[str | None] = mapped_column(String(64))  # automatic callbacks: the operator rung
     call_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Campaign(Base):
+    """A sampled satisfaction campaign: what was asked, the seed it was drawn with, its list of tasks."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    period_from: Mapped[dt.datetime]  # tickets closed in [period_from, period_to]
+    period_to: Mapped[dt.datetime]
+    per_department: Mapped[int | None] = mapped_column(Integer)  # patients per department, or...
+    share: Mapped[float | None] = mapped_column(Float)  # ...this share of each department's closed tickets
+    seed: Mapped[int] = mapped_column(Integer)
+    windows: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"workday": [...], "holiday": [...]}
+    ends_at: Mapped[dt.datetime]  # the tasks' due_by
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_lists.id", ondelete="SET NULL"))

@@ -1,7 +1,8 @@
 """Wiring of outbound calls into the controller: four ``cleanup_ctx`` resources and ``setup_outbound(app)`` (routes).
 
 ``callcenter.app.create_app`` states where each resource opens:
-- ``open_list_store`` after the work orders: the list store (imports and reads work without Asterisk);
+- ``open_list_store`` after the work orders: the list store and the campaigns' store (imports, campaigns
+  and reads work without Asterisk);
 - ``open_outbound`` after AMI and recording, before the ACD adapter: the service of escalation and
   callback calls (``OutboundService``), which is also the dialling policy ``create_app`` hands the
   adapter for kept places (nothing is dialled yet);
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from callcenter import keys as app_keys
 from callcenter.outbound import http, keys
+from callcenter.outbound.campaigns import CampaignStore
 from callcenter.outbound.lists import ListStore
 from callcenter.outbound.runner import ROUTE, ListRunner
 from callcenter.outbound.service import OutboundService
@@ -34,8 +36,9 @@ def setup_outbound(app: web.Application) -> None:
 
 
 async def open_list_store(app: web.Application) -> AsyncIterator[None]:
-    """The outbound lists' store."""
+    """The outbound lists' store, and the campaigns' (sampled satisfaction callbacks)."""
     app[keys.LISTS] = ListStore(session_factory(app[app_keys.ENGINE]), app[app_keys.SETTINGS])
+    app[keys.CAMPAIGNS] = CampaignStore(session_factory(app[app_keys.ENGINE]), app[app_keys.SETTINGS])
     yield
 
 
@@ -58,7 +61,7 @@ async def run_outbound(app: web.Application) -> AsyncIterator[None]:
 async def open_list_runner(app: web.Application) -> AsyncIterator[None]:
     """The runner of list tasks and automatic callbacks."""
     runner = ListRunner(app[app_keys.SETTINGS], app[keys.LISTS], app[keys.SERVICE], app[app_keys.ADAPTER],
-                        app[app_keys.TICKETS])
+                        app[app_keys.TICKETS], campaigns=app[keys.CAMPAIGNS])
     app[app_keys.AGI].route(ROUTE, runner.serve)
     await runner.start()
     app[keys.RUNNER] = runner

@@ -22,6 +22,11 @@ Theory of operation (one asyncio task in the controller; decisions in ``planner`
   stopping) releases the reservation, re-reads the phones' device states and frees the slot, so one
   failed callback never stops the next.  An operator who does not answer costs the caller no
   attempt: the task waits for the next free operator.
+- **Campaign calls** (sampled satisfaction campaigns, ``callcenter.outbound.campaigns``) are list
+  tasks of kind ``satisfaction_sample`` with their campaign's own windows (working days and holidays
+  differ; the planner decides).  The answered patient hears the survey prompt and presses 1-5 (asked
+  twice at most); the score goes to the ticket through ``record_survey`` (``via="campaign"``), no key
+  is a "no key" survey contact; the attempt is answered either way.
 - A controller that stops mid-call leaves ``calling`` rows; the next start marks them
   ``interrupted`` (a list task's attempt counts, so the bound holds across restarts).
 
@@ -45,11 +50,14 @@ from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.exceptions import AmiError
 from callcenter.ivr.flow import digit_of as key_of
 from callcenter.ivr.prompts import playable, sound_path
+from callcenter.outbound.campaigns import CampaignStore
 from callcenter.outbound.lists import ListStore
-from callcenter.outbound.models import LIST_KINDS
+from callcenter.outbound.models import CAMPAIGN_KIND, DIALLED_KINDS, LIST_KINDS
 from callcenter.outbound.planner import (
     HOUR,
     Capacity,
+    DayWindows,
+    ListTask,
     Operator,
     outcome_of,
     parse_windows,
@@ -68,6 +76,10 @@ log = structlog.get_logger(__name__)
 ROUTE = "outbound-list"  # FastAGI route of an answered list call (dialplans/outbound.conf, exten "message")
 PRESS_ONE = "outbound_press_one"
 GOODBYE = "outbound_goodbye"
+SURVEY = "campaign_survey"  # "how satisfied were you ... press 1 to 5"
+THANKS = "campaign_thanks"
+SCORES = "12345"
+NO_WINDOWS = DayWindows((), ())  # a campaign task whose campaign is gone is never dialled
 OFFERS = 2  # "press 1" is said at most this often
 CALLBACK_LIMIT = 3600.0  # seconds an automatic callback may take before the runner stops waiting for it
 
@@ -81,17 +93,20 @@ class ListLive(Live):
     name: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     call_ticket_id: int | None = None
+    campaign_id: int | None = None
 
 
 class ListRunner:
     """Dials list tasks and automatic callbacks; serves the answered list calls (FastAGI)."""
 
     def __init__(self, settings: Settings, store: ListStore, outbound: OutboundService, adapter: Adapter,
-                 tickets: TicketService, clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 tickets: TicketService, clock: Callable[[], dt.datetime] = utcnow,
+                 campaigns: CampaignStore | None = None) -> None:
         self.settings = settings
         self.lists = settings.lists
         self.store, self.outbound, self.adapter, self.tickets = store, outbound, adapter, tickets
         self.clock = clock
+        self.campaigns = campaigns  # None: campaign tasks are not dialled
         self.windows = parse_windows(self.lists.windows)
         self.callback_windows = parse_windows(self.lists.callback_windows)
         self.capacity = Capacity(self.lists.per_hour, self.lists.concurrent)
@@ -146,9 +161,9 @@ class ListRunner:
         now = self.clock()
         wake_at = now + dt.timedelta(seconds=self.lists.check_seconds)
         if self.lists.enabled:
-            pending = await self.store.pending(LIST_KINDS)
+            pending = await self.store.pending(DIALLED_KINDS if self.campaigns is not None else LIST_KINDS)
             starts = await self.store.recent_starts(now - HOUR)
-            decided = plan(self.store.planned(pending.values()), now, self.windows, self.store.tz, self.capacity,
+            decided = plan(await self._planned(pending.values()), now, self.windows, self.store.tz, self.capacity,
                            in_flight=frozenset(self.in_flight), recent_starts=starts)
             await self.store.expire(decided.expire, now)
             for task_id in decided.dial:
@@ -160,11 +175,21 @@ class ListRunner:
             await self._offer_callback(now)
         return max(0.05, (wake_at - now).total_seconds())
 
+    async def _planned(self, tasks: Any) -> list[ListTask]:
+        """The planner's view of pending tasks; a campaign's task carries its campaign's windows."""
+        tasks = list(tasks)
+        campaign_lists = {t.list_id for t in tasks if t.kind == CAMPAIGN_KIND and t.list_id is not None}
+        windows = await self.campaigns.windows_by_list(campaign_lists) if self.campaigns and campaign_lists else {}
+        return [ListTask(t.id, t.not_before, t.due_by, t.attempts, t.max_attempts,
+                         windows.get(t.list_id, NO_WINDOWS) if t.kind == CAMPAIGN_KIND else None)  # type: ignore[arg-type]
+                for t in tasks]
+
     # -- list calls -------------------------------------------------------------------------------------
 
     async def _dial(self, task: CallbackTask, now: dt.datetime) -> None:
         live = ListLive("message", task.ticket_id or 0, 0, number=task.number, task_id=task.id, message=task.kind,
-                        language=str(task.details.get("language", "zh")), name=task.name)
+                        language=str(task.details.get("language", "zh")), name=task.name,
+                        campaign_id=task.details.get("campaign_id"))
         try:
             attempt_id = await self.store.start_attempt(task, now)
             try:  # the dialling policy and its rate limits (a refusal is logged and shown to supervisors)
@@ -200,7 +225,9 @@ class ListRunner:
             await agi.run("HANGUP")
             return
         try:
-            if await self._message(agi, live) == "1":
+            if live.message == CAMPAIGN_KIND:
+                await self._survey(agi, live)
+            elif await self._message(agi, live) == "1":
                 await self._to_operator(agi, live)
             else:
                 await self._play(agi, live, GOODBYE, "")
@@ -209,6 +236,37 @@ class ListRunner:
         finally:
             if not live.done.done():
                 live.done.set_result(None)
+
+    async def _survey(self, agi: AgiSession, live: ListLive) -> None:
+        """A campaign call: the survey prompt, one key 1-5 (asked twice at most), the score on the ticket."""
+        score: int | None = None
+        try:
+            for _ in range(2):
+                result = await agi.run(f"GET DATA {self._file(live, SURVEY)} {int(self.lists.key_timeout * 1000)} 1")
+                key = result.get("result", ("", ""))[0]
+                if key and key in SCORES:
+                    score = int(key)
+                    break
+            live.details["key"] = score
+            await self._play(agi, live, THANKS if score is not None else GOODBYE, "")
+        finally:  # a hang-up after the key still counts the key
+            live.details.setdefault("key", score)
+            if self.campaigns is not None and live.task_id is not None and live.campaign_id is not None:
+                try:
+                    await self.campaigns.record_score(self.outbound.work, live.task_id, live.ticket_id,
+                                                      live.campaign_id, score, now=self.clock())
+                except Exception:
+                    log.exception("campaign.score_failed", task_id=live.task_id, ticket_id=live.ticket_id)
+                    live.details["score_error"] = True
+
+    def _file(self, live: ListLive, name: str) -> str:
+        """The prompt's file for GET DATA, or a beep when it was not built."""
+        sounds = self.settings.sounds_path
+        if sounds is not None and not sound_path(sounds, live.language, name).exists():
+            log.warning("outbound.prompt_missing", prompt=name, language=live.language)
+            live.details.setdefault("prompts_missing", []).append(name)
+            return "beep"
+        return playable(self.settings.asterisk_sounds_dir, live.language, name)
 
     async def _message(self, agi: AgiSession, live: ListLive) -> str | None:
         """The task's message, then the operator offer; the key pressed ("1") or None."""

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from callcenter.outbound.models import ATTEMPT_RESULTS, LIST_KINDS
+from callcenter.outbound.models import ATTEMPT_RESULTS, DIALLED_KINDS
 from callcenter.web.api import Body, Count, Id, Moment, Query, Reply, limit, line, text
 from callcenter.workorders.models import TASK_STATES
 from callcenter.workorders.schemas import Task
@@ -14,7 +14,7 @@ from callcenter.workorders.schemas import Task
 ListName = line(128, 1)
 Limit500 = limit(500)
 CancelReason = text(200)
-Kind = Literal[(*LIST_KINDS, "abandoned")]  # type: ignore[valid-type]
+Kind = Literal[(*DIALLED_KINDS, "abandoned")]  # type: ignore[valid-type]
 
 
 class ImportQuery(Query):
