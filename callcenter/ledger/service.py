@@ -102,10 +102,13 @@ class LedgerService:
         items = await session.scalars(select(LedgerItem).where(
             LedgerItem.ticket_id == ticket_id, LedgerItem.department_id.is_(None),
             LedgerItem.status != lc.Status.STRUCK_OFF.value))
+        department = None
         for item in items:
+            department = department or await session.get(Department, department_id)
             item.department_id = department_id
             session.add(LedgerEvent(item_id=item.id, at=utcnow(), text="classified",
-                                    details={"department_id": department_id, "from": "ticket"}))
+                                    details={"after": {"department_id": department_id}, "from": "ticket",
+                                             "names": {"department": department.name if department else None}}))
 
     # -- reads ----------------------------------------------------------------------------------------
 
@@ -242,6 +245,7 @@ class LedgerService:
                                      allowed=lc.allowed_moves(lc.Status(item.status)))
             if await session.get(Department, department_id) is None:
                 raise NotFound("department", department_id)
+            entry = None
             if catalogue_id is not None:
                 entry = await session.get(CatalogueItem, catalogue_id)
                 if entry is None:
@@ -251,8 +255,12 @@ class LedgerService:
                                       [{"field": "catalogue_id",
                                         "problem": f"item {catalogue_id} belongs to department {entry.department_id}, "
                                                    f"not {department_id}"}])
+            department = await session.get(Department, department_id)
             details = {"before": {"department_id": item.department_id, "catalogue_id": item.catalogue_id},
-                       "after": {"department_id": department_id, "catalogue_id": catalogue_id}}
+                       "after": {"department_id": department_id, "catalogue_id": catalogue_id},
+                       # as they read then (a department or item renamed later does not rewrite history)
+                       "names": {"department": department.name if department else None,
+                                 "catalogue": f"{entry.code} {entry.item}" if entry else None}}
             item.department_id, item.catalogue_id, item.updated_at = department_id, catalogue_id, now
             session.add(LedgerEvent(item_id=item_id, at=now, by=scope.by, text="classified", details=details))
         log.info("ledger.item_classified", item_id=item_id, department_id=department_id, catalogue_id=catalogue_id,

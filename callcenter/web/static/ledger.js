@@ -112,9 +112,10 @@
     if (e.from_status) change = `${status(e.from_status)} → ${status(e.to_status)}`;
     else if (e.to_status) { change = t("ledger.event.open"); note = t(`ledger.source.${e.text}`); }
     else {
+      const details = e.details || {};
       change = t(`ledger.event.${e.text === "classified" ? "classified" : "updated"}`);
-      const after = (e.details && e.details.after) || {};
-      note = Object.entries(after).map(([k, v]) => `${k}: ${k === "deadline" && v ? localTime(v) : v ?? "–"}`).join(" · ");
+      if (e.text === "classified") note = [details.names?.department, details.names?.catalogue].filter(Boolean).join(" · ");
+      else note = Object.entries(details.after || {}).map(([k, v]) => `${t(`ledger.${k}`)}: ${k === "deadline" && v ? localTime(v) : v || "–"}`).join(" · ");
     }
     return el("tr", {}, el("td", {}, localTime(e.at)), el("td", {}, e.by || "–"), el("td", {}, change), el("td", {}, note));
   }
