@@ -62,8 +62,9 @@ class Served:
 
     def __init__(self, state: Path, database_url: str) -> None:
         base = component_settings(state)
-        self.settings = dataclasses.replace(base, ivr=dataclasses.replace(base.ivr, enabled=True),
-                                            database=DatabaseSettings(url=database_url))
+        # sounds_dir: hotline messages made from KB entries build their prompts here, not into Asterisk's
+        ivr = dataclasses.replace(base.ivr, enabled=True, sounds_dir=str(state / "sounds"))
+        self.settings = dataclasses.replace(base, ivr=ivr, database=DatabaseSettings(url=database_url))
         self.url = f"http://127.0.0.1:{self.settings.web.port}"
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="fuzz-server", daemon=True)
