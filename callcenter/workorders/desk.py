@@ -30,8 +30,20 @@ from callcenter.store.models import Ticket, clean_text, utcnow
 from callcenter.workorders import lifecycle as lc
 from callcenter.workorders import timelimits as tl
 from callcenter.workorders.callbacks import task_dict
-from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound, NotYourDepartment
-from callcenter.workorders.models import MAX_NOTES, CallbackTask, Contact, Department, UserDepartment, WorkOrder
+from callcenter.workorders.exceptions import (
+    Conflict,
+    InvalidData,
+    NotFound,
+    NotYourDepartment,
+)
+from callcenter.workorders.models import (
+    MAX_NOTES,
+    CallbackTask,
+    Contact,
+    Department,
+    UserDepartment,
+    WorkOrder,
+)
 from callcenter.workorders.service import WorkOrderService, contact_dict
 
 log = structlog.get_logger(__name__)
@@ -226,7 +238,7 @@ class DeskService:
         note = clean_reply(note, "note") if note.strip() else ""
         now = now or utcnow()
         async with self._sessions() as session, session.begin():
-            ticket, order = await self._actionable(session, scope, ticket_id)
+            _, order = await self._actionable(session, scope, ticket_id)
             target = await session.get(Department, department_id)
             if target is None:
                 raise NotFound("department", department_id)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from test_desk_and_reports import add_ticket
+from test_recordings import _recording, rec_client  # noqa: F401  (fixture)
+from webtools import PASSWORD, artifact, browser_login, login
+
 from callcenter import keys
+from callcenter.recording import keys as rec_keys
 from callcenter.web import keys as web_keys
 from callcenter.workorders import keys as wo_keys
 from callcenter.workorders.service import Change
-from test_desk_and_reports import add_ticket
-from webtools import PASSWORD, artifact, browser_login, login
 
 EVIL = "<script>alert(1)</script>请周三上午来心内科复诊"
 
@@ -163,3 +166,42 @@ async def test_a_specialist_answers_in_the_browser_and_the_other_department_sees
     await other.select_option("#desk-view", "open")
     await other.wait_for_timeout(300)
     assert await other.locator(f"#desk-tickets tr[data-ticket='{ids['heart']}']").count() == 0
+
+
+async def test_a_granted_specialist_hears_only_their_departments_recordings(rec_client):
+    app = rec_client.server.app
+    ids = await seed(app)
+    mine, mine_rec, data = await _recording(app, "1001", uniqueid="1700000000.7")
+    theirs, theirs_rec, _ = await _recording(app, "1001", uniqueid="1700000000.8")
+    work = app[wo_keys.WORKORDERS]
+    for tid, department in ((mine, ids["cardio"]), (theirs, ids["derm"])):
+        await work.update(tid, Change({"promised_reply_at": dt.datetime.now(dt.UTC) + dt.timedelta(days=1)}), "op1")
+        await work.escalated(tid, department, None, "op1")
+    doc = await app[web_keys.ACCOUNTS].by_name("doc")
+
+    # Only a supervisor grants it, and only to a specialist.
+    await login(rec_client, "op1")
+    refused = await rec_client.put(f"/api/desk/specialists/{doc.id}", json={"may_hear_recordings": True},
+                                   headers={"X-CSRF-Token": (await (await rec_client.get("/api/me")).json())["csrf"]})
+    assert refused.status == 403
+    rec_client.session.cookie_jar.clear()
+    boss = {"X-CSRF-Token": await login(rec_client, "boss")}
+    op1 = await app[web_keys.ACCOUNTS].by_name("op1")
+    assert (await rec_client.put(f"/api/desk/specialists/{op1.id}", json={"may_hear_recordings": True},
+                                 headers=boss)).status == 409
+    granted = await rec_client.put(f"/api/desk/specialists/{doc.id}", json={"may_hear_recordings": True}, headers=boss)
+    assert granted.status == 200 and (await granted.json())["may_hear_recordings"] is True
+    listed = (await (await rec_client.get("/api/desk/specialists")).json())["specialists"]
+    assert {s["username"]: [d["name"] for d in s["departments"]] for s in listed} == {"doc": ["心内科"], "skin": ["皮肤科"]}
+
+    rec_client.session.cookie_jar.clear()
+    await login(rec_client, "doc")
+    audio = await rec_client.get(f"/api/recordings/{mine_rec}/audio")
+    assert audio.status == 200 and await audio.read() == data
+    assert [r["recording_id"] for r in (await (await rec_client.get(f"/api/recordings?ticket={mine}")).json())["recordings"]] == [
+        mine_rec]
+    assert (await rec_client.get(f"/api/recordings/{theirs_rec}/audio")).status == 404  # another department's
+    assert (await (await rec_client.get(f"/api/recordings?ticket={theirs}")).json())["recordings"] == []
+    assert (await (await rec_client.get("/api/recordings")).json())["recordings"] == []  # only by ticket
+    listens = await app[rec_keys.RECORDINGS].listens(mine_rec)
+    assert [(entry["username"], entry["role"]) for entry in listens] == [("doc", "specialist")]

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
+from sqlalchemy import select
+from test_wo_store import call
+
 from callcenter.accounts.service import AccountService
 from callcenter.kb.service import KbService
 from callcenter.settings import Settings
@@ -18,10 +19,14 @@ from callcenter.store import open_database, session_factory
 from callcenter.tickets import TicketService
 from callcenter.workorders.departments import DirectoryService
 from callcenter.workorders.desk import DeskService, Scope, may_see
-from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound, NotYourDepartment
+from callcenter.workorders.exceptions import (
+    Conflict,
+    InvalidData,
+    NotFound,
+    NotYourDepartment,
+)
 from callcenter.workorders.models import CallbackTask, WorkOrder
 from callcenter.workorders.service import Change, WorkOrderService
-from test_wo_store import call
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 3, 10, 9, 0, tzinfo=BJ)
