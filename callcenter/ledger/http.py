@@ -232,7 +232,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/ledger/items", list_items, "Ledger items (supervisors; specialists: their departments)", L,
           query=ItemQuery, response=ItemList, role=SPECIALIST),
     Route("POST", "/api/ledger/items", create_item, "Add an item by hand", L, body=ItemIn, ok=(201,),
-          response=ItemDetail, role=SUPERVISOR),
+          response=ItemDetail, errors={404: "no such department"}, role=SUPERVISOR),
     Route("GET", "/api/ledger/items/{id}", get_item, "One item with its history", L, response=ItemDetail,
           role=SPECIALIST),
     Route("PATCH", "/api/ledger/items/{id}", patch_item, "Set measure, owner, deadline (and description, institution)",
