@@ -230,3 +230,16 @@ async def test_bad_ranges_are_refused_with_400_and_operators_get_no_report(clien
         response = await client.get(f"/api/reports?{query}")
         assert response.status == 400, query
         assert (await response.json())["error"], query
+
+
+def test_names_from_the_data_are_escaped_on_the_page_and_the_pdf():
+    from callcenter.web.reports import loop_html
+    from callcenter.workorders.report_figures import SurveyRow, TicketRow, closed_loop
+
+    start, end = at(10, 1, 0), at(11, 1, 0)
+    evil = "<script>alert(1)</script>"
+    calls = [TicketRow(1, at(10, 2), "138", True, at(10, 2, 9, 5), category=evil, department=evil, due_at=at(10, 3))]
+    loop = closed_loop(calls, {}, [], [SurveyRow(1, at(10, 4), "5", evil, evil)], [], start, end,
+                       kb_views={"1": 2}, kb_questions={"1": evil})
+    page = loop_html({"loop": loop, "timezone": "Asia/Shanghai"})
+    assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
