@@ -29,7 +29,7 @@ from callcenter.store import session_factory
 from callcenter.store.models import Ticket
 from callcenter.workorders.models import Contact, Department, WorkOrder
 from callcenter.web import keys as web_keys
-from webtools import PASSWORD, artifact, component_settings, login
+from webtools import PASSWORD, artifact, browser_login, component_settings, login
 
 BJ = ZoneInfo("Asia/Shanghai")
 MONTH = "from=2026-10-01&to=2026-10-31"
@@ -243,3 +243,21 @@ def test_names_from_the_data_are_escaped_on_the_page_and_the_pdf():
                        kb_views={"1": 2}, kb_questions={"1": evil})
     page = loop_html({"loop": loop, "timezone": "Asia/Shanghai"})
     assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_the_report_page_in_a_browser_names_its_presets_and_shows_the_loop(client, browser):
+    base = str(client.make_url("")).rstrip("/")
+    page = await browser_login(browser, base, "boss", PASSWORD)
+    await page.goto(f"{base}/reports?{MONTH}")
+    assert (await page.inner_text("main section h2")).strip() == "月度分析"
+    departments = await page.inner_text("#loop-departments")
+    assert "儿科" in departments and "检验科" in departments and "33.3%" in departments
+    assert "13800000009" in await page.inner_text("#loop-problems")
+    await page.screenshot(path=artifact("report-monthly-analysis-page.png"), full_page=True)
+    await page.click("a[href='/reports?period=week']")
+    await page.wait_for_load_state("domcontentloaded")
+    assert (await page.inner_text("main section h2")).strip() == "周报"
+    english = await browser_login(browser, base, "boss", PASSWORD, lang="en")
+    await english.goto(f"{base}/reports?{MONTH}")
+    assert (await english.inner_text("main section h2")).strip() == "Monthly analysis"
+    assert "Effective-visit satisfaction" in await english.inner_text("#loop-satisfaction")
