@@ -14,6 +14,9 @@ from callcenter.acd import MISSED_CALLS, AgentState, CallState
 from callcenter.web import labels, reports
 from callcenter.web.pages import STATIC, TEMPLATES
 from callcenter.web.schemas import PAUSE_REASONS
+from callcenter.ledger.lifecycle import MOVE_NAMES as LEDGER_MOVES
+from callcenter.ledger.lifecycle import Status as LedgerStatus
+from callcenter.ledger.models import SOURCES as LEDGER_SOURCES
 from callcenter.workorders.lifecycle import CATEGORIES, Status
 from webtools import login
 
@@ -61,6 +64,9 @@ BUILT = {
     "role.": set(ROLE_RANK),
     "call.": {s.value for s in CallState} - {CallState.ENDED.value},  # the wallboard lists live calls
     "login.error.": {"failed", "throttled"},
+    "ledger.status.": {s.value for s in LedgerStatus},
+    "ledger.source.": set(LEDGER_SOURCES),
+    "ledger.move.": set(LEDGER_MOVES),
 }
 
 
