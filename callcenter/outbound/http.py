@@ -1,4 +1,4 @@
-"""HTTP JSON API of outbound lists: import a list (supervisors), read tasks and the attempt log.
+"""HTTP JSON API of outbound lists: import a list (supervisors), read tasks and the attempt log; campaigns.
 
 Same conventions as the work-order API (``callcenter.workorders.http``): routes declared once in
 ``ROUTES`` with their models (``callcenter.outbound.schemas``), validated by ``callcenter.web.api``,
@@ -70,6 +70,30 @@ async def list_imports(request: web.Request) -> web.Response:
     return web.json_response({"lists": await request.app[keys.LISTS].imports()})
 
 
+async def create_campaign(request: web.Request) -> web.Response:
+    """Draw a sampled satisfaction campaign from the tickets closed in a period (``dry_run``: show it only)."""
+    b = await api.body(request, s.CampaignCreate)
+    windows = b.windows.model_dump(exclude_none=True) if b.windows is not None else None
+    report = await request.app[keys.CAMPAIGNS].create(
+        b.from_, b.to, per_department=b.per_department, share=b.share, seed=b.seed, windows=windows, name=b.name,
+        ends_at=b.until, by=who(request), dry_run=b.dry_run)
+    runner = request.app.get(keys.RUNNER)
+    if runner is not None and report["drawn"] and not b.dry_run:
+        runner.wake()
+    return web.json_response(report, status=200 if b.dry_run else 201)
+
+
+async def list_campaigns(request: web.Request) -> web.Response:
+    """Campaigns, newest first, with their progress."""
+    return web.json_response({"campaigns": await request.app[keys.CAMPAIGNS].campaigns()})
+
+
+async def get_campaign(request: web.Request) -> web.Response:
+    """One campaign's progress: drawn, called, reached, scored, scores per department."""
+    return web.json_response(await request.app[keys.CAMPAIGNS].campaign(path_id(request, what="campaign")))
+
+
+C = "campaigns"
 L = "outbound lists"
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/outbound/import", import_list, "Import a follow-up / reminder list (CSV)", L,
@@ -83,6 +107,12 @@ ROUTES: tuple[Route, ...] = (
           role="supervisor"),
     Route("GET", "/api/outbound/attempts", list_attempts, "The attempt log", L, query=s.AttemptsQuery,
           response=s.AttemptList),
+    Route("POST", "/api/campaigns", create_campaign, "Draw a sampled satisfaction campaign", C,
+          body=s.CampaignCreate, ok=(200, 201), response=s.CampaignReport, role="supervisor"),
+    Route("GET", "/api/campaigns", list_campaigns, "Satisfaction campaigns", C, response=s.CampaignList,
+          role="supervisor"),
+    Route("GET", "/api/campaigns/{id}", get_campaign, "One campaign's progress", C, response=s.CampaignDetail,
+          role="supervisor"),
 )
 
 

@@ -44,6 +44,8 @@ ABOVE_OPERATOR = {
         "POST /api/ledger/items", "POST /api/ledger/items/{id}/verify", "POST /api/ledger/items/{id}/strike-off",
         "POST /api/ledger/items/{id}/reopen", "POST /api/ledger/items/{id}/classify", "GET /api/ledger/catalogue",
         "POST /api/ledger/catalogue/import",
+        # sampled satisfaction campaigns
+        "POST /api/campaigns", "GET /api/campaigns", "GET /api/campaigns/{id}",
     },
 }
 
