@@ -42,6 +42,7 @@ class ItemQuery(Query):
     source: list[SourceName] | None = Field(None, min_length=1, max_length=len(SOURCES),
                                             description="comma-separated sources")
     overdue: bool = Field(False, description="only items past their deadline and not struck off")
+    institution: Name | None = Field(None, description="only this institution's items (a health bureau's ledger)")
     limit: Limit500 = 200
 
 
@@ -155,7 +156,7 @@ async def list_items(request: web.Request) -> web.Response:
     q = api.query(request, ItemQuery)
     items = await request.app[keys.LEDGER].list(await scope(request), department_id=q.department_id,
                                                 unclassified=q.unclassified, status=q.status, source=q.source,
-                                                overdue=q.overdue, limit=q.limit)
+                                                overdue=q.overdue, institution=q.institution, limit=q.limit)
     return web.json_response({"items": items})
 
 

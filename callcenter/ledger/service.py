@@ -120,7 +120,8 @@ class LedgerService:
 
     async def list(self, scope: Scope, *, department_id: int | None = None, unclassified: bool = False,
                    status: list[str] | None = None, source: list[str] | None = None, overdue: bool = False,
-                   limit: int = 200, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+                   institution: str | None = None, limit: int = 200,
+                   now: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Items newest first, filtered."""
         now = now or utcnow()
         query = select(LedgerItem)
@@ -134,6 +135,8 @@ class LedgerService:
             query = query.where(LedgerItem.status.in_(status))
         if source:
             query = query.where(LedgerItem.source.in_(source))
+        if institution is not None:
+            query = query.where(LedgerItem.institution == institution)
         if overdue:
             query = query.where(and_(LedgerItem.deadline < now, LedgerItem.status != lc.Status.STRUCK_OFF.value))
         query = query.order_by(LedgerItem.created_at.desc(), LedgerItem.id.desc()).limit(limit)

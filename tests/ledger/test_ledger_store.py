@@ -148,7 +148,8 @@ async def test_a_specialist_sees_and_rectifies_only_their_departments_items(stac
     mine = await stack.directory.save_department({"name": "儿科"})
     other = await stack.directory.save_department({"name": "眼科"})
     a = await stack.ledger.create({"description": "a", "department_id": mine["id"]}, BOSS)
-    b = await stack.ledger.create({"description": "b", "department_id": other["id"]}, BOSS)
+    b = await stack.ledger.create({"description": "b", "department_id": other["id"], "institution": "市二医院"}, BOSS)
+    assert [i["id"] for i in await stack.ledger.list(BOSS, institution="市二医院")] == [b["id"]]
     spec = Scope(by="spec", departments=frozenset({mine["id"]}))
     assert [i["id"] for i in await stack.ledger.list(spec)] == [a["id"]]
     with pytest.raises(NotFound):
