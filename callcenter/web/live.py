@@ -13,6 +13,8 @@ what the messages hold (an operator's state, the wallboard) is ``callcenter.web.
   live picture changed (also checked every ``WALLBOARD_CHECK`` seconds, for arrivals and hang-ups
   that emit no command).  A work-order event the wallboard shows (a ticket gone overdue in the
   sweep, a refused outside call: ``WorkOrderService.listeners``) marks it dirty too.
+- A ticket that climbed the overdue ladder or a new callback task (``TODO_EVENTS``) -> ``todo`` to
+  every operator's desk, whose to-do panel then fetches its own list.
 Each socket has its own queue and sender task, so messages to one client keep their order and a
 slow client never delays another.  Times are sent as Unix seconds of the server's clock with the
 server's ``now`` beside them, so pages tick waits and countdowns themselves.
@@ -45,6 +47,7 @@ log = structlog.get_logger(__name__)
 
 WALLBOARD_CHECK = 0.5  # seconds between checks of the live picture when nothing was pushed
 MAX_QUEUED = 500  # messages waiting for one socket before it is dropped as too slow
+TODO_EVENTS = ("ticket.ladder", "callback.task_created")  # work-order events that change a to-do panel
 
 
 @dataclass(eq=False)
@@ -182,7 +185,14 @@ class LiveHub:
             log.exception("web.listener_failed", command=type(command).__name__)
 
     def on_work_event(self, event: str, data: dict[str, Any]) -> None:
-        """Work-order listener: a ticket went overdue (the sweep), an outside call was refused -> alerts now."""
+        """Work-order listener: a ticket went overdue (the sweep), an outside call was refused -> alerts now;
+        a ticket climbed the ladder, a callback task was made -> the operators' to-do panels fetch theirs."""
+        if event in TODO_EVENTS:
+            message = {"type": "todo", "event": event, "ticket_id": data.get("ticket_id", data.get("id")),
+                       "now": self.clock()}
+            for client in self.clients:
+                if client.agent_id:
+                    self._send(client, message)
         if self.board.note(event, data):
             self._dirty.set()
 

@@ -70,6 +70,7 @@ class Wallboard:
         self.zone = settings.hospital.zone
         self.names = {a.id: a.name for a in settings.agents}
         self._overdue: list[dict[str, Any]] = []
+        self._ladder: list[dict[str, Any]] = []  # tickets at ladder level 2+ (overdue(), refreshed with it)
         self._overdue_at = 0.0
         self._today: dict[str, Any] = {}
         self._today_at = 0.0
@@ -77,7 +78,7 @@ class Wallboard:
 
     def note(self, event: str, data: dict[str, Any]) -> bool:
         """A work-order event: a ticket went overdue (the sweep), an outside call was refused; True if shown."""
-        if event == "ticket.overdue":
+        if event in ("ticket.overdue", "ticket.ladder"):
             self._overdue_at = 0.0
             return True
         if event == "outbound.dial_refused":  # the dialling policy (callcenter/outbound/policy.py)
@@ -184,6 +185,18 @@ class Wallboard:
              "category": r["category"], "deadline": r["overdue"]["deadline"], "days": r["overdue"]["days"]}
             for r in rows
         ]
+        # The supervisor's part of the overdue ladder (level 2 and 3; callcenter/workorders/timelimits.py).
+        climbed = await self.work.list(ladder=2, limit=200)
+        for r in climbed:  # the ladder's deadline: the earlier of the time limit and the promised reply
+            r["deadline"] = min((dt.datetime.fromisoformat(m) for m in (r["due_at"], r["promised_reply_at"]) if m),
+                                default=None)
+        climbed.sort(key=lambda r: (-r["ladder_level"], r["deadline"] or dt.datetime.max.replace(tzinfo=dt.UTC)))
+        self._ladder = [
+            {"ticket_id": r["id"], "caller_number": r["caller_number"], "category": r["category"],
+             "level": r["ladder_level"], "due_at": r["deadline"].isoformat() if r["deadline"] else None,
+             "agent_id": r["assigned_agent"] or r["agent_id"], "department_id": r["department_id"]}
+            for r in climbed
+        ]
         self._overdue_at = now
         return self._overdue
 
@@ -237,6 +250,7 @@ class Wallboard:
             **board,
             "today": today,
             "overdue": len(overdue),
+            "ladder": self._ladder,
             "alerts": self.alerts(board, today, overdue),
             "target": self.settings.web.service_level_target,
             "long_wait_alert": self.settings.web.long_wait_alert,

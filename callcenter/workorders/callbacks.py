@@ -9,16 +9,17 @@ are the outbound package's.  ``task_dict`` is a task as the API and the outbound
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.settings import Settings
 from callcenter.store.models import normalise_name, normalise_number, utcnow
 from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
-from callcenter.workorders.models import CallbackTask
+from callcenter.workorders.models import CallbackTask, WorkOrder
 
 
 class CallbackTasks:
@@ -26,16 +27,22 @@ class CallbackTasks:
 
     _sessions: async_sessionmaker[AsyncSession]
     settings: Settings
+    notify: Callable[[str, dict[str, Any]], None]
 
-    async def tasks(self, *, state: str | None = "pending", kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        query = select(CallbackTask)
+    async def tasks(self, *, state: str | None = "pending", kind: str | None = None, agent: str | None = None,
+                    limit: int = 100) -> list[dict[str, Any]]:
+        """Tasks soonest first, with their ticket's category and deadline; ``agent``: theirs and unassigned ones."""
+        query = select(CallbackTask, WorkOrder.category, WorkOrder.due_at).outerjoin(
+            WorkOrder, WorkOrder.ticket_id == CallbackTask.ticket_id)
         if state:
             query = query.where(CallbackTask.state == state)
         if kind:
             query = query.where(CallbackTask.kind == kind)
+        if agent:
+            query = query.where(or_(CallbackTask.agent_id == agent, CallbackTask.agent_id.is_(None)))
         async with self._sessions() as session:
-            rows = (await session.scalars(query.order_by(CallbackTask.not_before, CallbackTask.id).limit(limit))).all()
-        return [task_dict(t) for t in rows]
+            rows = (await session.execute(query.order_by(CallbackTask.not_before, CallbackTask.id).limit(limit))).all()
+        return [{**task_dict(t), "category": category, "due_at": _iso(due)} for t, category, due in rows]
 
     async def create_task(self, ticket_id: int | None, kind: str, number: str, *, agent_id: str | None = None,
                           name: str = "", not_before: dt.datetime | None = None, dedupe_key: str = "",
@@ -55,6 +62,7 @@ class CallbackTasks:
                 await session.flush()
         except IntegrityError:  # (ticket, kind, dedupe key) exists: the same task twice
             raise Conflict("task.duplicate", f"this ticket already has that {kind} task") from None
+        self.notify("callback.task_created", task_dict(task))  # the operators' to-do panels
         return task_dict(task)
 
     async def task_attempt(self, task_id: int, *, result: str, done: bool, agent_id: str | None = None,

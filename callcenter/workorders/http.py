@@ -37,7 +37,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     """Tickets newest first: a caller's history, open or overdue tickets."""
     q = api.query(request, s.TicketQuery)
     rows = await request.app[keys.WORKORDERS].list(caller=q.caller, status=q.status, open_only=q.open,
-                                                   overdue_only=q.overdue, limit=q.limit)
+                                                   overdue_only=q.overdue, ladder=q.ladder,
+                                                   agent=_mine(request) if q.mine else None, limit=q.limit)
     return web.json_response({"tickets": rows})
 
 
@@ -152,8 +153,17 @@ async def list_tasks(request: web.Request) -> web.Response:
     """Callback tasks (default: pending), soonest first."""
     q = api.query(request, s.TasksQuery)
     tasks = await request.app[keys.WORKORDERS].tasks(state=None if q.state == "all" else q.state, kind=q.kind,
-                                                      limit=q.limit)
+                                                      agent=_mine(request) if q.mine else None, limit=q.limit)
     return web.json_response({"tasks": tasks})
+
+
+def _mine(request: web.Request) -> str:
+    """The operator ``mine=true`` means: the logged-in user's phone (400 for a user without one)."""
+    agent = agent_of(request)
+    if not agent:
+        raise InvalidData("ticket.invalid_query", "mine needs an operator's login",
+                          [{"field": "mine", "problem": "this user has no operator phone (agent id)"}])
+    return agent
 
 
 # -- departments ------------------------------------------------------------------------------------

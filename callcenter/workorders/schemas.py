@@ -50,6 +50,9 @@ class TicketQuery(Query):
                                             description="comma-separated statuses")
     open: bool = Field(False, description="only tickets not closed or merged")
     overdue: bool = Field(False, description="only tickets past their promised reply or callback deadline")
+    ladder: int | None = Field(None, ge=1, le=3, description="only tickets at this overdue ladder level or higher")
+    mine: bool = Field(False, description="only the logged-in operator's tickets: assigned to them, or unassigned "
+                                          "and answered by them")
     limit: Limit500 = 50
 
 
@@ -97,6 +100,7 @@ class ImportQuery(Query):
 class TasksQuery(Query):
     state: Literal[(*TASK_STATES, "all")] = "pending"  # type: ignore[valid-type]
     kind: TaskKind | None = None
+    mine: bool = Field(False, description="only the logged-in operator's tasks and unassigned ones")
     limit: Limit500 = 100
 
 
@@ -242,6 +246,8 @@ class Task(Reply):
     not_before: Moment
     result: str | None
     agent_id: str | None
+    category: str | None = Field(None, description="the ticket's category (task lists)")
+    due_at: Moment | None = Field(None, description="the ticket's time-limit deadline (task lists)")
 
 
 class TicketDetail(Ticket):

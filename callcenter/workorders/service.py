@@ -228,10 +228,13 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
         status: list[str] | None = None,
         overdue_only: bool = False,
         open_only: bool = False,
+        ladder: int | None = None,
+        agent: str | None = None,
         limit: int = 50,
         now: dt.datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """Tickets newest first, filtered by caller number, statuses, open or overdue."""
+        """Tickets newest first, filtered by caller number, statuses, open, overdue, ladder level (at least),
+        and ``agent``'s (assigned to them, or unassigned and answered by them)."""
         now = now or utcnow()
         query = select(Ticket, WorkOrder).outerjoin(WorkOrder, WorkOrder.ticket_id == Ticket.id)
         if caller is not None:
@@ -240,6 +243,11 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
                 raise InvalidData("ticket.invalid_query", "caller must be a phone number",
                                   [{"field": "caller", "problem": f"{caller!r} has no digits to look up"}])
             query = query.where(Ticket.caller_number == number)
+        if ladder:
+            query = query.where(WorkOrder.ladder_level >= ladder)
+        if agent:
+            query = query.where(or_(WorkOrder.assigned_agent == agent,
+                                    and_(WorkOrder.assigned_agent.is_(None), Ticket.agent_id == agent)))
         wanted = set(status or [])
         if open_only:
             wanted |= {s.value for s in lc.OPEN}

@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.exceptions import ConfigError
 from callcenter.settings import Settings
 from callcenter.store.models import Ticket, utcnow
 from callcenter.workcalendar import WorkingCalendar
@@ -50,7 +51,10 @@ class OverdueSweep:
         """The calendar, the limits and the ladder of ``settings`` (validated when they were loaded)."""
         wo = settings.workorders
         self.calendar = WorkingCalendar.of(settings)
-        self.limits = tl.parse_table(wo.time_limits)
+        try:
+            self.limits = tl.parse_table(wo.time_limits, lc.CATEGORIES)
+        except tl.LimitError as err:  # the settings checked the limits; the names are checked here
+            raise ConfigError("config.value", f"workorders.time_limits.{err}") from None
         self.ladder = tl.Ladder(wo.supervisor_after_hours, wo.head_after_hours)
         self.on_call_grace = dt.timedelta(minutes=wo.on_call_grace_minutes)
 

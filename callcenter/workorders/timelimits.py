@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from callcenter.workcalendar import WorkingCalendar
-from callcenter.workorders.lifecycle import CATEGORIES
 
 ESCALATION = "escalation"  # not a category: the department's finding once escalated
 ON_CALL, SAME_DAY, HOURS, DAYS = "on_call", "same_day", "working_hours", "working_days"
@@ -83,12 +82,13 @@ def parse_limit(text: object) -> Limit:
     return Limit(HOURS if match[2] == "hour" else DAYS, int(match[1]))
 
 
-def parse_table(raw: Mapping[str, object]) -> dict[str, Limit]:
-    """Category -> Limit; an unknown category or a bad limit raises ``LimitError`` naming the category."""
+def parse_table(raw: Mapping[str, object], categories: Collection[str] | None = None) -> dict[str, Limit]:
+    """Category -> Limit; a bad limit, or a category not in ``categories`` (when given: the settings check
+    only the limits, the work-order service the names too), raises ``LimitError`` naming the category."""
     table = {}
     for category, text in raw.items():
-        if category not in CATEGORIES and category != ESCALATION:
-            raise LimitError(f"{category}: not a category; categories: {', '.join([*CATEGORIES, ESCALATION])}")
+        if categories is not None and category not in categories and category != ESCALATION:
+            raise LimitError(f"{category}: not a category; categories: {', '.join([*categories, ESCALATION])}")
         try:
             table[category] = parse_limit(text)
         except LimitError as err:

@@ -9,6 +9,8 @@ import pytest
 from callcenter import settings as config
 from callcenter.exceptions import ConfigError
 from callcenter.workcalendar import WorkingCalendar
+from callcenter.workorders.lifecycle import CATEGORIES
+from callcenter.workorders.service import WorkOrderService
 from callcenter.workorders.timelimits import Ladder, Limit, LimitError, due_at, ladder_level, parse_limit, parse_table
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -45,7 +47,8 @@ def test_bad_limits_are_refused_quoting_the_text(text):
 
 def test_a_table_names_the_bad_category():
     with pytest.raises(LimitError, match="^haircut: not a category"):
-        parse_table({"haircut": "on_call"})
+        parse_table({"haircut": "on_call"}, CATEGORIES)
+    assert parse_table({"haircut": "on_call"}) == {"haircut": Limit("on_call")}  # names unchecked without the list
     with pytest.raises(LimitError, match="^complaint: 'two days'"):
         parse_table({"complaint": "two days"})
     with pytest.raises(LimitError, match="^escalation: .*on the call"):
@@ -129,7 +132,6 @@ workdays = [2026-10-10]
     ("text", "words"),
     [
         ('[workorders.time_limits]\ncomplaint = "soon"', "workorders.time_limits.complaint: 'soon' is not a time limit"),
-        ('[workorders.time_limits]\nhaircut = "on_call"', "workorders.time_limits.haircut: not a category"),
         ('[workorders]\ntime_limits = "x"', r"\[workorders.time_limits\] must be a table"),
         ('[calendar]\nholidays = ["2026-02-30"]', "calendar.holidays: '2026-02-30'"),
         ('[calendar]\nhours = ["08:00-12:00", "11:00-14:00"]', "calendar.hours: .*overlap"),
@@ -140,3 +142,9 @@ workdays = [2026-10-10]
 def test_broken_settings_are_refused_naming_the_key(tmp_path, text, words):
     with pytest.raises(ConfigError, match=words):
         config.load(write(tmp_path, text), env={})
+
+
+def test_an_unknown_category_is_refused_when_the_work_orders_start(tmp_path):
+    loaded = config.load(write(tmp_path, '[workorders.time_limits]\nhaircut = "on_call"'), env={})
+    with pytest.raises(ConfigError, match="workorders.time_limits.haircut: not a category"):
+        WorkOrderService(None, loaded)  # type: ignore[arg-type]

@@ -416,6 +416,7 @@
         showState(result.agent);
       }
       loadRecent();
+      loadTodo();
     } catch (error) {
       showError(error);
       if (ticket) api("GET", `/api/tickets/${ticket.id}`).then((data) => showTicket(data, false)).catch(() => {});
@@ -454,6 +455,86 @@
       el("audio", { controls: true, preload: "none", src: rec.audio_url }),
       el("a", { href: `${rec.audio_url}?download=1`, download: "" }, t("rec.download")));
   }
+
+  // -- to-do panel (待办): my overdue tickets (the ladder) and the callback tasks for me or nobody ------
+  // Refreshed when the live channel says a ticket climbed or a task was made, after each save, and
+  // every minute.  A click loads the ticket into the form above (not during a call); "call back"
+  // rings my phone, then the caller, for that task (POST /api/tickets/{id}/callback).
+  async function loadTodo() {
+    try {
+      const [overdue, tasks] = await Promise.all([
+        api("GET", "/api/tickets?ladder=1&mine=true&limit=100"),
+        api("GET", "/api/callbacks?kind=callback&mine=true&limit=100"),
+      ]);
+      const items = [...overdue.tickets.map(overdueItem), ...tasks.tasks.map(taskItem)];
+      replace($("todo-list"), items);
+      $("todo-empty").hidden = items.length > 0;
+      $("todo-count").textContent = items.length ? String(items.length) : "";
+    } catch (_) { /* the desk works without it; the next refresh tries again */ }
+  }
+
+  function todoItem(kind, ticketId, callerNumber, head, lines, actions) {
+    const open = el("button", { type: "button", class: "link", onclick: () => openFromTodo(ticketId, callerNumber) },
+      t("todo.ticket", { id: ticketId }));
+    return el("li", { class: `todo-item ${kind}`, dataset: { kind, ticket: String(ticketId) } },
+      el("div", { class: "todo-head" }, open, ...head),
+      ...lines.filter(Boolean).map((line) => el("p", { class: line.cls }, line.text)),
+      actions.length ? el("div", { class: "todo-actions" }, ...actions) : null);
+  }
+
+  function overdueItem(ticket) {
+    // The ladder's deadline: the earlier of the time limit and the promised reply.
+    const due = [ticket.due_at, ticket.promised_reply_at].filter(Boolean).sort((a, b) => new Date(a) - new Date(b))[0];
+    return todoItem("overdue", ticket.id, ticket.caller_number, [
+      el("span", { class: "badge level", dataset: { level: String(ticket.ladder_level) } }, t(`todo.level.${ticket.ladder_level}`)),
+      el("span", { class: "category" }, ticket.category ? t(`wo.${ticket.category}`) : "–"),
+      el("span", { class: "caller" }, ticket.caller_number || t("pop.anonymous")),
+    ], [due ? { cls: "due", text: t("todo.due", { at: localTime(due) }) } : null], []);
+  }
+
+  function taskItem(task) {
+    const details = task.details || {};
+    const reason = details.reply ? t("todo.reply", { text: details.reply })
+      : details.note ? t("todo.asked", { text: details.note }) : t("todo.callback");
+    const button = el("button", { type: "button", class: "small", dataset: { op: "call-back" },
+      onclick: () => callBack(task) }, t("todo.call_back"));
+    return todoItem("task", task.ticket_id, task.number, [
+      el("span", { class: "badge" }, t("todo.task")),
+      el("span", { class: "category" }, task.category ? t(`wo.${task.category}`) : "–"),
+      el("span", { class: "caller" }, task.name ? `${task.number} ${task.name}` : task.number),
+    ], [
+      { cls: "reason", text: reason },
+      { cls: "due", text: [task.due_at ? t("todo.due", { at: localTime(task.due_at) }) : "",
+        t("todo.call_at", { at: localTime(task.not_before) })].filter(Boolean).join(" · ") },
+    ], [button]);
+  }
+
+  function openFromTodo(ticketId, callerNumber) {
+    if (call && !call.fromTodo && me.state && ["ringing", "on_call"].includes(me.state.state)) {
+      $("todo-status").textContent = t("todo.busy");
+      return;
+    }
+    $("todo-status").textContent = "";
+    call = { call_id: `todo-${ticketId}`, caller_number: callerNumber, ticketId, fromTodo: true };
+    resetTicket();
+    $("ticket-call").textContent = `${callerNumber || t("pop.anonymous")} · ${t("todo.ticket", { id: ticketId })}`;
+    loadTicket(ticketId).catch((error) => { $("f-status").textContent = `${t("ticket.load_failed")}: ${error.message}`; });
+  }
+
+  async function callBack(task) {
+    $("todo-status").textContent = t("todo.calling", { id: task.ticket_id });
+    try {
+      await api("POST", `/api/tickets/${task.ticket_id}/callback`, { task_id: task.id });
+      openFromTodo(task.ticket_id, task.number);
+    } catch (error) {
+      const data = error.data || {};
+      $("todo-status").textContent = t("todo.failed", { detail: data.message || error.message });
+    }
+    loadTodo();
+  }
+  setInterval(loadTodo, 60000);
+  document.addEventListener("hotline:lang", loadTodo);
+  loadTodo();
 
   // -- knowledge base ---------------------------------------------------------------------------
   let kbTimer = null, kbSeq = 0;
@@ -501,7 +582,7 @@
     if (me.state && me.state.since) $("state-time").textContent = duration(at - me.state.since);
     tickAutoPause();
     if (me.state && me.state.wrap_up_until) $("wrap-up-left").textContent = String(Math.max(0, Math.ceil(me.state.wrap_up_until - at)));
-    if (call) {
+    if (call && !call.fromTodo) {
       const since = call.waiting_since || call.arrived_at;
       if (!call.answeredAt && me.state && me.state.state === "on_call" && me.state.call_id === call.call_id) call.answeredAt = me.state.since;
       if (!call.answeredAt && call.answered_at) call.answeredAt = call.answered_at;
@@ -520,6 +601,7 @@
       case "pop": showPop(message); break;
       case "pop_details": showPopDetails(message); break;
       case "ring_stopped": ringStopped(message); break;
+      case "todo": loadTodo(); break;
     }
   }, (up) => {
     const node = $("live-status");

@@ -46,6 +46,17 @@
 
     replace($("alerts"), board.alerts.map((alert) => el("li", { class: `alert ${alert.kind}`, dataset: { kind: alert.kind } }, alertText(alert))));
     $("no-alerts").hidden = board.alerts.length > 0;
+
+    // Overdue tickets the ladder has taken to the supervisor (level 2) or the department's head (3).
+    const ladder = board.ladder || [];
+    replace($("ladder").tBodies[0], ladder.map((r) => el("tr", { dataset: { ticket: String(r.ticket_id), level: String(r.level) } },
+      el("td", {}, `#${r.ticket_id}`),
+      el("td", {}, r.caller_number || t("pop.anonymous")),
+      el("td", {}, r.category ? t(`wo.${r.category}`) : "–"),
+      el("td", {}, t(`todo.level.${r.level}`)),
+      el("td", {}, localTime(r.due_at)),
+      el("td", {}, r.agent_id || "–"))));
+    $("ladder-empty").hidden = ladder.length > 0;
     tick();
   }
 
