@@ -4,6 +4,7 @@
   GET  /schedule                           the seasonal-message schedule editor (over /api/ivr/rules)
   GET  /kb                                 the knowledge-base editor (over the work-order API's /api/kb)
   GET  /prevention                         未诉先办: what rose most, messages made from entries (over /api/prevention)
+  GET  /campaigns                          sampled satisfaction campaigns (over /api/campaigns)
   GET  /api/supervisor/wallboard           the wallboard as JSON (the page gets it over /ws)
   POST /api/supervisor/agents/{agent_id}   {"op": "login"|"ready"|"pause"|"logout", "reason": ...}
 """
@@ -31,6 +32,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/schedule", schedule_page)
     app.router.add_get("/kb", kb_page)
     app.router.add_get("/prevention", prevention_page)
+    app.router.add_get("/campaigns", campaigns_page)
     api.register(app, ROUTES)
 
 
@@ -56,6 +58,12 @@ async def kb_page(request: web.Request) -> web.Response:
 async def prevention_page(request: web.Request) -> web.Response:
     """未诉先办: the categories and entries that rose most; an entry made into a hotline message in two steps."""
     return page(request, "prevention.html", labels.text("title.prevention"))
+
+
+@requires("supervisor")
+async def campaigns_page(request: web.Request) -> web.Response:
+    """Sampled satisfaction campaigns: draw one (preview first), follow its calls and scores (over /api/campaigns)."""
+    return page(request, "campaigns.html", labels.text("title.campaigns"))
 
 
 @requires("supervisor")

@@ -45,7 +45,7 @@ ABOVE_OPERATOR = {
         "POST /api/ledger/items/{id}/reopen", "POST /api/ledger/items/{id}/classify", "GET /api/ledger/catalogue",
         "POST /api/ledger/catalogue/import",
         # sampled satisfaction campaigns
-        "POST /api/campaigns", "GET /api/campaigns", "GET /api/campaigns/{id}",
+        "POST /api/campaigns", "GET /api/campaigns", "GET /api/campaigns/{id}", "GET /campaigns",
     },
 }
 
