@@ -5,6 +5,7 @@ lands on the ticket through record_survey, a 2 becomes a feedback-ledger item, a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
@@ -138,3 +139,62 @@ async def test_bad_campaign_requests_get_400_with_every_field_and_operators_403(
     status, body = await api.post("/api/campaigns", {"from": now.isoformat(), "to": now.isoformat()})
     assert status == 403
     assert (await api.client.get("/api/campaigns")).status == 403
+
+
+# -- the runner asks the planner, with a fixed clock ---------------------------------------------------
+
+
+async def test_the_runner_dials_a_campaign_only_in_the_windows_of_the_day(db_url: str, tmp_path: Path) -> None:
+    """A holiday (National Day): 08:30 is a working-day window, not a holiday one; 09:30 is."""
+    from test_outbound_runner import ScriptedAmi
+
+    from callcenter.adapter import Adapter
+    from callcenter.outbound.campaigns import CampaignStore
+    from callcenter.outbound.lists import ListStore
+    from callcenter.outbound.runner import ListRunner
+    from callcenter.outbound.service import OutboundService
+    from callcenter.settings import CalendarSettings, Settings
+    from callcenter.store import open_database
+    from callcenter.tickets import TicketService
+    from callcenter.workorders.departments import DirectoryService
+    from callcenter.workorders.service import WorkOrderService
+
+    bj = dt.timezone(dt.timedelta(hours=8))
+    base = Settings()
+    settings = dataclasses.replace(base, node="pbx1", calendar=CalendarSettings(holidays=("2026-10-01", "2026-10-02")),
+                                   lists=dataclasses.replace(base.lists, auto_callback=False))
+    engine = await open_database(db_url)
+    sessions = session_factory(engine)
+    work = WorkOrderService(sessions, settings)
+    tickets = TicketService(sessions, "pbx1", spill_dir=tmp_path / "spill")
+    tickets.after_write.append(work.on_ticket_write)
+    await tickets.start()
+    ami = ScriptedAmi()
+    clock = [dt.datetime(2026, 10, 1, 8, 30, tzinfo=bj)]
+    outbound = OutboundService(settings, ami, work, DirectoryService(sessions))  # type: ignore[arg-type]
+    campaigns = CampaignStore(sessions, settings)
+    runner = ListRunner(settings, ListStore(sessions, settings), outbound, Adapter(settings, ami, tickets),  # type: ignore[arg-type]
+                        tickets, clock=lambda: clock[0], campaigns=campaigns)
+    try:
+        tid = await tickets.open_for_arrival("c1", "13900000009", "家长", "PJSIP/trunk-1", clock[0] - dt.timedelta(days=2))
+        assert await tickets.flush(5)
+        async with sessions() as session, session.begin():
+            await session.execute(update(WorkOrder).where(WorkOrder.ticket_id == tid).values(
+                status="closed", closed_at=clock[0] - dt.timedelta(days=1)))
+        made = await campaigns.create(clock[0] - dt.timedelta(days=3), clock[0], per_department=5, seed=1, now=clock[0])
+        assert made["drawn"] == 1
+        await runner.tick()  # 08:30 on a holiday: not a holiday window
+        assert ami.sent("Originate") == []
+        clock[0] = clock[0].replace(hour=9, minute=30)
+        await runner.tick()  # 09:30: the holiday morning window
+        for _ in range(50):
+            if ami.sent("Originate"):
+                break
+            await asyncio.sleep(0.01)
+        [originate] = ami.sent("Originate")
+        assert "13900000009" in originate["Channel"] and originate["Exten"] == "message"
+    finally:
+        await runner.close()
+        await outbound.close()
+        await tickets.close()
+        await engine.dispose()
