@@ -205,3 +205,32 @@ async def test_a_granted_specialist_hears_only_their_departments_recordings(rec_
     assert (await (await rec_client.get("/api/recordings")).json())["recordings"] == []  # only by ticket
     listens = await app[rec_keys.RECORDINGS].listens(mine_rec)
     assert [(entry["username"], entry["role"]) for entry in listens] == [("doc", "specialist")]
+
+
+async def test_a_supervisor_grants_recordings_on_the_desk_and_the_specialist_hears_them(rec_client, browser):
+    app = rec_client.server.app
+    ids = await seed(app)
+    heard, rec_id, _ = await _recording(app, "1001", uniqueid="1700000000.9")
+    work = app[wo_keys.WORKORDERS]
+    await work.update(heard, Change({"notes": "听录音核实", "promised_reply_at": dt.datetime.now(dt.UTC) + dt.timedelta(days=1)}),
+                      "op1")
+    await work.escalated(heard, ids["cardio"], None, "op1")
+    base = str(rec_client.make_url("")).rstrip("/")
+    boss = await browser_login(browser, base, "boss")
+    await boss.wait_for_url(f"{base}/wallboard")
+    await boss.goto(f"{base}/desk")
+    await boss.wait_for_selector("#desk-specialist-list tr[data-user='doc'] button")
+    await boss.wait_for_selector(f"#desk-tickets tr[data-ticket='{ids['rash']}']")
+    assert await boss.locator("#desk-tickets tbody tr").count() == 3  # every department
+    await boss.click("#desk-specialist-list tr[data-user='doc'] button")
+    await boss.wait_for_selector("#desk-specialist-list tr[data-user='doc'] td:nth-child(4):text-is('✓')")
+    assert (await app[web_keys.ACCOUNTS].by_name("doc")).may_hear_recordings is True
+
+    doc = await browser_login(browser, base, "doc")
+    await doc.wait_for_url(f"{base}/desk")
+    assert await doc.locator("#desk-specialists").is_hidden()
+    await doc.wait_for_selector(f"#desk-tickets tr[data-ticket='{heard}'] a")
+    await doc.click(f"#desk-tickets tr[data-ticket='{heard}'] a")
+    await doc.wait_for_selector(f"#d-recording-list li[data-recording='{rec_id}'] audio")
+    await doc.click(f"#desk-tickets tr[data-ticket='{ids['heart']}'] a")  # a ticket without recordings
+    await doc.wait_for_selector("#d-recordings", state="hidden")

@@ -80,12 +80,23 @@
     if (!$("f-promote-question").value) $("f-promote-question").value = (ticket.question || "").slice(0, 500);
   }
 
+  // A specialist hears recordings only when a supervisor granted it (else 403): then the ticket's recordings.
+  async function loadRecordings(id) {
+    let recordings = [];
+    try { recordings = (await api("GET", `/api/recordings?ticket=${id}`)).recordings; } catch (_) { recordings = []; }
+    const playable = recordings.filter((rec) => rec.audio_url);
+    $("d-recordings").hidden = playable.length === 0;
+    replace($("d-recording-list"), playable.map((rec) => el("li", { dataset: { recording: rec.recording_id } },
+      `${localTime(rec.started_at)} `, el("audio", { controls: true, preload: "none", src: rec.audio_url }))));
+  }
+
   async function open(id) {
     try {
       ticket = await api("GET", `/api/desk/tickets/${id}`);
       $("f-promote-question").value = "";
       $("d-status-line").textContent = "";
       drawTicket();
+      loadRecordings(id);
     } catch (error) {
       $("desk-list-status").textContent = `${t("desk.failed")}: ${error.message}`;
     }
@@ -126,6 +137,29 @@
   action("f-promote", "promote", (f) => (f.question.value.trim() ? { question: f.question.value.trim() } : {}),
     (entry) => t("desk.promoted", { id: entry.id }));
 
+  // Supervisors: the specialists, their departments and the recordings grant.
+  async function loadSpecialists() {
+    const data = await api("GET", "/api/desk/specialists");
+    $("desk-specialists").hidden = false;
+    replace($("desk-specialist-list").tBodies[0], data.specialists.map((spec) => el("tr", { dataset: { user: spec.username } },
+      el("td", {}, spec.username), el("td", {}, spec.display_name || "–"),
+      el("td", {}, spec.departments.map((d) => d.name + (d.is_head ? "*" : "")).join(", ") || "–"),
+      el("td", {}, spec.may_hear_recordings ? "✓" : "✗"),
+      el("td", {}, el("button", { type: "button", class: "small", onclick: () => grant(spec) },
+        t(spec.may_hear_recordings ? "users.revoke_recordings" : "users.grant_recordings"))))));
+  }
+
+  async function grant(spec) {
+    try {
+      await api("PUT", `/api/desk/specialists/${spec.id}`, { may_hear_recordings: !spec.may_hear_recordings });
+      $("desk-specialists-status").textContent = "";
+    } catch (error) {
+      $("desk-specialists-status").textContent = `${t("desk.failed")}: ${error.message}`;
+    }
+    loadSpecialists();
+  }
+
+  if (["supervisor", "admin"].includes(document.body.dataset.role)) loadSpecialists().catch(() => {});
   $("desk-view").addEventListener("change", load);
   $("desk-reload").addEventListener("click", load);
   document.addEventListener("hotline:lang", () => { drawList(); drawTicket(); });
