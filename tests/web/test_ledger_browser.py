@@ -76,12 +76,34 @@ async def test_browser_a_supervisor_takes_a_complaint_to_struck_off(app_client, 
     entered = await page.evaluate("new Date('2030-01-31T17:00').toISOString()")  # the browser's own zone
     assert dt.datetime.fromisoformat(item["deadline"]) == dt.datetime.fromisoformat(entered.replace("Z", "+00:00"))
 
-    # another department's specialist: the page opens, with nothing on it
+    # an item added by hand for 眼科
+    await page.click("#ledger-new")
+    await page.fill("#new-form textarea[name='description']", "<img src=x onerror='window.__pwned=2'>视力检查等候久")
+    await page.select_option("#new-form select[name='department_id']", str(other["id"]))
+    await page.click("#new-form button[type='submit']")
+    await page.wait_for_selector("#item-department:text-is('眼科')")
+    eye_item = await page.get_attribute("#ledger-detail", "data-id")
+
+    # 眼科's specialist sees only that item, sets its measure and starts rectifying; no supervisor moves
     eye = await browser_login(browser, base, "eye1", PASSWORD)
     await eye.goto(f"{base}/ledger")
-    await eye.wait_for_selector("#ledger-status:text-is('没有符合条件的台账')")
-    assert await eye.locator("#ledger-items tbody tr").count() == 0
-    assert await eye.locator("#catalogue-form").count() == 0  # the supervisor's parts are not there
+    await eye.wait_for_selector(f"#ledger-items tbody tr[data-id='{eye_item}']")
+    assert await eye.locator("#ledger-items tbody tr").count() == 1
+    assert await eye.locator("#catalogue-form, #classify-form, #ledger-new").count() == 0  # the supervisor's parts
+    await eye.click(f"#ledger-items tbody tr[data-id='{eye_item}'] button[data-action='open']")
+    await eye.wait_for_selector(f"#ledger-detail[data-id='{eye_item}']:not([hidden])")
+    assert await eye.text_content("#item-description") == "<img src=x onerror='window.__pwned=2'>视力检查等候久"
+    await eye.fill("#measure-form textarea[name='measure']", "增加验光师")
+    await eye.fill("#measure-form input[name='owner']", "眼科 李医生")
+    await eye.fill("#measure-form input[name='deadline']", "2030-02-28T12:00")
+    await eye.click("#measure-form button[type='submit']")
+    await eye.wait_for_selector("#item-status-line:not(:empty)")
+    assert await eye.get_attribute("#item-status-line", "class") == "ok", await eye.text_content("#item-status-line")
+    assert [m async for m in _moves(eye)] == ["rectify"]
+    await eye.click("#move-buttons button[data-move='rectify']")
+    await eye.wait_for_selector("#ledger-detail[data-status='rectifying']")
+    assert [m async for m in _moves(eye)] == []  # verifying is the supervisor's
+    assert await eye.evaluate("window.__pwned") is None and await page.evaluate("window.__pwned") is None
     await page.context.close()
     await eye.context.close()
 

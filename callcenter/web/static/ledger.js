@@ -34,6 +34,7 @@
     if (form.status.value) params.set("status", form.status.value);
     if (form.source.value) params.set("source", form.source.value);
     if (form.overdue.checked) params.set("overdue", "true");
+    if (form.institution.value.trim()) params.set("institution", form.institution.value.trim());
     return params.toString();
   }
 
@@ -89,6 +90,7 @@
     $("item-ticket").textContent = item.ticket_id ? `#${item.ticket_id}` : "–";
     $("item-department").textContent = departmentName(item);
     $("item-catalogue").textContent = item.catalogue ? `${item.catalogue.code} ${item.catalogue.item}` : "–";
+    $("item-institution").textContent = item.institution || "–";
     $("item-description").textContent = item.description;
     const form = $("measure-form");
     form.measure.value = item.measure;
@@ -96,8 +98,10 @@
     form.deadline.value = localInput(item.deadline);
     const struck = item.status === "struck_off";
     for (const field of form.elements) field.disabled = struck;
-    for (const field of $("classify-form").elements) field.disabled = struck;
-    if (supervisor) fillClassify(item);
+    if (supervisor) {
+      for (const field of $("classify-form").elements) field.disabled = struck;
+      fillClassify(item);
+    }
     const mine = supervisor ? item.allowed : item.allowed.filter((move) => move === "rectify");
     replace($("move-buttons"), mine.map((move) => el("button", { type: "button", dataset: { move },
       onclick: () => moveItem(move) }, t(`ledger.move.${move}`))));
@@ -171,8 +175,9 @@
     event.preventDefault();
     const form = event.target;
     try {
-      const item = await api("POST", "/api/ledger/items", { description: form.description.value,
-        institution: form.institution.value.trim() });
+      const body = { description: form.description.value, institution: form.institution.value.trim() };
+      if (form.department_id.value) body.department_id = Number(form.department_id.value);
+      const item = await api("POST", "/api/ledger/items", body);
       form.reset();
       $("ledger-new-item").hidden = true;
       show(item);
@@ -224,8 +229,9 @@
       } catch (error) {
         say("ledger-status", problemText(error), false);
       }
-      const select = $("ledger-filter").department;
-      for (const d of departments) select.append(el("option", { value: d.id }, d.name));
+      for (const select of [$("ledger-filter").department, $("new-form").department_id]) {
+        for (const d of departments) select.append(el("option", { value: d.id }, d.name));
+      }
     }
     document.addEventListener("hotline:lang", () => current && show(current));
     await load();
