@@ -7,6 +7,9 @@ import asyncio
 import getpass
 import sys
 
+from sqlalchemy import column, insert, select, table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from callcenter.accounts.exceptions import AccountError
 from callcenter.accounts.models import ROLES
 from callcenter.accounts.service import AccountService
@@ -22,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     user.add_argument("--role", choices=ROLES, default="operator")
     user.add_argument("--agent", help="the operator's phone (agent id, e.g. 1001)")
     user.add_argument("--display-name", default="")
+    user.add_argument("--department", action="append", default=[], metavar="NAME",
+                      help="a specialist's department (repeat for several; NAME* makes them its head)")
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
 
@@ -43,6 +48,30 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
+# The work orders' tables, named (accounts sit below work orders and do not import them).
+_DEPARTMENTS = table("departments", column("id"), column("name"))
+_BOUND = table("user_departments", column("user_id"), column("department_id"), column("is_head"))
+
+
+async def _departments(engine: AsyncEngine, names: list[str]) -> list[tuple[int, bool]]:
+    """(department id, is head) of ``names`` ("NAME*": head); AccountError naming the unknown ones."""
+    wanted = {name.strip().removesuffix("*").strip(): name.strip().endswith("*") for name in names}
+    async with engine.connect() as conn:
+        found = dict((await conn.execute(select(_DEPARTMENTS.c.name, _DEPARTMENTS.c.id)
+                                          .where(_DEPARTMENTS.c.name.in_(sorted(wanted))))).all())
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise AccountError("account.unknown_department", f"no department named {', '.join(missing)}")
+    return [(found[name], head) for name, head in wanted.items()]
+
+
+async def _bind(engine: AsyncEngine, user_id: int, departments: list[tuple[int, bool]]) -> None:
+    if departments:
+        async with engine.begin() as conn:
+            await conn.execute(insert(_BOUND), [{"user_id": user_id, "department_id": d, "is_head": head}
+                                                for d, head in departments])
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.action != "list" and not args.name:
         raise AccountError("account.bad_username", f"user {args.action} needs a user name")
@@ -56,10 +85,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "add":
             if args.agent and settings.agent(args.agent) is None:
                 raise AccountError("account.unknown_agent", f"no agent {args.agent} in the settings' [[agents]]")
+            if args.department and args.role != "specialist":
+                raise AccountError("account.not_a_specialist", "--department is for --role specialist")
+            departments = await _departments(engine, args.department)
             user = await accounts.create(
                 args.name, _password(args), args.role, display_name=args.display_name, agent_id=args.agent
             )
-            print(f"user {user.username} ({user.role}) created")
+            await _bind(engine, user.id, departments)
+            print(f"user {user.username} ({user.role}) created" + (f", departments {', '.join(args.department)}"
+                                                                   if departments else ""))
             return 0
         user = await accounts.by_name(args.name)
         if user is None:

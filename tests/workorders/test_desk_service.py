@@ -207,3 +207,36 @@ async def test_departments_are_set_per_user_and_unknown_ones_refused(desk: Desk)
     assert len(await desk.desk.set_departments(both.id, [])) == 0
     async with desk.desk._sessions() as session:
         assert (await session.scalars(select(CallbackTask))).all() == []
+
+
+async def test_the_user_command_creates_a_specialist_bound_to_departments(store_url: str, monkeypatch) -> None:
+    import argparse
+    import io
+
+    from callcenter.accounts import cli
+    from callcenter.accounts.exceptions import AccountError
+    from callcenter.settings import DatabaseSettings
+
+    engine = await open_database(store_url)
+    directory = DirectoryService(session_factory(engine))
+    cardio = (await directory.save_department({"name": "心内科"}))["id"]
+    derm = (await directory.save_department({"name": "皮肤科"}))["id"]
+    settings = dataclasses.replace(Settings(), database=DatabaseSettings(url=store_url))
+
+    def args(name: str, *departments: str, role: str = "specialist") -> argparse.Namespace:
+        return argparse.Namespace(action="add", name=name, role=role, agent=None, display_name="", password_stdin=True,
+                                  department=list(departments))
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password-9\n" * 4))
+    assert await cli._run(args("doc", "心内科*", "皮肤科"), settings) == 0
+    with pytest.raises(AccountError, match="骨科"):
+        await cli._run(args("ortho", "骨科"), settings)
+    with pytest.raises(AccountError, match="specialist"):
+        await cli._run(args("op9", "心内科", role="operator"), settings)
+    accounts = AccountService(session_factory(engine))
+    doc = await accounts.by_name("doc")
+    assert doc is not None and doc.role == "specialist"
+    assert await accounts.by_name("ortho") is None  # refused before anything was written
+    scope = await DeskService(session_factory(engine), None).scope(doc.id, "doc")  # type: ignore[arg-type]
+    assert scope.departments == {cardio: "心内科", derm: "皮肤科"} and scope.heads == {cardio}
+    await engine.dispose()
