@@ -76,6 +76,15 @@ async def test_browser_a_supervisor_takes_a_complaint_to_struck_off(app_client, 
     entered = await page.evaluate("new Date('2030-01-31T17:00').toISOString()")  # the browser's own zone
     assert dt.datetime.fromisoformat(item["deadline"]) == dt.datetime.fromisoformat(entered.replace("Z", "+00:00"))
 
+    # a catalogue file with bad rows: refused whole, every problem listed by line on the page
+    bad = "科室,编码,项目\n眼科,YK-01,验光等候\n外星科,X-1,x\n眼科,YK-01,重复\n".encode("gb18030")
+    await page.set_input_files("#catalogue-file", files=[{"name": "目录.csv", "mimeType": "text/csv", "buffer": bad}])
+    await page.click("#catalogue-form button[type='submit']")
+    await page.wait_for_selector("#catalogue-problems li >> nth=1")
+    problems = await page.locator("#catalogue-problems li").all_text_contents()
+    assert [p.split(":")[0] for p in problems] == ["line 3", "line 4"] and "外星科" in problems[0]
+    assert "YK-01" not in {e["code"] for e in await ledger.catalogue()}
+
     # an item added by hand for 眼科
     await page.click("#ledger-new")
     await page.fill("#new-form textarea[name='description']", "<img src=x onerror='window.__pwned=2'>视力检查等候久")
