@@ -213,6 +213,8 @@ class DeskService:
             await session.flush()
         log.info("desk.replied", ticket_id=ticket_id, by=scope.username, department_id=department_id,
                  task_id=task.id if task else None)
+        if task is not None:
+            self.work.notify("callback.task_created", task_dict(task))  # the operators' to-do panels
         return {"contact": contact_dict(contact), "task": task_dict(task) if task else None,
                 "ticket": await self.ticket(scope, ticket_id, now)}
 
@@ -230,6 +232,8 @@ class DeskService:
                                "contact_id": contact.id})
             await session.flush()
         log.info("desk.callback_asked", ticket_id=ticket_id, by=scope.username, task_id=task.id if task else None)
+        if task is not None:
+            self.work.notify("callback.task_created", task_dict(task))
         return {"contact": contact_dict(contact), "task": task_dict(task) if task else None}
 
     async def handoff(self, scope: Scope, ticket_id: int, department_id: int, note: str = "",

@@ -115,7 +115,10 @@ async def test_a_head_sees_what_the_overdue_ladder_told_them(desk: Desk) -> None
 
 async def test_a_reply_moves_the_ticket_back_and_puts_a_callback_task_on_the_operator(desk: Desk) -> None:
     tid = await escalated(desk, "u1", "13800000001", desk.cardio)
+    told: list[tuple[str, dict]] = []
+    desk.work.listeners.append(lambda event, data: told.append((event, data)))
     result = await desk.desk.reply(desk.doc, tid, EVIL)
+    assert told == [("callback.task_created", result["task"])]  # the operator's to-do panel is told at once
     assert result["contact"]["kind"] == "reply" and result["contact"]["text"] == EVIL
     assert result["contact"]["agent_id"] == "doc"
     task = result["task"]
