@@ -99,12 +99,11 @@ class LedgerService:
 
     async def _adopt_department(self, session: AsyncSession, ticket_id: int, department_id: int) -> None:
         """Unclassified items of the ticket take the department the ticket was given."""
-        items = await session.scalars(select(LedgerItem).where(
+        items = (await session.scalars(select(LedgerItem).where(
             LedgerItem.ticket_id == ticket_id, LedgerItem.department_id.is_(None),
-            LedgerItem.status != lc.Status.STRUCK_OFF.value))
-        department = None
+            LedgerItem.status != lc.Status.STRUCK_OFF.value))).all()
+        department = await session.get(Department, department_id) if items else None
         for item in items:
-            department = department or await session.get(Department, department_id)
             item.department_id = department_id
             session.add(LedgerEvent(item_id=item.id, at=utcnow(), text="classified",
                                     details={"after": {"department_id": department_id}, "from": "ticket",

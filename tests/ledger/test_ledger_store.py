@@ -89,7 +89,9 @@ async def test_an_unclassified_item_takes_the_department_the_ticket_is_given_lat
     assert item["department_id"] is None
     dep = await stack.directory.save_department({"name": "药剂科"})
     await stack.work.update(tid, Change({"department_id": dep["id"]}), "op1")
-    assert (await stack.ledger.get(item["id"], BOSS))["department_id"] == dep["id"]
+    adopted = await stack.ledger.get(item["id"], BOSS)
+    assert adopted["department_id"] == dep["id"] and adopted["department"] == "药剂科"
+    assert adopted["events"][-1]["text"] == "classified" and adopted["events"][-1]["details"]["from"] == "ticket"
 
 
 async def test_survey_scores_1_and_2_become_items_with_the_score_4_does_not(stack: Stack):
