@@ -8,7 +8,7 @@ windows) and one ``callback_tasks`` row of kind ``satisfaction_sample`` per pati
 campaign's end.  The runner (``callcenter.outbound.runner``) dials them only in the campaign's
 free-time windows (``windows_by_list``: working-day windows or holiday windows, the hospital's
 calendar says which), asks for a key 1-5 and hands the score to ``WorkOrderService.record_survey``
-(``via="campaign"``), so whatever watches surveys there (the feedback ledger's 1-2 hook, the
+(``via="campaign"``, the survey contact naming the campaign), so whatever watches surveys there (the feedback ledger's 1-2 hook, the
 reports) sees campaign scores like any other.  ``dry_run`` shows the sample and writes nothing.
 """
 
@@ -29,7 +29,7 @@ from callcenter.settings import Settings
 from callcenter.store.models import Ticket, utcnow
 from callcenter.workcalendar import WorkingCalendar
 from callcenter.workorders.exceptions import InvalidData, NotFound
-from callcenter.workorders.models import CallbackTask, Contact, Department, WorkOrder
+from callcenter.workorders.models import CallbackTask, Department, WorkOrder
 from callcenter.workorders.service import WorkOrderService
 
 log = structlog.get_logger(__name__)
@@ -200,19 +200,12 @@ class CampaignStore:
         if score is None:
             await work.record_contact(ticket_id, "survey", at=now, outcome="no_key",
                                       details={"via": "campaign", "campaign_id": campaign_id})
-        else:  # a merged ticket's survey goes to the ticket it belongs to
-            ticket_id = (await work.record_survey(ticket_id, score, via="campaign", now=now)).get("id", ticket_id)
+        else:
+            await work.record_survey(ticket_id, score, via="campaign", now=now, details={"campaign_id": campaign_id})
         async with self._sessions() as session, session.begin():
             task = await session.get(CallbackTask, task_id)
             if task is not None:
                 task.details = {**task.details, "score": score}
-            if score is not None:
-                # record_survey wrote the survey contact; it names the campaign here, in a second step
-                contact = await session.scalar(select(Contact).where(Contact.ticket_id == ticket_id,
-                                                                     Contact.kind == "survey", Contact.at == now)
-                                               .order_by(Contact.id.desc()).limit(1))
-                if contact is not None:
-                    contact.details = {**contact.details, "campaign_id": campaign_id}
         log.info("campaign.score", campaign_id=campaign_id, task_id=task_id, ticket_id=ticket_id, score=score)
 
 

@@ -19,7 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.outbound import importer
-from callcenter.outbound.models import CAMPAIGN_KIND, DIALLED_KINDS, LIST_KINDS, OutboundAttempt, OutboundList
+from callcenter.outbound.models import (
+    CAMPAIGN_KIND,
+    DIALLED_KINDS,
+    LIST_KINDS,
+    OutboundAttempt,
+    OutboundList,
+)
 from callcenter.outbound.planner import (
     AfterAttempt,
     Capacity,

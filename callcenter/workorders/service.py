@@ -465,8 +465,11 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
         return await self.get(ticket_id, now)
 
     async def record_survey(self, ticket_id: int, score: int, *, agent_id: str | None = None,
-                            via: str = "ivr", now: dt.datetime | None = None) -> dict[str, Any]:
-        """A satisfaction score (1-5): kept on the ticket; closes or reopens a ticket awaiting its callback."""
+                            via: str = "ivr", now: dt.datetime | None = None,
+                            details: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A satisfaction score (1-5): kept on the ticket; closes or reopens a ticket awaiting its callback.
+
+        ``details`` go on the survey contact too (a campaign's survey names its ``campaign_id``)."""
         now = now or utcnow()
         async with self._sessions() as session, session.begin():
             ticket, order = await self._load_for_update(session, ticket_id)
@@ -477,8 +480,8 @@ class WorkOrderService(CallbackTasks, OverdueSweep, Import12345):
             self._store_state(order, state, now)
             order.updated_at = now
             session.add(Contact(ticket_id=ticket.id, kind="survey", at=now, agent_id=agent_id, outcome=str(score),
-                                text="", details={"score": score, "via": via, "from": before.status.value,
-                                                  "to": state.status.value}))
+                                text="", details={**(details or {}), "score": score, "via": via,
+                                                  "from": before.status.value, "to": state.status.value}))
             if state.status != before.status:
                 session.add(Contact(ticket_id=ticket.id, kind="status", at=now, agent_id=agent_id,
                                     outcome=state.status.value, text=f"{before.status.value} -> {state.status.value}",

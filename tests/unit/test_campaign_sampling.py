@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.outbound.planner import Capacity, DayWindows, ListTask, in_windows, next_window_start, parse_windows, plan
+from callcenter.outbound.planner import (
+    Capacity,
+    DayWindows,
+    ListTask,
+    in_windows,
+    next_window_start,
+    parse_windows,
+    plan,
+)
 from callcenter.outbound.sampling import Closed, draw, group_size
 from callcenter.workcalendar import WorkingCalendar
 
@@ -140,7 +149,7 @@ def test_walking_the_clock_minute_by_minute_a_campaign_is_dialled_only_in_its_wi
     assert len(days) == 13  # every day of the walk had calls
     assert {h for _, h in dialled_days} == {True, False}
     # the pace: 12 an hour at most
-    assert all(b - a >= dt.timedelta(minutes=5) for a, b in zip(starts, starts[1:]))
+    assert all(b - a >= dt.timedelta(minutes=5) for a, b in itertools.pairwise(starts))
     # the plan's windows (a plain list) still hold for tasks without their own: 10:00 on a working Tuesday is not one
     plain = plan([ListTask(1, start)], local(dt.date(2026, 9, 29), 10), WORKDAY, TZ, capacity)
     assert plain.dial == () and plain.wake_at == local(dt.date(2026, 9, 29), 12)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
+from webtools import PASSWORD, USERS, artifact, browser_login, component_settings, login
 
 from callcenter import keys
 from callcenter.app import create_app
@@ -19,7 +20,6 @@ from callcenter.store import session_factory
 from callcenter.store.models import Ticket
 from callcenter.web import keys as web_keys
 from callcenter.workorders.models import CallbackTask, Department, WorkOrder
-from webtools import PASSWORD, USERS, artifact, browser_login, component_settings, login
 
 EVIL = "<img src=x onerror=alert(1)>科"
 

@@ -7,9 +7,9 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
+from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
 from sqlalchemy import select
 
-from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
 from callcenter.ledger.models import LedgerItem
 from callcenter.ledger.service import LedgerService
 from callcenter.outbound.campaigns import CampaignStore
