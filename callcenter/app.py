@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+import callcenter.schema  # noqa: F401  (every table known before the first write)
 from callcenter import keys
 from callcenter.adapter import Adapter
 from callcenter.agents.states import AgentStateStore

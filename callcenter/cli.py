@@ -10,6 +10,7 @@ import sys
 
 import structlog
 
+import callcenter.schema  # noqa: F401  (every table known before the first write)
 from callcenter import logs
 from callcenter.exceptions import CallCenterError
 from callcenter.settings import Settings, load

@@ -21,8 +21,8 @@ from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-# Every table in the metadata, as the running app has them (callcenter/store/schema.py says why).
-import callcenter.store.schema  # noqa: F401
+# Every table in the metadata, as the running app has them (callcenter/schema.py says why).
+import callcenter.schema  # noqa: F401
 from callcenter import asterisk as embedded
 from callcenter.demo.softphone import Softphone
 from callcenter.exceptions import AsteriskError

@@ -37,8 +37,6 @@ def head_revision() -> str | None:
 
 async def open_database(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
     """Create the engine (and the SQLite file's folder), set pragmas, upgrade the schema to head."""
-    import callcenter.store.schema  # noqa: F401  (every model known before the first write; see there)
-
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
     if is_sqlite:
         _make_sqlite_folder(url)

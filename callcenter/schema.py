@@ -2,8 +2,8 @@
 
 Models name other areas' tables by name in their foreign keys (``callback_tasks.list_id`` ->
 ``outbound_lists``), and SQLAlchemy resolves such a key only when it writes a row: without the
-other area's model imported, a write failed or passed by import order.  ``open_database`` imports
-this module; a new area's ``models.py`` is added here.
+other area's model imported, a write failed or passed by import order.  The application and the
+command line (``app.py``, ``cli.py``) import this module; a new area's ``models.py`` is added here.
 """
 
 from __future__ import annotations
