@@ -170,3 +170,23 @@ def test_wake_at_is_the_start_of_the_next_window_of_the_right_kind(moment):
     assert in_a_window_of_its_day(decided.wake_at)
     assert not any(in_windows(moment + dt.timedelta(minutes=m), FREE, TZ)
                    for m in range(int((decided.wake_at - moment).total_seconds() // 60)))
+
+
+# -- settings --------------------------------------------------------------------------------------------
+
+
+def test_campaign_settings_are_checked_at_load(tmp_path):
+    from callcenter.exceptions import ConfigError
+    from callcenter.settings import load
+
+    path = tmp_path / "c.toml"
+    path.write_text('[campaigns]\nholiday_windows = ["09:30-11:30", "3pm-8pm"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"campaigns\.holiday_windows: '3pm-8pm'"):
+        load(path, env={})
+    path.write_text("[campaigns]\ndays = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="campaigns: days"):
+        load(path, env={})
+    path.write_text('[campaigns]\nworkday_windows = ["07:30-08:30"]\n', encoding="utf-8")
+    settings = load(path, env={})
+    assert settings.campaigns.workday_windows == ("07:30-08:30",)
+    assert settings.campaigns.holiday_windows == ("09:30-11:30", "15:00-20:00")

@@ -7,6 +7,7 @@
   const windows = (text) => text.split(/[,，\s]+/).filter(Boolean);
   const department = (row) => row.department || t("campaign.no_department");
   const dash = (value) => (value === null || value === undefined ? "–" : String(value));
+  const day = (iso) => new Date(iso).toLocaleDateString("sv-SE"); // YYYY-MM-DD, the browser's (hospital's) day
 
   // Dates are the browser's local days (the hospital's): from the start of `from` to the end of `to`.
   function request(dryRun) {
@@ -66,7 +67,7 @@
     replace($("campaigns").tBodies[0], data.campaigns.length ? data.campaigns.map((c) =>
       el("tr", { dataset: { campaign: c.id } },
         el("td", {}, el("button", { type: "button", class: "link", onclick: () => show(c.id) }, c.name || `#${c.id}`)),
-        el("td", {}, `${c.from.slice(0, 10)} – ${c.to.slice(0, 10)}`), el("td", {}, c.seed), el("td", {}, c.drawn),
+        el("td", {}, `${day(c.from)} – ${day(c.to)}`), el("td", {}, c.seed), el("td", {}, c.drawn),
         el("td", {}, c.called), el("td", {}, c.reached), el("td", {}, c.scored), el("td", {}, dash(c.mean)))) :
       el("tr", {}, el("td", { colspan: 8 }, t("campaign.none"))));
   }
