@@ -165,4 +165,5 @@
   document.addEventListener("hotline:lang", () => { drawList(); drawTicket(); });
   api("GET", "/api/desk/departments").then((data) => { departments = data.departments; drawTicket(); }).catch(() => {});
   load();
+  setInterval(load, 60_000); // new escalations and the ladder's climbs show within a minute
 })();
