@@ -160,6 +160,7 @@
   }
 
   if (["supervisor", "admin"].includes(document.body.dataset.role)) loadSpecialists().catch(() => {});
+  $("live-status").hidden = true; // the desk has no live channel: it reloads
   $("desk-view").addEventListener("change", load);
   $("desk-reload").addEventListener("click", load);
   document.addEventListener("hotline:lang", () => { drawList(); drawTicket(); });
