@@ -234,3 +234,27 @@ async def test_a_supervisor_grants_recordings_on_the_desk_and_the_specialist_hea
     await doc.wait_for_selector(f"#d-recording-list li[data-recording='{rec_id}'] audio")
     await doc.click(f"#desk-tickets tr[data-ticket='{ids['heart']}'] a")  # a ticket without recordings
     await doc.wait_for_selector("#d-recordings", state="hidden")
+
+
+async def test_an_admin_adds_a_specialist_and_binds_their_departments(app_client):
+    ids = await seed(app_client.server.app)
+    headers = {"X-CSRF-Token": await login(app_client, "root")}
+    created = await app_client.post("/api/admin/users", json={"username": "eye", "password": PASSWORD,
+                                                              "role": "specialist"}, headers=headers)
+    assert created.status == 201, await created.text()
+    eye = (await created.json())["user"]["id"]
+    bound = await app_client.put(f"/api/desk/specialists/{eye}", json={"departments": [
+        {"id": ids["derm"], "is_head": True}]}, headers=headers)
+    assert bound.status == 200
+    assert (await bound.json())["departments"] == [{"id": ids["derm"], "name": "皮肤科", "is_head": True}]
+    for body in ({}, {"departments": [{"id": 0}]}, {"departments": "皮肤科"}, {"may_hear_recordings": "yes"}):
+        assert (await app_client.put(f"/api/desk/specialists/{eye}", json=body, headers=headers)).status == 400, body
+    unknown = await app_client.put(f"/api/desk/specialists/{eye}", json={"departments": [{"id": 99999}]}, headers=headers)
+    assert unknown.status == 404
+    assert (await app_client.put("/api/desk/specialists/99999", json={"may_hear_recordings": True},
+                                 headers=headers)).status == 404
+    page = await (await app_client.get("/admin/users")).text()
+    assert 'value="specialist"' in page
+    await login(app_client, "eye")
+    listed = await (await app_client.get("/api/desk/tickets")).json()
+    assert [t["id"] for t in listed["tickets"]] == [ids["rash"]] and [t["id"] for t in listed["for_head"]] == []
