@@ -256,6 +256,7 @@ class DeskService:
                                      "to_department_id": target.id, "to": target.name, "note": note})
             order.department_id, order.updated_at, order.updated_by = target.id, now, scope.username
             await session.flush()
+            await self.work._changed(session, "ticket", order, {})  # the ledger's item follows the department
         log.info("desk.handed_off", ticket_id=ticket_id, by=scope.username, to=target.id,
                  from_department=contact.details["from_department_id"])
         return {"contact": contact_dict(contact)}

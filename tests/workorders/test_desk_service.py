@@ -153,7 +153,14 @@ async def test_asking_the_hotline_to_call_keeps_the_ticket_escalated(desk: Desk)
 
 async def test_a_handoff_moves_the_ticket_to_the_other_departments_desk(desk: Desk) -> None:
     tid = await escalated(desk, "u1", "13800000001", desk.cardio)
+    changes: list[tuple[str, int, int]] = []
+
+    async def hook(session, event, ticket_id, data):
+        changes.append((event, ticket_id, data["department_id"]))
+
+    desk.work.after_change.append(hook)
     result = await desk.desk.handoff(desk.doc, tid, desk.derm, "皮疹，请皮肤科看")
+    assert changes == [("ticket", tid, desk.derm)]  # in the handoff's transaction (the feedback ledger follows)
     contact = result["contact"]
     assert contact["kind"] == "handoff" and contact["text"] == "心内科 -> 皮肤科: 皮疹，请皮肤科看"
     assert contact["details"]["from_department_id"] == desk.cardio and contact["details"]["to_department_id"] == desk.derm
