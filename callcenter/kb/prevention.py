@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.kb.models import KbEntry, KbView, PreventionMessage
 from callcenter.kb.service import TICKET_CATEGORIES
 from callcenter.store.models import Ticket
+from callcenter.workorders.effect import effect_windows, message_effect
 from callcenter.workorders.exceptions import InvalidData, NotFound
 from callcenter.workorders.lifecycle import CATEGORIES
 from callcenter.workorders.models import WorkOrder
@@ -76,12 +77,6 @@ def this_week(today: dt.date) -> tuple[Period, Period]:
     """Monday of ``today``'s week to ``today``, and the same weekdays of the week before."""
     week = Period(today - dt.timedelta(days=today.weekday()), today)
     return week, week.shifted(-7)
-
-
-def effect_windows(starts_at: dt.datetime, now: dt.datetime) -> tuple[tuple[dt.datetime, dt.datetime], tuple[dt.datetime, dt.datetime]]:
-    """(before, after) of a message: from its start to now, and the same length just before its start."""
-    length = max(now - starts_at, dt.timedelta(0))
-    return (starts_at - length, starts_at), (starts_at, starts_at + length)
 
 
 def ticket_category(kb_category: str) -> str:
@@ -162,15 +157,16 @@ class PreventionService:
         return [await self._with_effect(row, now) for row in rows]
 
     async def _with_effect(self, row: PreventionMessage, now: dt.datetime) -> dict[str, Any]:
-        (b0, b1), (a0, a1) = effect_windows(row.starts_at, now)
-        before = (await self.category_counts(b0, b1, row.category)).get(row.category, 0)
-        after = (await self.category_counts(a0, a1, row.category)).get(row.category, 0)
+        (start, _), (_, end) = effect_windows(row.starts_at, now)
+        query = select(WorkOrder.created_at).where(WorkOrder.category == row.category, WorkOrder.created_at >= start,
+                                                   WorkOrder.created_at < end)
+        async with self._sessions() as session:
+            created = (await session.scalars(query)).all()
         return {
             "id": row.id, "rule": row.rule_name, "entry_id": row.entry_id, "category": row.category,
             "texts": row.texts, "from": row.first_day.isoformat(), "to": row.last_day.isoformat(),
             "starts_at": row.starts_at.isoformat(), "created_by": row.created_by,
-            "effect": {"before_from": b0.isoformat(), "after_to": a1.isoformat(), "before": before, "after": after,
-                       "change": after - before},
+            "effect": message_effect(row.starts_at, now, created),
         }
 
     async def make_message(self, maker: Messages, entry_id: int, values: dict[str, Any], by: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from callcenter.web.wallboard import Wallboard
 
 ACCOUNTS: web.AppKey["AccountService"] = web.AppKey("accounts")
+CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("web_clock")  # optional: the reports' "now" (tests fix it)
 HUB: web.AppKey["LiveHub"] = web.AppKey("live_hub")
 READS: web.AppKey["async_sessionmaker[AsyncSession]"] = web.AppKey("web_reads")  # read-only queries
 ROTA: web.AppKey["RotaStore"] = web.AppKey("rota")  # shifts and skills as supervisors edited them

@@ -28,8 +28,9 @@ from callcenter.settings import Settings
 from callcenter.web import figures, labels
 from callcenter.web.erlang import agents_needed
 from callcenter.web.store import call_rows
+from callcenter.workorders.effect import message_effects
 from callcenter.workorders.report_figures import closed_loop
-from callcenter.workorders.report_rows import loop_rows
+from callcenter.workorders.report_rows import loop_rows, message_rows
 
 MAX_DAYS = 400
 DEFAULT_AHT = 180.0  # seconds of talk + wrap-up assumed for an hour with no answered calls
@@ -51,14 +52,16 @@ def parse_range(query: dict[str, str], zone: ZoneInfo, today: dt.date) -> tuple[
 
 
 async def build_report(
-    reads: async_sessionmaker[AsyncSession], settings: Settings, start: dt.date, end: dt.date
+    reads: async_sessionmaker[AsyncSession], settings: Settings, start: dt.date, end: dt.date, now: dt.datetime
 ) -> dict[str, Any]:
-    """Every figure of the report for local days ``start``..``end`` (inclusive)."""
+    """Every figure of the report for local days ``start``..``end`` (inclusive); hotline messages' effect as
+    of the range's end, or ``now`` for a range not over yet."""
     zone = settings.hospital.zone
     begin_utc, _ = figures.local_day_bounds(start, zone)
     _, end_utc = figures.local_day_bounds(end, zone)
     rows = await call_rows(reads, begin_utc, end_utc)
     loop = closed_loop(**await loop_rows(reads, begin_utc, end_utc))
+    loop["messages"] = message_effects(*await message_rows(reads, start, end, min(now, end_utc)), min(now, end_utc))
     days = (end - start).days + 1
     return {
         "from": start.isoformat(),
@@ -133,7 +136,8 @@ def to_csv(report: dict[str, Any]) -> str:
     writer.writerow(["loop_totals", *loop["totals"].keys()])
     writer.writerow(["", *loop["totals"].values()])
     sections = [("loop_by_category", loop["by_category"]), ("loop_by_department", loop["by_department"]),
-                *((f"loop_{name}", rows) for name, rows in loop["problems"].items())]
+                *((f"loop_{name}", rows) for name, rows in loop["problems"].items()),
+                ("loop_messages", [_message_cells(m) for m in loop["messages"]])]
     for name, rows in sections:
         writer.writerow([])
         if rows:
@@ -146,6 +150,16 @@ def to_csv(report: dict[str, Any]) -> str:
     for row in hours:
         writer.writerow(["", *row.values()])
     return "\ufeff" + out.getvalue()
+
+
+def _message_cells(message: dict[str, Any]) -> dict[str, Any]:
+    """A hotline message's row of the CSV: its texts and effect spread into columns."""
+    effect = message["effect"]
+    return {"id": message["id"], "rule": message["rule"], "category": message["category"],
+            **{f"text_{lang}": text for lang, text in message["texts"].items()},
+            "from": message["from"], "to": message["to"], "starts_at": message["starts_at"],
+            "before_from": effect["before_from"], "after_to": effect["after_to"], "before": effect["before"],
+            "after": effect["after"], "change": effect["change"]}
 
 
 def _e(value: object) -> str:
@@ -322,6 +336,13 @@ def loop_html(report: dict[str, Any]) -> str:
                    [[_e(f"#{o['ticket_id']}"), _category(o["category"]), _department(o["department"]),
                      _e(local(o["deadline"])), _e(o["hours_over"])] for o in problems["overdue"]]),
         "</section>",
+        f"<section id='loop-messages'><h2>{_label('reports.loop.messages')}</h2>",
+        _raw_table(["reports.loop.message", "col.category", "reports.loop.message_days", "reports.loop.message_start",
+                    "reports.loop.effect_before", "reports.loop.effect_after", "reports.loop.effect_change"],
+                   [[_e(m["texts"].get("zh") or next(iter(m["texts"].values()), "")), _category(m["category"]),
+                     _e(f"{m['from']} – {m['to']}"), _e(local(m["starts_at"])), _e(m["effect"]["before"]),
+                     _e(m["effect"]["after"]), _e(f"{m['effect']['change']:+d}")] for m in loop["messages"]]),
+        f"<p class='muted'>{_label('reports.loop.messages_note')}</p></section>",
     ])
 
 

@@ -20,7 +20,15 @@ from callcenter.web import keys as web_keys
 from callcenter.web import schemas as s
 from callcenter.web.api import requires
 from callcenter.web.pages import page
-from callcenter.web.reports import body_html, build_report, parse_range, print_html, report_kind, to_csv, to_pdf
+from callcenter.web.reports import (
+    body_html,
+    build_report,
+    parse_range,
+    print_html,
+    report_kind,
+    to_csv,
+    to_pdf,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -31,10 +39,15 @@ def add_routes(app: web.Application) -> None:
     api.register(app, ROUTES)
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 async def _report(request: web.Request) -> dict | web.Response:
     settings = request.app[keys.SETTINGS]
     zone = settings.hospital.zone
-    today = dt.datetime.now(zone).date()
+    now = request.app.get(web_keys.CLOCK, _now)()
+    today = now.astimezone(zone).date()
     try:
         q = api.query(request, s.ReportQuery)
     except api.RequestInvalid as err:
@@ -43,7 +56,7 @@ async def _report(request: web.Request) -> dict | web.Response:
         start, end = parse_range(q.as_strings(), zone, today)
     except (ValueError, KeyError) as err:
         return api.error_json(400, "report.bad_range", str(err))
-    return await build_report(request.app[web_keys.READS], settings, start, end)
+    return await build_report(request.app[web_keys.READS], settings, start, end, now)
 
 
 @requires("supervisor")

@@ -184,11 +184,40 @@ class ReportQuery(Query):
         return out
 
 
+class MessageEffect(Reply):
+    before_from: str = Field(description="start of the period before (as long as the message has played), UTC")
+    after_to: str = Field(description="the moment counted to: the range's end, or now for a range not over")
+    before: int = Field(description="tickets of the category from before_from to the message's start")
+    after: int = Field(description="tickets of the category from the message's start to after_to")
+    change: int
+
+
+class HotlineMessage(Reply):
+    id: int
+    rule: str
+    entry_id: int | None
+    category: str
+    texts: dict[str, str]
+    from_: str = Field(alias="from", description="first day it plays")
+    to: str = Field(description="last day it plays")
+    starts_at: str
+    effect: MessageEffect
+
+
+class Loop(Reply):
+    totals: dict[str, Any]
+    by_category: list[dict[str, Any]]
+    by_department: list[dict[str, Any]]
+    problems: dict[str, Any]
+    messages: list[HotlineMessage] = Field(description="hotline messages (未诉先办) that played or started in the "
+                                           "range, with their effect (docs/reports.md)")
+
+
 class Report(Reply):
     from_: str = Field(alias="from")
     to: str
     days: int
     timezone: str
     summary: dict[str, Any]
-    loop: dict[str, Any] = Field(description="the closed loop's figures (docs/reports.md): totals, by_category, "
-                                 "by_department, problems")
+    loop: Loop = Field(description="the closed loop's figures (docs/reports.md): totals, by_category, "
+                       "by_department, problems, hotline messages and their effect")

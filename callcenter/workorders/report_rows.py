@@ -1,8 +1,9 @@
 """The reports' read of the closed loop: tickets, survey contacts and ledger items as plain rows.
 
 One query per kind of row; what they mean is decided by ``callcenter.workorders.report_figures``.
-The ledger (``callcenter.ledger``) and the knowledge base's lookups (``kb_views``), areas that
-build on work orders, are read by table name, so this module does not depend on them.
+The ledger (``callcenter.ledger``), the knowledge base's lookups (``kb_views``) and its hotline
+messages (``prevention_messages``), areas that build on work orders, are read by table name, so
+this module does not depend on them.
 """
 
 from __future__ import annotations
@@ -11,11 +12,23 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, column, func, or_, select, table
+from sqlalchemy import (
+    JSON,
+    Date,
+    Integer,
+    String,
+    Text,
+    column,
+    func,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from callcenter.store.models import Ticket, UtcDateTime
+from callcenter.workorders.effect import MessageRow, effect_windows
 from callcenter.workorders.models import Contact, Department, WorkOrder
 from callcenter.workorders.report_figures import LedgerRow, SurveyRow, TicketRow
 
@@ -26,6 +39,9 @@ _LEDGER = table("ledger_items", column("department_id", Integer), column("status
                 column("created_at", UtcDateTime), column("struck_off_at", UtcDateTime))
 _KB_VIEWS = table("kb_views", column("entry_id", Integer), column("at", UtcDateTime))
 _KB_ENTRIES = table("kb_entries", column("id", Integer), column("question", Text))
+_MESSAGES = table("prevention_messages", column("id", Integer), column("rule_name", String),
+                  column("entry_id", Integer), column("category", String), column("texts", JSON),
+                  column("first_day", Date), column("last_day", Date), column("starts_at", UtcDateTime))
 
 
 def _ticket_query() -> Any:
@@ -111,3 +127,23 @@ async def loop_rows(reads: async_sessionmaker[AsyncSession], start: dt.datetime,
 async def _counts(session: AsyncSession, query: Any) -> dict[str, int]:
     return {str(key): count for key, count in (await session.execute(query)).all()}
 
+
+
+async def message_rows(reads: async_sessionmaker[AsyncSession], first: dt.date, last: dt.date,
+                       now: dt.datetime) -> tuple[list[MessageRow], dict[str, list[dt.datetime]]]:
+    """The hotline messages scheduled on any of the days ``first``..``last``, and the creation times of
+    their categories' work orders that ``effect.message_effects`` needs for their effect at ``now``."""
+    m = _MESSAGES.c
+    query = (select(m.id, m.rule_name, m.entry_id, m.category, m.texts, m.first_day, m.last_day, m.starts_at)
+             .where(m.first_day <= last, m.last_day >= first).order_by(m.id).limit(MAX_ROWS))
+    async with reads() as session:
+        messages = [MessageRow(*row) for row in (await session.execute(query)).all()]
+        created: dict[str, list[dt.datetime]] = {}
+        for category in sorted({msg.category for msg in messages}):
+            windows = [effect_windows(msg.starts_at, now) for msg in messages if msg.category == category]
+            start, end = min(before[0] for before, _ in windows), max(after[1] for _, after in windows)
+            times = (select(WorkOrder.created_at)
+                     .where(WorkOrder.category == category, WorkOrder.created_at >= start, WorkOrder.created_at < end)
+                     .limit(MAX_ROWS))
+            created[category] = list((await session.scalars(times)).all())
+    return messages, created

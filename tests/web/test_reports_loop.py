@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from csv import reader
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-
 from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
+from webtools import PASSWORD, artifact, browser_login, component_settings, login
+
 from callcenter import keys
 from callcenter.app import create_app
-from callcenter.kb.models import KbEntry, KbView
+from callcenter.kb import keys as kb_keys
+from callcenter.kb.models import KbEntry, KbView, PreventionMessage
 from callcenter.ledger.models import LedgerItem
 from callcenter.settings import DatabaseSettings
 from callcenter.store import session_factory
 from callcenter.store.models import Ticket
-from callcenter.workorders.models import Contact, Department, WorkOrder
 from callcenter.web import keys as web_keys
-from webtools import PASSWORD, artifact, browser_login, component_settings, login
+from callcenter.workorders.models import Contact, Department, WorkOrder
 
 BJ = ZoneInfo("Asia/Shanghai")
 MONTH = "from=2026-10-01&to=2026-10-31"
@@ -218,7 +221,7 @@ async def test_the_page_csv_and_monthly_pdf_show_the_loop_in_chinese(client):
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(target), "-"], check=True, capture_output=True,
                           timeout=60).stdout.decode()
-    for heading in ("月度分析", "闭环工单", "各科室回访满意度与整改台账", "本期问题清单", "儿科", "检验科"):
+    for heading in ("月度分析", "闭环工单", "各科室回访满意度与整改台账", "本期问题清单", "热线提示效果", "儿科", "检验科"):
         assert heading in text, heading
 
 
@@ -234,6 +237,7 @@ async def test_bad_ranges_are_refused_with_400_and_operators_get_no_report(clien
 
 def test_names_from_the_data_are_escaped_on_the_page_and_the_pdf():
     from callcenter.web.reports import loop_html
+    from callcenter.workorders.effect import MessageRow, message_effects
     from callcenter.workorders.report_figures import SurveyRow, TicketRow, closed_loop
 
     start, end = at(10, 1, 0), at(11, 1, 0)
@@ -241,6 +245,8 @@ def test_names_from_the_data_are_escaped_on_the_page_and_the_pdf():
     calls = [TicketRow(1, at(10, 2), "138", True, at(10, 2, 9, 5), category=evil, department=evil, due_at=at(10, 3))]
     loop = closed_loop(calls, {}, [], [SurveyRow(1, at(10, 4), "5", evil, evil)], [], start, end,
                        kb_views={"1": 2}, kb_questions={"1": evil})
+    message = MessageRow(1, "kb1_x", None, evil, {"zh": evil}, at(10, 1).date(), at(10, 9).date(), at(10, 1, 0))
+    loop["messages"] = message_effects([message], {}, end)
     page = loop_html({"loop": loop, "timezone": "Asia/Shanghai"})
     assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
@@ -261,3 +267,68 @@ async def test_the_report_page_in_a_browser_names_its_presets_and_shows_the_loop
     await english.goto(f"{base}/reports?{MONTH}")
     assert (await english.inner_text("main section h2")).strip() == "Monthly analysis"
     assert "Effective-visit satisfaction" in await english.inner_text("#loop-satisfaction")
+
+
+NOW = at(10, 25, 12)  # the clock of the hotline-message tests: inside October
+
+
+@pytest.fixture
+async def clocked(store_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:
+    """The seeded month with hotline messages, and the reports' and /prevention's clock fixed at ``NOW``."""
+    settings = dataclasses.replace(component_settings(tmp_path), database=DatabaseSettings(url=store_url))
+    app = create_app(settings)
+    app[web_keys.CLOCK] = lambda: NOW
+    async with TestClient(TestServer(app)) as client:
+        app[kb_keys.PREVENTION].clock = lambda: NOW
+        await app[web_keys.ACCOUNTS].create("boss", PASSWORD, "supervisor", display_name="BOSS")
+        sessions = session_factory(app[keys.ENGINE])
+        await seed(sessions)
+        texts = {"zh": "投诉请拨打本热线转2，两个工作日内答复。", "en": "Complaints: press 2, answered in two working days."}
+        async with sessions() as session, session.begin():
+            session.add_all([
+                PreventionMessage(id=1, rule_name="kb9001_a", entry_id=9001, category="complaint", texts=texts,
+                                  first_day=dt.date(2026, 10, 11), last_day=dt.date(2026, 11, 30),
+                                  starts_at=at(10, 11, 0), created_by="boss", created_at=at(10, 10, 15)),
+                PreventionMessage(id=2, rule_name="kb9002_b", entry_id=9002, category="medical", texts=texts,
+                                  first_day=dt.date(2026, 9, 1), last_day=dt.date(2026, 9, 30),
+                                  starts_at=at(9, 1, 0), created_by="boss"),  # over before October
+            ])
+        yield client
+
+
+async def test_a_hotline_message_s_effect_in_the_report_matches_the_hand_count_and_prevention(clocked):
+    client = clocked
+    await login(client, "boss")
+    report = await (await client.get(f"/api/reports?{MONTH}")).json()
+    # Message 1 started 10-11 00:00; at NOW (10-25 12:00) it has played 14.5 days: before is 09-26 12:00 to
+    # 10-11 00:00 (complaints T3 on 10-05, T4 on 10-10; T5, T4's repeat call, has no category of its own);
+    # after is 10-11 00:00 to NOW (none).  Message 2 ended in September: not in October's report.
+    [shown] = report["loop"]["messages"]
+    expected = {"before_from": at(9, 26, 12).astimezone(dt.UTC).isoformat(),
+                "after_to": NOW.astimezone(dt.UTC).isoformat(), "before": 2, "after": 0, "change": -2}
+    assert (shown["id"], shown["rule"], shown["category"], shown["from"], shown["to"]) == (
+        1, "kb9001_a", "complaint", "2026-10-11", "2026-11-30")
+    assert shown["starts_at"] == at(10, 11, 0).astimezone(dt.UTC).isoformat()
+    assert shown["effect"] == expected
+    # /prevention shows the same numbers at the same moment.
+    prevention = await (await client.get("/api/prevention")).json()
+    assert {m["id"]: m["effect"] for m in prevention["messages"]}[1] == expected
+    # A range over before NOW counts to its own end: 10-11 to 10-21 00:00, and as long (10 days) before.
+    early = await (await client.get("/api/reports?from=2026-10-01&to=2026-10-20")).json()
+    [shown] = early["loop"]["messages"]
+    assert shown["effect"] == {"before_from": at(10, 1, 0).astimezone(dt.UTC).isoformat(),
+                               "after_to": at(10, 21, 0).astimezone(dt.UTC).isoformat(),
+                               "before": 2, "after": 0, "change": -2}
+    september = await (await client.get("/api/reports?from=2026-09-01&to=2026-09-30")).json()
+    assert [m["id"] for m in september["loop"]["messages"]] == [2]
+    # The page and the CSV show it.
+    page = await (await client.get(f"/reports?{MONTH}")).text()
+    section = page.split("id='loop-messages'", 1)[1]
+    assert "热线提示效果" in section and "投诉请拨打本热线转2" in section and "2026-10-11 00:00" in section
+    assert "<td>2</td><td>0</td><td>-2</td>" in section
+    csv = await (await client.get(f"/api/reports.csv?{MONTH}")).text()
+    rows = list(reader(io.StringIO(csv.lstrip("\ufeff"))))
+    head = next(i for i, r in enumerate(rows) if r and r[0] == "loop_messages")
+    cells = dict(zip(rows[head][1:], rows[head + 1][1:], strict=True))
+    assert (cells["rule"], cells["category"], cells["before"], cells["after"], cells["change"]) == (
+        "kb9001_a", "complaint", "2", "0", "-2")
