@@ -1,7 +1,7 @@
 """The hotline's reports over any date range: figures, staffing advice, and their HTML/CSV/PDF forms.
 
-The daily notice, weekly summary and monthly analysis are the same report over one, seven and
-thirty days.  Every figure (the summary, by hour and day, per operator) comes from
+The daily notice, weekly summary, monthly and quarterly analysis are the same report over one,
+seven or thirty days ending today, or the previous calendar month or quarter.  Every figure (the summary, by hour and day, per operator) comes from
 ``callcenter.web.figures``, whose definitions the page, the CSV and the JSON API share: a call
 counts as offered to an operator once it rang one, and each operator is credited every ring of
 their phone.  The HTML body is built here with every value escaped and charts as inline SVG
@@ -36,9 +36,29 @@ MAX_DAYS = 400
 DEFAULT_AHT = 180.0  # seconds of talk + wrap-up assumed for an hour with no answered calls
 
 
+PRESETS = ("day", "week", "month", "last_month", "last_quarter")
+
+
+def last_month(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The calendar month before ``today``'s: its first and last day."""
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    return last.replace(day=1), last
+
+
+def last_quarter(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The calendar quarter (Jan-Mar, Apr-Jun, Jul-Sep, Oct-Dec) before ``today``'s: its first and last day."""
+    last = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1) - dt.timedelta(days=1)
+    return last.replace(month=last.month - 2, day=1), last
+
+
 def parse_range(query: dict[str, str], zone: ZoneInfo, today: dt.date) -> tuple[dt.date, dt.date]:
-    """``from``/``to`` (ISO dates, inclusive) or ``period`` = day|week|month ending today."""
+    """``from``/``to`` (ISO dates, inclusive) or ``period``: day|week|month (1, 7, 30 days ending today),
+    last_month or last_quarter (the previous calendar month or quarter)."""
     period = query.get("period", "")
+    if period == "last_month":
+        return last_month(today)
+    if period == "last_quarter":
+        return last_quarter(today)
     if period in ("day", "week", "month"):
         days = {"day": 1, "week": 7, "month": 30}[period]
         return today - dt.timedelta(days=days - 1), today
@@ -79,12 +99,16 @@ async def build_report(
     }
 
 
-def report_kind(days: int) -> str:
-    """The label of the report's name: daily notice, weekly summary, monthly analysis, or a report."""
+def report_kind(start: dt.date, end: dt.date) -> str:
+    """The label of the report's name: daily notice, weekly summary, monthly analysis (a calendar month or
+    28-31 days), quarterly analysis (a calendar quarter), or a report."""
+    days = (end - start).days + 1
     if days == 1:
         return "reports.kind.day"
     if days == 7:
         return "reports.kind.week"
+    if last_quarter(end + dt.timedelta(days=1)) == (start, end):
+        return "reports.kind.quarter"
     return "reports.kind.month" if 28 <= days <= 31 else "reports.kind.range"
 
 

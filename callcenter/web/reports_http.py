@@ -1,6 +1,6 @@
 """Reports for supervisors: the page, and the same report as JSON, CSV and PDF.
 
-  GET /reports?period=day|week|month  or  ?from=YYYY-MM-DD&to=YYYY-MM-DD
+  GET /reports?period=day|week|month|last_month|last_quarter  or  ?from=YYYY-MM-DD&to=YYYY-MM-DD
   GET /api/reports          the figures as JSON (same parameters)
   GET /api/reports.csv      CSV download
   GET /api/reports.pdf      PDF download (printed by headless Chromium)
@@ -70,7 +70,7 @@ async def reports_page(request: web.Request) -> web.Response:
         request,
         "reports.html",
         labels.text("title.reports"),
-        kind=report_kind(report["days"]),
+        kind=report_kind(dt.date.fromisoformat(report["from"]), dt.date.fromisoformat(report["to"])),
         start=report["from"],
         end=report["to"],
         csv_url=f"/api/reports.csv?{query}",
@@ -107,7 +107,7 @@ async def report_pdf(request: web.Request) -> web.Response:
     report = await _report(request)
     if isinstance(report, web.Response):
         return report
-    kind = labels.text(report_kind(report["days"]))
+    kind = labels.text(report_kind(dt.date.fromisoformat(report["from"]), dt.date.fromisoformat(report["to"])))
     title = labels.text("title.report_pdf").format_map({"kind": kind, "from": report["from"], "to": report["to"]})
     try:
         pdf = await to_pdf(print_html(report, title))

@@ -170,7 +170,8 @@ class Done(Reply):
 
 
 class ReportQuery(Query):
-    period: Literal["day", "week", "month"] | None = Field(None, description="ending today (instead of from/to)")
+    period: Literal["day", "week", "month", "last_month", "last_quarter"] | None = Field(
+        None, description="1, 7 or 30 days ending today, or the previous calendar month or quarter (instead of from/to)")
     from_: Day | None = Field(None, alias="from", description="first day, inclusive (default today)")
     to: Day | None = Field(None, description="last day, inclusive (default from); at most a year after from")
 

@@ -32,6 +32,7 @@ from callcenter.settings import DatabaseSettings
 from callcenter.store import session_factory
 from callcenter.store.models import Ticket
 from callcenter.web import keys as web_keys
+from callcenter.web.reports import last_month, last_quarter
 from callcenter.workorders.models import Contact, Department, WorkOrder
 
 BJ = ZoneInfo("Asia/Shanghai")
@@ -263,10 +264,24 @@ async def test_the_report_page_in_a_browser_names_its_presets_and_shows_the_loop
     await page.click("a[href='/reports?period=week']")
     await page.wait_for_load_state("domcontentloaded")
     assert (await page.inner_text("main section h2")).strip() == "周报"
+    # The calendar presets: the page's range is the previous calendar month / quarter, named so.
+    today = dt.datetime.now(BJ).date()
+    for link, heading, (first, last) in (("last_month", "月度分析", last_month(today)),
+                                         ("last_quarter", "季度分析", last_quarter(today))):
+        await page.click(f"a[href='/reports?period={link}']")
+        await page.wait_for_load_state("domcontentloaded")
+        assert (await page.inner_text("main section h2")).strip() == heading
+        assert await page.input_value("input[name=from]") == first.isoformat()
+        assert await page.input_value("input[name=to]") == last.isoformat()
+        assert f"from={first.isoformat()}&to={last.isoformat()}" in (await page.get_attribute("#pdf", "href") or "")
+    assert "热线提示效果" in await page.inner_text("#loop-messages")
     english = await browser_login(browser, base, "boss", PASSWORD, lang="en")
     await english.goto(f"{base}/reports?{MONTH}")
     assert (await english.inner_text("main section h2")).strip() == "Monthly analysis"
     assert "Effective-visit satisfaction" in await english.inner_text("#loop-satisfaction")
+    assert "Hotline messages and their effect" in await english.inner_text("#loop-messages")
+    await english.goto(f"{base}/reports?period=last_quarter")
+    assert (await english.inner_text("main section h2")).strip() == "Quarterly analysis"
 
 
 NOW = at(10, 25, 12)  # the clock of the hotline-message tests: inside October
