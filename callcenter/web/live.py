@@ -100,6 +100,7 @@ class LiveHub:
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_board = ""
+        self._unboarded: set[Client] = set()  # supervisors' sockets that have not had a board yet
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -136,12 +137,13 @@ class LiveHub:
             if agent is not None and agent.call_id and agent.state in (AgentState.RINGING, AgentState.ON_CALL):
                 self._pop(agent.call_id, client.agent_id, self.adapter.acd.ring_timeout, only=client)
         if client.supervisor:
-            self._last_board = ""  # the newcomer needs a full board
+            self._unboarded.add(client)  # the newcomer needs a full board, even an unchanged one
             self._dirty.set()
 
     def unregister(self, client: Client) -> None:
         """A page went away."""
         self.clients.discard(client)
+        self._unboarded.discard(client)
         log.info("web.socket_closed", user=client.username, sockets=len(self.clients))
 
     def disconnect_user(self, user_id: int) -> None:
@@ -268,9 +270,12 @@ class LiveHub:
                 await asyncio.sleep(1.0)
                 continue
             key = json.dumps({k: v for k, v in board.items() if k != "now"}, sort_keys=True, default=str)
+            # Who is connected now: a page may have opened (or closed) while the board was computed.
+            supervisors = [c for c in self.clients if c.supervisor]
             if key == self._last_board:
-                continue
+                supervisors = [c for c in supervisors if c in self._unboarded]
             self._last_board = key
+            self._unboarded.difference_update(supervisors)
             for client in supervisors:
                 self._send(client, board)
 
