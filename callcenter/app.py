@@ -23,6 +23,7 @@ from callcenter.hotline import Hotline
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import IvrError
 from callcenter.ivr.plugin import create_ivr, create_messages
+from callcenter.kb import keys as kb_keys
 from callcenter.kb.plugin import open_kb, setup_kb
 from callcenter.ledger.plugin import open_ledger, setup_ledger
 from callcenter.outbound import keys as outbound_keys
@@ -96,6 +97,8 @@ async def _ivr(app: web.Application) -> AsyncIterator[None]:
         try:
             app[keys.IVR] = await create_ivr(settings, session_factory(app[keys.ENGINE]), app[keys.TICKETS])
             app[keys.IVR_MESSAGES] = create_messages(settings, app[keys.IVR])
+            prevention = app[kb_keys.PREVENTION]  # messages made on the web: audio back on a rebuilt Asterisk root
+            await prevention.rebuild_prompts(app[keys.IVR_MESSAGES], prevention.clock())
         except IvrError as err:  # callers still reach operators, without greeting or menu
             log.error("ivr.disabled", error=str(err), slug=err.slug)
     yield

@@ -4,6 +4,8 @@ The same two paths the hospital's own seasonal messages take: ``prompts.build_pr
 and sox, as ``callcenter prompts build`` does for ``prompts/*.toml``) and ``RuleStore.put`` (what the
 schedule page's ``PUT /api/ivr/rules/{name}`` does).  The rule is checked before any audio is made,
 and saved only after every language's audio exists, so a call never picks a message it cannot play.
+The audio lives in Asterisk's sounds folder, a cache a fresh or rebuilt machine lacks; ``rebuild``
+speaks a stored message's texts again where its file is missing (at the controller's start).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from callcenter.ivr.exceptions import (
     PromptError,
     ScheduleError,
 )
-from callcenter.ivr.prompts import Locale, Prompt, build_prompt
+from callcenter.ivr.prompts import Locale, Prompt, build_prompt, sound_path
 from callcenter.ivr.rules import RuleStore
 from callcenter.ivr.schedule import Rule, parse_rule
 
@@ -65,3 +67,21 @@ class Messages:
         saved = await self.rules.put(rule.to_spec())
         log.info("ivr.message_made", rule=saved.name, message=saved.message, languages=list(self.locales))
         return saved
+
+    async def rebuild(self, name: str, texts: Mapping[str, str]) -> list[str]:
+        """Speak again the audio of message ``name`` in each language whose file is missing; the languages rebuilt."""
+        if self.sounds is None:
+            return []
+        rebuilt = []
+        for language, locale in self.locales.items():
+            text = (texts.get(language) or "").strip()
+            if not text or sound_path(self.sounds, language, name).exists():
+                continue
+            try:
+                await asyncio.to_thread(build_prompt, self.sounds, language, Prompt(name, text, locale.voice, locale.speed))
+            except PromptError as err:  # the rest still start; the message is silent in this language
+                log.error("ivr.message_not_rebuilt", message=name, language=language, error=str(err), slug=err.slug)
+                continue
+            log.info("ivr.message_rebuilt", message=name, language=language)
+            rebuilt.append(language)
+        return rebuilt

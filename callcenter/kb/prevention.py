@@ -169,6 +169,15 @@ class PreventionService:
             "effect": message_effect(row.starts_at, now, created),
         }
 
+    async def rebuild_prompts(self, maker: Messages, now: dt.datetime) -> int:
+        """Rebuild the missing audio of every message still to play (last day today or later), from its stored
+        texts (Asterisk's sounds folder is a cache); the prompts rebuilt.  Ended messages are left: none plays."""
+        today = now.astimezone(self.zone).date()
+        query = select(PreventionMessage.rule_name, PreventionMessage.texts).where(PreventionMessage.last_day >= today)
+        async with self._sessions() as session:
+            rows = (await session.execute(query.order_by(PreventionMessage.id))).all()
+        return sum([len(await maker.rebuild(name, texts)) for name, texts in rows])
+
     async def make_message(self, maker: Messages, entry_id: int, values: dict[str, Any], by: str,
                            now: dt.datetime) -> dict[str, Any]:
         """Turn an entry into a hotline message: audio and schedule rule through ``maker``, recorded here."""
