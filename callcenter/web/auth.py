@@ -10,10 +10,12 @@ import structlog
 from aiohttp import web
 
 from callcenter.accounts.exceptions import AccountLocked, LoginFailed
+from callcenter.accounts.models import User
 from callcenter.web import keys as web_keys
-from callcenter.web.api import public, requires
+from callcenter.web.api import PUBLIC, public, requires, role_of
 from callcenter.web.pages import home_of, render
 from callcenter.web.security import (
+    UNDECLARED,
     USER_KEY,
     client_address,
     csrf_token,
@@ -61,14 +63,20 @@ def safe_next(app: web.Application, target: str | None) -> str | None:
 
 
 def _is_page(app: web.Application, path: str) -> bool:
+    return page_role(app, path) is not None
+
+
+def page_role(app: web.Application, path: str) -> str | None:
+    """The role the GET route of ``path`` declares (None: no such page)."""
     for resource in app.router.resources():
-        if not any(route.method == "GET" for route in resource):
-            continue
-        info = resource.get_info()
-        pattern = info.get("pattern")
-        if info.get("path") == path or (pattern is not None and pattern.fullmatch(path)):
-            return True
-    return False
+        for route in resource:
+            if route.method != "GET":
+                continue
+            info = resource.get_info()
+            pattern = info.get("pattern")
+            if info.get("path") == path or (pattern is not None and pattern.fullmatch(path)):
+                return role_of(route.handler) or UNDECLARED
+    return None
 
 
 def _login_page(request: web.Request, error: str = "", status: int = 200, username: str = "") -> web.Response:
@@ -82,6 +90,11 @@ def _login_page(request: web.Request, error: str = "", status: int = 200, userna
         next=next_path,
         username=username,
     )
+
+
+def _may_open(app: web.Application, target: str, user: User) -> bool:
+    role = page_role(app, target.partition("?")[0])
+    return role is not None and (role == PUBLIC or user.at_least(role))
 
 
 @public
@@ -116,7 +129,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _login_page(request, "failed", 401, username)
     throttle.succeeded(address)
     await start_session(request, user)
-    target = safe_next(request.app, str(form.get("next", ""))) or home_of(user.role)
+    target = safe_next(request.app, str(form.get("next", "")))
+    if target is not None and not _may_open(request.app, target, user):
+        target = None  # a page of a role above the user's (a specialist's old link to /agent): their home
+    target = target or home_of(user.role)
     raise web.HTTPFound(target)
 
 

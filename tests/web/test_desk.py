@@ -258,3 +258,17 @@ async def test_an_admin_adds_a_specialist_and_binds_their_departments(app_client
     await login(app_client, "eye")
     listed = await (await app_client.get("/api/desk/tickets")).json()
     assert [t["id"] for t in listed["tickets"]] == [ids["rash"]] and [t["id"] for t in listed["for_head"]] == []
+
+
+async def test_a_specialist_following_an_old_link_to_the_hotline_room_lands_on_the_desk(app_client):
+    await seed(app_client.server.app)
+    from webtools import csrf_of
+
+    for user, next_path, landing in (("doc", "/agent", "/desk"), ("doc", "/desk", "/desk"),
+                                     ("op1", "/desk", "/desk"), ("op1", "/wallboard", "/agent")):
+        app_client.session.cookie_jar.clear()
+        form = await (await app_client.get(f"/login?next={next_path}")).text()
+        response = await app_client.post("/login", data={"username": user, "password": PASSWORD,
+                                                         "csrf_token": csrf_of(form), "next": next_path},
+                                          allow_redirects=False)
+        assert response.status == 302 and response.headers["Location"] == landing, (user, next_path)
