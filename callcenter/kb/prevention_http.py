@@ -52,7 +52,8 @@ ROUTES: tuple[Route, ...] = (
           query=ks.ReportQuery, response=ks.Report, role="supervisor"),
     Route("POST", "/api/prevention/messages", make_message, "Make a hotline message from an entry (prompt and rule)",
           P, body=ks.MessageIn, ok=(201,), response=ks.Message,
-          errors={503: "the IVR is off, or the prompt audio could not be made"}, role="supervisor"),
+          errors={404: "no knowledge-base entry with that id",
+                  503: "the IVR is off, or the prompt audio could not be made"}, role="supervisor"),
 )
 
 
