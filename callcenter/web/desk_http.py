@@ -30,7 +30,10 @@ def add_routes(app: web.Application) -> None:
 @requires("specialist")
 async def desk_page(request: web.Request) -> web.Response:
     """The desk: the departments' escalated tickets, one ticket's history and the answers."""
-    return page(request, "desk.html", labels.text("title.desk"))
+    user = current_user(request)
+    # Only asked for recordings when they may be played (a specialist without the grant gets 403).
+    may_hear = user.at_least("operator") or bool(user.may_hear_recordings)
+    return page(request, "desk.html", labels.text("title.desk"), may_hear=may_hear)
 
 
 # -- specialists' departments and recordings grant (supervisors; the users page of admins too) -----

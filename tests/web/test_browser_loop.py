@@ -91,6 +91,8 @@ async def test_a_question_escalated_answered_by_the_department_called_back_and_c
     # The 呼吸科 specialist lands on the desk, opens the ticket and replies in writing.
     lung = await browser_login(browser, controller.url, "lung")
     assert lung.url.endswith("/desk")
+    refused_requests: list[str] = []  # the desk asks for nothing the specialist may not have (recordings)
+    lung.on("response", lambda r: refused_requests.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     row = f"#desk-tickets tr[data-ticket='{ticket_id}']"
     await lung.wait_for_selector(row)
     assert QUESTION in await lung.text_content(f"{row} td.question")
@@ -104,6 +106,7 @@ async def test_a_question_escalated_answered_by_the_department_called_back_and_c
     assert await lung.evaluate("window.__xss") is None  # ...never run
     assert await lung.locator("#d-history img").count() == 0
     await lung.screenshot(path=artifact("loop-desk-replied.png"), full_page=True)
+    assert refused_requests == []
 
     # The 眼科 specialist sees none of it, and the API refuses the ticket with a clear error.
     eye = await browser_login(browser, controller.url, "eye")

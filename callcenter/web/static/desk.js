@@ -82,6 +82,7 @@
 
   // A specialist hears recordings only when a supervisor granted it (else 403): then the ticket's recordings.
   async function loadRecordings(id) {
+    if ($("d-recordings").dataset.mayHear !== "1") return;
     let recordings = [];
     try { recordings = (await api("GET", `/api/recordings?ticket=${id}`)).recordings; } catch (_) { recordings = []; }
     const playable = recordings.filter((rec) => rec.audio_url);
