@@ -10,20 +10,27 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.store.models import utcnow
 from callcenter.timewindow import TimeWindow
-from callcenter.workorders.exceptions import Conflict, NotFound
+from callcenter.workorders import directory_csv
+from callcenter.workorders.exceptions import Conflict, InvalidData, NotFound
 from callcenter.workorders.models import Department, Specialist
+
+log = structlog.get_logger(__name__)
 
 
 class DirectoryService:
     """Departments and their specialists; who to call, in order, for an escalation."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 number_check: directory_csv.NumberCheck | None = None) -> None:
         self._sessions = sessions
+        # raw phone -> (number, problem): the dialling policy's, set by the outbound area (it owns the policy)
+        self.number_check: directory_csv.NumberCheck = number_check or plain_number
 
     async def departments(self) -> list[dict[str, Any]]:
         async with self._sessions() as session:
@@ -90,6 +97,56 @@ class DirectoryService:
                 raise NotFound("specialist", specialist_id)
             await session.delete(spec)
 
+    async def import_csv(self, data: bytes | str, *, by: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """All or nothing: every row valid, or ``InvalidData`` listing every problem and nothing written.
+
+        Departments are matched by name, contacts by department and (normalised) phone, so the same
+        file imported again changes nothing; contacts missing from the file are kept.
+        """
+        departments, problems = directory_csv.parse(data, self.number_check)
+        if problems:
+            raise InvalidData("directory.invalid_file", f"{len(problems)} problem(s) in the file; nothing was imported",
+                              [{"field": f"line {p['line']}: {p['field']}", "problem": p["problem"]} for p in problems])
+        if not departments:
+            raise InvalidData("directory.invalid_file", "the file has no rows",
+                              [{"field": "file", "problem": "has a header but no departments"}])
+        counts = {key: 0 for key in ("departments_created", "departments_updated", "contacts_created",
+                                     "contacts_updated", "unchanged")}
+        async with self._sessions() as session:
+            existing = {d.name: d for d in await session.scalars(select(Department))}
+            for row in departments:
+                dep = existing.get(row.name)
+                if dep is None:
+                    dep = Department(name=row.name, office_phone=row.office_phone, notes="", active=True)
+                    session.add(dep)
+                    await session.flush()
+                    counts["departments_created"] += 1
+                    contacts: dict[str, Specialist] = {}
+                else:
+                    if row.office_phone and row.office_phone != dep.office_phone:
+                        dep.office_phone, dep.updated_at = row.office_phone, utcnow()
+                        counts["departments_updated"] += 1
+                    else:
+                        counts["unchanged"] += 1
+                    specs = await session.scalars(select(Specialist).where(Specialist.department_id == dep.id))
+                    contacts = {self.number_check(s.mobile)[0] or s.mobile: s for s in specs}
+                for c in row.contacts:
+                    spec = contacts.get(c.mobile)
+                    if spec is None:
+                        session.add(Specialist(department_id=dep.id, name=c.name, title=c.title, mobile=c.mobile,
+                                               duty=c.duty, rank=c.rank, active=True))
+                        counts["contacts_created"] += 1
+                    elif (spec.name, spec.title, spec.duty or {}, spec.rank) != (c.name, c.title, c.duty, c.rank):
+                        spec.name, spec.title, spec.duty, spec.rank = c.name, c.title, c.duty, c.rank
+                        counts["contacts_updated"] += 1
+                    else:
+                        counts["unchanged"] += 1
+            await (session.rollback() if dry_run else session.commit())
+        report = {"departments": len(departments), "contacts": sum(len(d.contacts) for d in departments),
+                  **counts, "dry_run": dry_run}
+        log.info("directory.imported", by=by, **report)
+        return report
+
     async def escalation_targets(self, department_id: int, now: dt.datetime, tz: dt.tzinfo) -> list[dict[str, str]]:
         """Who to call, in order: the office phone, then each specialist on duty now, by rank."""
         dep = await self.department(department_id)
@@ -118,6 +175,14 @@ def on_duty(duty: dict[str, Any], now: dt.datetime, tz: dt.tzinfo) -> bool:
         return False
     times = duty.get("times")
     return not times or TimeWindow.parse(times).contains(local.time())
+
+
+def plain_number(raw: str) -> tuple[str, str | None]:
+    """Without a dialling policy: digits only (spaces and dashes dropped), 3 to 20 of them."""
+    digits = "".join(ch for ch in raw if ch not in " -()")
+    if digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 20:
+        return digits, None
+    return "", f"{raw!r} is not a phone number"
 
 
 def department_dict(dep: Department, specialists: list[dict[str, Any]]) -> dict[str, Any]:

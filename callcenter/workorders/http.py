@@ -211,6 +211,15 @@ async def delete_specialist(request: web.Request) -> web.Response:
     return web.json_response({"deleted": specialist_id})
 
 
+async def import_directory(request: web.Request) -> web.Response:
+    """Import departments and their escalation contacts from CSV: all or nothing; dry_run only checks."""
+    q = api.query(request, s.DirectoryImportQuery)
+    data = await api.text_body(request, "directory")
+    report = await request.app[keys.DIRECTORY].import_csv(data, by=who(request), dry_run=q.dry_run)
+    created = report["departments_created"] or report["contacts_created"]
+    return web.json_response(report, status=201 if created and not q.dry_run else 200)
+
+
 T, D, C = "tickets", "departments", "callbacks"
 TICKET_MOVE = {409: "the ticket's status does not allow this (allowed lists what does)",
                422: "an unsolved ticket whose call ended needs promised_reply_at"}
@@ -242,6 +251,9 @@ ROUTES: tuple[Route, ...] = (
           response=s.Department, errors={409: "a department of that name exists"}, role="supervisor"),
     Route("PATCH", "/api/departments/{id}", patch_department, "Change a department", D, body=s.DepartmentPatch,
           response=s.Department, errors={409: "a department of that name exists"}, role="supervisor"),
+    Route("POST", "/api/departments/import", import_directory,
+          "Import departments and escalation contacts (CSV, all or nothing)", D, query=s.DirectoryImportQuery,
+          ok=(200, 201), body_media="text/csv", response=s.DirectoryImportReport, role="supervisor"),
     Route("POST", "/api/departments/{id}/specialists", create_specialist, "Add a specialist", D,
           body=s.SpecialistIn, ok=(201,), response=s.Specialist, role="supervisor"),
     Route("PATCH", "/api/specialists/{id}", patch_specialist, "Change a specialist", D, body=s.SpecialistPatch,

@@ -97,6 +97,10 @@ class ImportQuery(Query):
     format: Literal["csv", "json"] | None = Field(None, description="default: from the Content-Type")
 
 
+class DirectoryImportQuery(Query):
+    dry_run: bool = Field(False, description="check the file and report, write nothing")
+
+
 class TasksQuery(Query):
     state: Literal[(*TASK_STATES, "all")] = "pending"  # type: ignore[valid-type]
     kind: TaskKind | None = None
@@ -304,6 +308,17 @@ class Department(Reply):
 
 class DepartmentList(Reply):
     departments: list[Department]
+
+
+class DirectoryImportReport(Reply):
+    departments: int
+    contacts: int
+    departments_created: int
+    departments_updated: int
+    contacts_created: int
+    contacts_updated: int
+    unchanged: int
+    dry_run: bool
 
 
 class Deleted(Reply):

@@ -34,7 +34,7 @@ ABOVE_OPERATOR = {
         "GET /api/recordings/{id}/listens", "GET /api/reports", "GET /api/reports.csv", "GET /api/reports.pdf",
         "GET /api/rota", "GET /api/supervisor/wallboard", "GET /kb", "GET /reports", "GET /rota", "GET /schedule",
         "GET /wallboard", "PATCH /api/departments/{id}", "PATCH /api/kb/entries/{id}", "PATCH /api/specialists/{id}",
-        "POST /api/departments", "POST /api/departments/{id}/specialists", "POST /api/kb/entries",
+        "POST /api/departments", "POST /api/departments/import", "POST /api/departments/{id}/specialists", "POST /api/kb/entries",
         "POST /api/kb/import", "POST /api/outbound/import", "POST /api/outbound/tasks/{id}/cancel",
         "POST /api/recordings/{id}/flag", "POST /api/supervisor/agents/{agent_id}", "POST /api/tickets/import",
         "PUT /api/ivr/rules/{name}", "PUT /api/rota/agents/{agent_id}/skills", "PUT /api/rota/shifts/{name}",
