@@ -12,9 +12,12 @@ import contextlib
 from pathlib import Path
 
 import structlog
+from sqlalchemy import Boolean, column, insert, select, table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.demo.softphone import Softphone
 from callcenter.settings import Settings, caller_password
+from callcenter.store.models import UtcDateTime, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -83,11 +86,21 @@ async def _call_loop(caller: Softphone, number: str) -> None:
         await asyncio.sleep(DEMO_CALL_EVERY)
 
 
-DEMO_ACCOUNTS = (("admin", "admin", None), ("supervisor", "supervisor", None), ("operator", "operator", "1001"))
+DEMO_ACCOUNTS = (("admin", "admin", None), ("supervisor", "supervisor", None), ("operator", "operator", "1001"),
+                 ("specialist", "specialist", None))
+# Two departments to escalate to; the demo specialist answers for the first.  Its office phone is a
+# caller endpoint other than the demo caller's (a softphone registered there rings on an escalation).
+DEMO_DEPARTMENTS = ("呼吸科", "儿科")
+DEMO_SPECIALIST_DEPARTMENT = "呼吸科"
+# The work orders' tables, named (the demo sits below work orders and does not import them).
+_DEPARTMENTS = table("departments", column("id"), column("name"), column("office_phone"), column("notes"),
+                     column("active", Boolean), column("updated_at", UtcDateTime))
+_BOUND = table("user_departments", column("user_id"), column("department_id"), column("is_head"))
 
 
 async def ensure_demo_accounts(settings: Settings) -> Path | None:
-    """On a database with no web accounts, create admin, supervisor and operator (agent 1001).
+    """On a database with no web accounts, create admin, supervisor, operator (agent 1001) and a
+    specialist bound to 呼吸科, with the demo departments (``DEMO_DEPARTMENTS``).
 
     Their generated passwords go to ``<state_dir>/demo-accounts.txt`` (mode 600), which is
     returned; None when accounts already exist (nothing is changed then).
@@ -105,13 +118,33 @@ async def ensure_demo_accounts(settings: Settings) -> Path | None:
             return None
         agent = settings.agents[0].id if settings.agents else None
         lines = []
+        users = {}
         for name, role, agent_id in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(12)
-            await accounts.create(name, password, role, agent_id=agent if agent_id else None)
+            users[name] = (await accounts.create(name, password, role, agent_id=agent if agent_id else None)).id
             lines.append(f"{name}\t{role}\t{password}\n")
+        endpoints = settings.asterisk.caller_endpoints
+        departments = await _demo_departments(engine, endpoints[-1] if endpoints else "")
+        async with engine.begin() as conn:
+            await conn.execute(insert(_BOUND).values(user_id=users["specialist"], is_head=False,
+                                                     department_id=departments[DEMO_SPECIALIST_DEPARTMENT]))
+        log.info("demo.accounts_created", accounts=len(users), departments=len(departments))
     finally:
         await engine.dispose()
     path = settings.state_path / "demo-accounts.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_private(path, "".join(lines))  # passwords: mode 600 from the start
     return path
+
+
+async def _demo_departments(engine: AsyncEngine, office_phone: str) -> dict[str, int]:
+    """The demo departments by name (id), added where missing; the first gets ``office_phone``."""
+    async with engine.begin() as conn:
+        found = dict((await conn.execute(select(_DEPARTMENTS.c.name, _DEPARTMENTS.c.id))).all())
+        for name in DEMO_DEPARTMENTS:
+            if name not in found:
+                phone = office_phone if name == DEMO_DEPARTMENTS[0] else ""
+                found[name] = (await conn.execute(
+                    insert(_DEPARTMENTS).values(name=name, office_phone=phone, notes="", active=True,
+                                                updated_at=utcnow()).returning(_DEPARTMENTS.c.id))).scalar_one()
+    return found
