@@ -5,6 +5,7 @@
   GET  /kb                                 the knowledge-base editor (over the work-order API's /api/kb)
   GET  /prevention                         未诉先办: what rose most, messages made from entries (over /api/prevention)
   GET  /campaigns                          sampled satisfaction campaigns (over /api/campaigns)
+  GET  /departments                        the directory: departments, escalation contacts, specialists, CSV import
   GET  /api/supervisor/wallboard           the wallboard as JSON (the page gets it over /ws)
   POST /api/supervisor/agents/{agent_id}   {"op": "login"|"ready"|"pause"|"logout", "reason": ...}
 """
@@ -33,6 +34,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/kb", kb_page)
     app.router.add_get("/prevention", prevention_page)
     app.router.add_get("/campaigns", campaigns_page)
+    app.router.add_get("/departments", departments_page)
     api.register(app, ROUTES)
 
 
@@ -64,6 +66,12 @@ async def prevention_page(request: web.Request) -> web.Response:
 async def campaigns_page(request: web.Request) -> web.Response:
     """Sampled satisfaction campaigns: draw one (preview first), follow its calls and scores (over /api/campaigns)."""
     return page(request, "campaigns.html", labels.text("title.campaigns"))
+
+
+@requires("supervisor")
+async def departments_page(request: web.Request) -> web.Response:
+    """The directory: departments with escalation contacts and bound specialists, edited over /api/departments."""
+    return page(request, "departments.html", labels.text("title.departments"))
 
 
 @requires("supervisor")

@@ -32,7 +32,7 @@ ABOVE_OPERATOR = {
         "DELETE /api/ivr/rules/{name}", "DELETE /api/kb/entries/{id}", "DELETE /api/rota/shifts/{name}",
         "DELETE /api/specialists/{id}", "GET /api/desk/specialists", "PUT /api/desk/specialists/{id}", "GET /api/ivr/preview", "GET /api/ivr/rules", "GET /api/kb/export.csv",
         "GET /api/recordings/{id}/listens", "GET /api/reports", "GET /api/reports.csv", "GET /api/reports.pdf",
-        "GET /api/rota", "GET /api/supervisor/wallboard", "GET /kb", "GET /reports", "GET /rota", "GET /schedule",
+        "GET /api/rota", "GET /api/supervisor/wallboard", "GET /departments", "GET /kb", "GET /reports", "GET /rota", "GET /schedule",
         "GET /wallboard", "PATCH /api/departments/{id}", "PATCH /api/kb/entries/{id}", "PATCH /api/specialists/{id}",
         "POST /api/departments", "POST /api/departments/import", "POST /api/departments/{id}/specialists", "POST /api/kb/entries",
         "POST /api/kb/import", "POST /api/outbound/import", "POST /api/outbound/tasks/{id}/cancel",
