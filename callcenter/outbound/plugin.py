@@ -23,8 +23,8 @@ from callcenter import keys as app_keys
 from callcenter.outbound import http, keys
 from callcenter.outbound.campaigns import CampaignStore
 from callcenter.outbound.lists import ListStore
-from callcenter.outbound.runner import ROUTE, ListRunner
 from callcenter.outbound.policy import classify
+from callcenter.outbound.runner import ROUTE, ListRunner
 from callcenter.outbound.service import OutboundService, policy_of
 from callcenter.recording.plugin import recorder_of
 from callcenter.store.db import session_factory

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.store.models import utcnow
@@ -110,42 +111,50 @@ class DirectoryService:
         if not departments:
             raise InvalidData("directory.invalid_file", "the file has no rows",
                               [{"field": "file", "problem": "has a header but no departments"}])
-        counts = {key: 0 for key in ("departments_created", "departments_updated", "contacts_created",
-                                     "contacts_updated", "unchanged")}
-        async with self._sessions() as session:
-            existing = {d.name: d for d in await session.scalars(select(Department))}
-            for row in departments:
-                dep = existing.get(row.name)
-                if dep is None:
-                    dep = Department(name=row.name, office_phone=row.office_phone, notes="", active=True)
-                    session.add(dep)
-                    await session.flush()
-                    counts["departments_created"] += 1
-                    contacts: dict[str, Specialist] = {}
-                else:
-                    if row.office_phone and row.office_phone != dep.office_phone:
-                        dep.office_phone, dep.updated_at = row.office_phone, utcnow()
-                        counts["departments_updated"] += 1
-                    else:
-                        counts["unchanged"] += 1
-                    specs = await session.scalars(select(Specialist).where(Specialist.department_id == dep.id))
-                    contacts = {self.number_check(s.mobile)[0] or s.mobile: s for s in specs}
-                for c in row.contacts:
-                    spec = contacts.get(c.mobile)
-                    if spec is None:
-                        session.add(Specialist(department_id=dep.id, name=c.name, title=c.title, mobile=c.mobile,
-                                               duty=c.duty, rank=c.rank, active=True))
-                        counts["contacts_created"] += 1
-                    elif (spec.name, spec.title, spec.duty or {}, spec.rank) != (c.name, c.title, c.duty, c.rank):
-                        spec.name, spec.title, spec.duty, spec.rank = c.name, c.title, c.duty, c.rank
-                        counts["contacts_updated"] += 1
-                    else:
-                        counts["unchanged"] += 1
-            await (session.rollback() if dry_run else session.commit())
+        try:
+            async with self._sessions() as session:
+                counts = await self._merge(session, departments)
+                await (session.rollback() if dry_run else session.commit())
+        except IntegrityError as err:  # another import or a form added the same department meanwhile
+            raise Conflict("directory.conflict", "the directory changed during the import; import again") from err
         report = {"departments": len(departments), "contacts": sum(len(d.contacts) for d in departments),
                   **counts, "dry_run": dry_run}
         log.info("directory.imported", by=by, **report)
         return report
+
+    async def _merge(self, session: AsyncSession, departments: list[directory_csv.DepartmentRows]) -> dict[str, int]:
+        """Add or update the file's departments and contacts in ``session``; what changed, counted."""
+        counts = dict.fromkeys(("departments_created", "departments_updated", "contacts_created",
+                                "contacts_updated", "unchanged"), 0)
+        existing = {d.name: d for d in await session.scalars(select(Department))}
+        for row in departments:
+            dep = existing.get(row.name)
+            contacts: dict[str, Specialist] = {}
+            if dep is None:
+                dep = Department(name=row.name, office_phone=row.office_phone, notes="", active=True)
+                session.add(dep)
+                await session.flush()
+                counts["departments_created"] += 1
+            else:
+                if row.office_phone and row.office_phone != dep.office_phone:
+                    dep.office_phone, dep.updated_at = row.office_phone, utcnow()
+                    counts["departments_updated"] += 1
+                else:
+                    counts["unchanged"] += 1
+                specs = await session.scalars(select(Specialist).where(Specialist.department_id == dep.id))
+                contacts = {self.number_check(s.mobile)[0] or s.mobile: s for s in specs}
+            for c in row.contacts:
+                spec = contacts.get(c.mobile)
+                if spec is None:
+                    session.add(Specialist(department_id=dep.id, name=c.name, title=c.title, mobile=c.mobile,
+                                           duty=c.duty, rank=c.rank, active=True))
+                    counts["contacts_created"] += 1
+                elif (spec.name, spec.title, spec.duty or {}, spec.rank) != (c.name, c.title, c.duty, c.rank):
+                    spec.name, spec.title, spec.duty, spec.rank = c.name, c.title, c.duty, c.rank
+                    counts["contacts_updated"] += 1
+                else:
+                    counts["unchanged"] += 1
+        return counts
 
     async def escalation_targets(self, department_id: int, now: dt.datetime, tz: dt.tzinfo) -> list[dict[str, str]]:
         """Who to call, in order: the office phone, then each specialist on duty now, by rank."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
 from sqlalchemy import func, select
 
-from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
 from callcenter.accounts.service import AccountService
 from callcenter.demo.phones import ensure_demo_accounts
 from callcenter.settings import DatabaseSettings, Settings

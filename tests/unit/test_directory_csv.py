@@ -44,7 +44,7 @@ def test_every_bad_row_is_reported_by_line_and_column():
                      "儿科,,钱医生,,139 1234 5678,,,\n"            # 12: the same phone again
                      "儿科,64028401,,,,,,\n"
                      "儿科,64028402,,,,,,\n")                      # 14: a second office phone
-    departments, problems = parse(text, check)
+    _, problems = parse(text, check)
     assert [(p["line"], p["field"]) for p in problems] == [
         ("2", "office_phone"), ("3", "department"), ("4", "mobile"), ("5", "duty_weekdays"), ("6", "duty_times"),
         ("7", "rank"), ("8", "department"), ("9", "contact_name"), ("10", "contact_name"), ("12", "mobile"),

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 
+from webtools import PASSWORD, app_client, artifact, browser, browser_login  # noqa: F401  (fixtures)
+
 from callcenter import keys as app_keys
 from callcenter.store import session_factory
 from callcenter.web import keys as web_keys
 from callcenter.workorders import keys as wo_keys
 from callcenter.workorders.models import UserDepartment
-from webtools import PASSWORD, app_client, artifact, browser, browser_login  # noqa: F401  (fixtures)
 
 EVIL = "<script>alert(1)</script>呼吸科"
 HEADER = "department,office_phone,contact_name,title,mobile,duty_weekdays,duty_times,rank\n"

@@ -4,11 +4,11 @@ by line and nothing written, dry_run, the same file twice, phones read by the di
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from webtools import app_client, login  # noqa: F401  (fixture)
 
 from callcenter import keys as app_keys
 from callcenter.store import session_factory
 from callcenter.workorders.models import Department, Specialist
-from webtools import app_client, login  # noqa: F401  (fixture)
 
 URL = "/api/departments/import"
 GOOD = ("department,office_phone,contact_name,title,mobile,duty_weekdays,duty_times,rank\n"

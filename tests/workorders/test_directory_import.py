@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
 from sqlalchemy import func, select
 
-from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
-from callcenter.outbound.service import policy_of
 from callcenter.outbound.policy import classify
+from callcenter.outbound.service import policy_of
 from callcenter.settings import Settings
 from callcenter.store import open_database, session_factory
 from callcenter.workorders.departments import DirectoryService
