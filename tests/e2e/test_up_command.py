@@ -93,7 +93,7 @@ async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_pa
             name: password
             for name, _role, password in (line.split("\t") for line in (tmp_path / "state" / "demo-accounts.txt").read_text().splitlines())
         }
-        assert set(accounts) == {"admin", "supervisor", "operator"}
+        assert set(accounts) == {"admin", "supervisor", "operator", "specialist"}
         assert str(tmp_path / "state" / "demo-accounts.txt") in output.decode()
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies for an IP host
             form = await (await http.get("http://127.0.0.1:8093/login")).text()
@@ -106,6 +106,19 @@ async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_pa
             assert response.status == 302
             wallboard = await http.get("http://127.0.0.1:8093/wallboard")
             assert wallboard.status == 200
+        # ...and the demo specialist onto the 呼吸科 desk (and nowhere near the ACD).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            form = await (await http.get("http://127.0.0.1:8093/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            response = await http.post(
+                "http://127.0.0.1:8093/login",
+                data={"username": "specialist", "password": accounts["specialist"], "csrf_token": token},
+                allow_redirects=False,
+            )
+            assert response.status == 302 and response.headers["Location"].endswith("/desk")
+            desk = await (await http.get("http://127.0.0.1:8093/api/desk/tickets")).json()
+            assert [d["name"] for d in desk["departments"]] == ["呼吸科"]
+            assert (await http.get("http://127.0.0.1:8093/wallboard")).status == 403
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
