@@ -23,9 +23,8 @@ from callcenter import keys as app_keys
 from callcenter.outbound import http, keys
 from callcenter.outbound.campaigns import CampaignStore
 from callcenter.outbound.lists import ListStore
-from callcenter.outbound.policy import classify
 from callcenter.outbound.runner import ROUTE, ListRunner
-from callcenter.outbound.service import OutboundService, policy_of
+from callcenter.outbound.service import OutboundService
 from callcenter.recording.plugin import recorder_of
 from callcenter.store.db import session_factory
 from callcenter.workorders import keys as wo_keys
@@ -37,14 +36,7 @@ def setup_outbound(app: web.Application) -> None:
 
 
 async def open_list_store(app: web.Application) -> AsyncIterator[None]:
-    """The outbound lists' store, and the campaigns' (sampled satisfaction callbacks); the directory's number check."""
-    policy = policy_of(app[app_keys.SETTINGS])
-
-    def number_check(raw: str) -> tuple[str, str | None]:
-        verdict = classify(raw, policy)  # a directory's phone is one the hotline may dial
-        return (verdict.number, None) if verdict.allowed else ("", f"{raw!r} is {verdict.problem}")
-
-    app[wo_keys.DIRECTORY].number_check = number_check
+    """The outbound lists' store, and the campaigns' (sampled satisfaction callbacks)."""
     app[keys.LISTS] = ListStore(session_factory(app[app_keys.ENGINE]), app[app_keys.SETTINGS])
     app[keys.CAMPAIGNS] = CampaignStore(session_factory(app[app_keys.ENGINE]), app[app_keys.SETTINGS])
     yield

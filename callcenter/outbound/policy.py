@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 WINDOW = 60.0  # seconds: the rate limits count calls in any sliding minute
 
@@ -118,6 +119,23 @@ def normalise(raw: str, area_code: str = "010") -> str:
     if len(area) > 1 and digits.startswith(area) and len(digits) > len(area):
         return digits[len(area):]  # the hospital's own area: a local number
     return digits
+
+
+def policy_for(outbound: Any, internal: Iterable[str]) -> Policy:
+    """The policy of the ``[outbound]`` settings (``OutboundSettings``); ``internal``: the caller endpoints."""
+    return Policy.build(allowed=outbound.allowed_numbers, refused=outbound.refused_numbers,
+                        emergency=outbound.emergency_numbers, internal=internal, area_code=outbound.area_code,
+                        operator_per_minute=outbound.operator_per_minute, global_per_minute=outbound.global_per_minute)
+
+
+def dialable(policy: Policy) -> Callable[[str], tuple[str, str | None]]:
+    """A check of typed-in numbers (the directory's): raw -> (the number, None), or ("", why it may not be dialled)."""
+
+    def check(raw: str) -> tuple[str, str | None]:
+        verdict = classify(raw, policy)
+        return (verdict.number, None) if verdict.allowed else ("", f"{raw!r} is {verdict.problem}")
+
+    return check
 
 
 def classify(raw: str, policy: Policy) -> Verdict:

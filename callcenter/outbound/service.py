@@ -46,7 +46,7 @@ from callcenter.agi.server import AgiHangup, AgiSession
 from callcenter.ami.client import AmiClient
 from callcenter.exceptions import AmiError
 from callcenter.outbound.policy import REASONS as REFUSAL_REASONS
-from callcenter.outbound.policy import Policy, RateLimiter, classify
+from callcenter.outbound.policy import Policy, RateLimiter, classify, policy_for
 from callcenter.settings import Settings
 from callcenter.store.models import normalise_number, utcnow
 from callcenter.workorders.departments import DirectoryService
@@ -86,10 +86,7 @@ class OutboundRecorder(Protocol):
 
 def policy_of(settings: Settings) -> Policy:
     """The dialling policy the settings describe (``[outbound]``; caller endpoints are internal)."""
-    out = settings.outbound
-    return Policy.build(allowed=out.allowed_numbers, refused=out.refused_numbers, emergency=out.emergency_numbers,
-                        internal=settings.asterisk.caller_endpoints, area_code=out.area_code,
-                        operator_per_minute=out.operator_per_minute, global_per_minute=out.global_per_minute)
+    return policy_for(settings.outbound, settings.asterisk.caller_endpoints)
 
 
 def ami_answering(ami: Any) -> bool:

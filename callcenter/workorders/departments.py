@@ -30,7 +30,7 @@ class DirectoryService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
                  number_check: directory_csv.NumberCheck | None = None) -> None:
         self._sessions = sessions
-        # raw phone -> (number, problem): the dialling policy's, set by the outbound area (it owns the policy)
+        # raw phone -> (number, problem): the dialling policy's (``outbound.policy.dialable``), given by the wiring
         self.number_check: directory_csv.NumberCheck = number_check or plain_number
 
     async def departments(self) -> list[dict[str, Any]]:

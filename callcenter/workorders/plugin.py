@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from callcenter import keys as app_keys
+from callcenter.outbound.policy import dialable, policy_for
 from callcenter.store.db import session_factory
 from callcenter.workorders import desk_http, http, keys
 from callcenter.workorders.departments import DirectoryService
@@ -34,7 +35,9 @@ async def open_workorders(app: web.Application) -> AsyncIterator[None]:
     engine = app[app_keys.ENGINE]
     sessions = session_factory(engine)
     work = WorkOrderService(sessions, settings)
-    app[keys.WORKORDERS], app[keys.DIRECTORY] = work, DirectoryService(sessions)
+    # a directory's phones are numbers the hotline may dial (the outbound dialling policy, pure)
+    dial_check = dialable(policy_for(settings.outbound, settings.asterisk.caller_endpoints))
+    app[keys.WORKORDERS], app[keys.DIRECTORY] = work, DirectoryService(sessions, dial_check)
     app[keys.DESK] = DeskService(sessions, work)
     app[keys.OUTBOUND] = None
     app[app_keys.TICKETS].after_write.append(work.on_ticket_write)

@@ -39,6 +39,7 @@ async def test_a_bad_file_is_refused_whole_with_its_problems_by_line(app_client)
     assert body["error"] == "directory.invalid_file"
     assert [p["field"] for p in body["problems"]] == ["line 4: mobile", "line 5: department", "line 5: contact_name",
                                                       "line 5: mobile", "line 5: rank", "line 6: duty_times"]
+    assert "emergency" in body["problems"][0]["problem"]  # the app checks phones by its dialling policy
     assert await counts(app_client.server.app) == (0, 0)
     for data in (b"", b"department\n"):
         response = await app_client.post(URL, data=data, headers=headers)
