@@ -136,6 +136,19 @@ const Hotline = (() => {
     node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
   }
 
+  // An API error as one line: its message, then each field's problem.
+  function problemText(error) {
+    const problems = (error.data && error.data.problems) || [];
+    return [error.message, ...problems.map((p) => `${p.field}: ${p.problem}`)].join(" · ");
+  }
+
+  // A status line: the text, marked as a success or an error.
+  function say(id, text, ok) {
+    const line = document.getElementById(id);
+    line.textContent = text;
+    line.className = ok ? "ok" : "error";
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const toggle = document.getElementById("lang-toggle");
     if (toggle) toggle.addEventListener("click", () => setLang(lang === "zh" ? "en" : "zh"));
@@ -151,5 +164,5 @@ const Hotline = (() => {
     applyLang();
   });
 
-  return { t, api, connect, now, el, duration, localTime, percent, marked, replace, csrf, get lang() { return lang; } };
+  return { t, api, connect, now, el, duration, localTime, percent, marked, replace, problemText, say, csrf, get lang() { return lang; } };
 })();

@@ -5,22 +5,12 @@
 "use strict";
 
 (() => {
-  const { t, api, el, replace } = Hotline;
+  const { t, api, el, replace, problemText, say } = Hotline;
   const $ = (id) => document.getElementById(id);
   const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
   let departments = [];
   let accounts = {}; // department id -> [{username, display_name, is_head}]
   let current = null; // the department on the detail panel (null: a new one)
-
-  function say(id, text, ok) {
-    $(id).textContent = text;
-    $(id).className = ok ? "ok" : "error";
-  }
-
-  function problemText(error) {
-    const problems = (error.data && error.data.problems) || [];
-    return [error.message, ...problems.map((p) => `${p.field}: ${p.problem}`)].join(" · ");
-  }
 
   function dutyText(duty) {
     const days = (duty && duty.weekdays) || [];

@@ -4,22 +4,12 @@
 "use strict";
 
 (() => {
-  const { t, api, el, localTime, replace } = Hotline;
+  const { t, api, el, localTime, replace, problemText, say } = Hotline;
   const $ = (id) => document.getElementById(id);
   const supervisor = ["supervisor", "admin"].includes(document.body.dataset.role);
   let departments = []; // [{id, name}]
   let catalogue = []; // [{id, department_id, code, item}]
   let current = null; // the item on the detail panel
-
-  function say(id, text, ok) {
-    $(id).textContent = text;
-    $(id).className = ok ? "ok" : "error";
-  }
-
-  function problemText(error) {
-    const problems = (error.data && error.data.problems) || [];
-    return [error.message, ...problems.map((p) => `${p.field}: ${p.problem}`)].join(" · ");
-  }
 
   function departmentName(item) {
     return item.department || (item.department_id ? `#${item.department_id}` : t("ledger.unclassified"));

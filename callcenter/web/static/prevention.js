@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { t, api, el, replace } = Hotline;
+  const { t, api, el, replace, problemText, say } = Hotline;
   const $ = (id) => document.getElementById(id);
   const MAX = 240; // characters a spoken message may have (the API refuses more)
   const CATEGORIES = ["registration", "reports", "guidance", "medical", "urgent", "complaint", "suggestion",
@@ -118,9 +118,7 @@
       $("step-when").hidden = true;
       load();
     } catch (error) {
-      const problems = (error.data && error.data.problems) || [];
-      $("maker-status").className = "error";
-      $("maker-status").textContent = [error.message, ...problems.map((p) => `${p.field}: ${p.problem}`)].join(" · ");
+      say("maker-status", problemText(error), false);
     }
   });
 
