@@ -191,8 +191,7 @@ class WorkingCalendar:
         return dt.datetime.combine(day, clock, tzinfo=self.zone)
 
     def _local(self, moment: dt.datetime) -> dt.datetime:
-        if moment.tzinfo is None:
-            raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware one")
+        require_aware(moment)
         return moment.astimezone(self.zone)
 
 
@@ -219,3 +218,9 @@ def _dates(values: Iterable[dt.date | str], key: str) -> Iterator[dt.date]:
         while begin <= end:
             yield begin
             begin += DAY
+
+
+def require_aware(moment: dt.datetime) -> None:
+    """The pure modules' guard: a naive datetime is a programming error (whose zone would it be?)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware one")

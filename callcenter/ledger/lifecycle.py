@@ -25,6 +25,7 @@ import enum
 from dataclasses import dataclass, replace
 
 from callcenter.ledger.exceptions import IllegalMove
+from callcenter.workcalendar import require_aware
 
 
 class Status(enum.StrEnum):
@@ -75,7 +76,7 @@ def allowed_moves(status: Status) -> tuple[str, ...]:
 
 def apply(state: ItemState, name: str, at: dt.datetime, by: str | None) -> ItemState:
     """The state after move ``name``; ``IllegalMove`` naming what is allowed when refused."""
-    _aware(at)
+    require_aware(at)
     found = _BY_NAME.get(name)
     allowed = allowed_moves(state.status)
     if found is None:
@@ -106,10 +107,6 @@ def may_classify(state: ItemState) -> bool:
 
 def overdue(state: ItemState, now: dt.datetime) -> bool:
     """The deadline has passed and the item is not struck off."""
-    _aware(now)
+    require_aware(now)
     return state.deadline is not None and state.status != Status.STRUCK_OFF and now > state.deadline
 
-
-def _aware(moment: dt.datetime) -> None:
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware one")

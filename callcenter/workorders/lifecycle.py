@@ -31,6 +31,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass, replace
 
+from callcenter.workcalendar import require_aware
 from callcenter.workorders.exceptions import IllegalMove, PromiseRequired
 
 
@@ -124,7 +125,7 @@ def move(
     callback_within: dt.timedelta = dt.timedelta(hours=48),
 ) -> WorkState:
     """The state after moving to ``target``; raises ``IllegalMove`` / ``PromiseRequired`` when refused."""
-    _aware(at)
+    require_aware(at)
     target = _status(target, state.status)
     if target == state.status:
         raise IllegalMove(
@@ -196,7 +197,7 @@ def deadline_of(state: WorkState) -> dt.datetime | None:
 
 def overdue(state: WorkState, now: dt.datetime, tz: dt.tzinfo) -> Overdue | None:
     """None when the ticket is on time (or has no deadline, or is closed/merged)."""
-    _aware(now)
+    require_aware(now)
     deadline = deadline_of(state)
     if deadline is None or now <= deadline:
         return None
@@ -303,7 +304,3 @@ def _status(value: Status | str, current: Status) -> Status:
             allowed=allowed_targets(current),
         ) from None
 
-
-def _aware(moment: dt.datetime) -> None:
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware one")

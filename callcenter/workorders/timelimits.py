@@ -31,7 +31,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from callcenter.workcalendar import WorkingCalendar
+from callcenter.workcalendar import WorkingCalendar, require_aware
 
 ESCALATION = "escalation"  # not a category: the department's finding once escalated
 ON_CALL, SAME_DAY, HOURS, DAYS = "on_call", "same_day", "working_hours", "working_days"
@@ -140,8 +140,7 @@ def due_at(
 def ladder_level(deadline: dt.datetime | None, now: dt.datetime, calendar: WorkingCalendar, steps: Ladder,
                  *, has_department: bool = True) -> int:
     """0 on time, 1 the operator, 2 the supervisor, 3 the department's head (see the module's doc)."""
-    if now.tzinfo is None:
-        raise ValueError(f"naive datetime {now!r}: pass a timezone-aware one")
+    require_aware(now)
     if deadline is None or now <= deadline:
         return 0
     late = calendar.working_time_between(deadline, now)
