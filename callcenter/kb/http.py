@@ -1,9 +1,9 @@
-"""HTTP JSON API of the knowledge base: search, suggestions, entries, history, CSV export and import.
+"""HTTP JSON API of the knowledge base: search, suggestions before typing, entries, history, lookups, CSV.
 
 Same conventions as the work-order API: routes declared once in ``ROUTES`` with the pydantic models
 of their query and body (still in ``callcenter.workorders.schemas``), registered and described in the
-OpenAPI document through ``callcenter.web.api``.  Suggestions for a ticket read it from the
-work-order service (the knowledge base depends on work orders, never the other way).
+OpenAPI document through ``callcenter.web.api``.  Suggestions for a ticket read it through
+``callcenter.kb.suggestions`` (the knowledge base depends on work orders, never the other way).
 """
 
 from __future__ import annotations
@@ -34,16 +34,10 @@ async def kb_search(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-async def kb_suggest(request: web.Request) -> web.Response:
-    """Entries to show before typing: from a ticket (its menu choice and category) or given ones."""
-    q = api.query(request, s.SuggestQuery)
-    choice, category = q.choice, q.category
-    if q.ticket is not None:
-        ticket = await request.app[wo_keys.WORKORDERS].get(q.ticket)
-        choice = choice or ticket["menu_choice"]
-        category = category or ticket["category"]
-    entries = await request.app[keys.KB].suggest(choice=choice, category=category, limit=q.limit)
-    return web.json_response({"choice": choice, "category": category, "entries": entries})
+async def kb_suggestions(request: web.Request) -> web.Response:
+    """Entries to show before typing, for the ticket on the desk, each with why (``callcenter.kb.suggest``)."""
+    q = api.query(request, ks.SuggestionsQuery)
+    return web.json_response(await request.app[keys.SUGGESTIONS].for_ticket(q.ticket_id, q.limit))
 
 
 async def kb_list(request: web.Request) -> web.Response:
@@ -118,8 +112,9 @@ K = "knowledge base"
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/kb/search", kb_search, "Search the knowledge base (Chinese substrings, highlighted)", K,
           query=s.SearchQuery, response=s.SearchResult),
-    Route("GET", "/api/kb/suggest", kb_suggest, "Suggested entries for a ticket, menu choice or category", K,
-          query=s.SuggestQuery, response=s.KbSuggestions, errors={404: "no such ticket"}),
+    Route("GET", "/api/kb/suggestions", kb_suggestions,
+          "Entries for the ticket's caller before typing (message heard, menu choice, last ticket), with reasons", K,
+          query=ks.SuggestionsQuery, response=ks.Suggestions, errors={404: "no such ticket"}),
     Route("GET", "/api/kb/entries", kb_list, "List entries", K, query=s.KbListQuery, response=s.KbPage),
     Route("POST", "/api/kb/entries", kb_create, "Add an entry", K, body=s.KbEntryIn, ok=(201,), response=s.KbEntry,
           role="supervisor"),

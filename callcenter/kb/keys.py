@@ -9,6 +9,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from callcenter.kb.prevention import PreventionService
     from callcenter.kb.service import KbService
+    from callcenter.kb.suggestions import SuggestionService
 
 KB: web.AppKey["KbService"] = web.AppKey("kb")
 PREVENTION: web.AppKey["PreventionService"] = web.AppKey("prevention")
+SUGGESTIONS: web.AppKey["SuggestionService"] = web.AppKey("kb_suggestions")

@@ -17,6 +17,7 @@ from callcenter import keys as app_keys
 from callcenter.kb import http, keys, prevention_http
 from callcenter.kb.prevention import PreventionService
 from callcenter.kb.service import KbService
+from callcenter.kb.suggestions import SuggestionService
 from callcenter.store.db import session_factory
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,7 @@ async def open_kb(app: web.Application) -> AsyncIterator[None]:
     kb = KbService(session_factory(app[app_keys.ENGINE]), make_url(settings.database_url).get_backend_name())
     app[keys.KB] = kb
     app[keys.PREVENTION] = PreventionService(session_factory(app[app_keys.ENGINE]), settings.hospital.zone)
+    app[keys.SUGGESTIONS] = SuggestionService(session_factory(app[app_keys.ENGINE]))
     await _seed_kb(kb, settings.workorders.kb_sample)
     yield
 

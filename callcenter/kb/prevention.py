@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.kb.models import KbEntry, KbView, PreventionMessage
-from callcenter.kb.service import TICKET_CATEGORIES
+from callcenter.kb.suggest import TICKET_CATEGORIES
 from callcenter.store.models import Ticket
 from callcenter.workorders.effect import effect_windows, message_effect
 from callcenter.workorders.exceptions import InvalidData, NotFound

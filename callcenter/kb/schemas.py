@@ -18,6 +18,34 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Category = Literal[tuple(CATEGORIES)]  # type: ignore[valid-type]
 
 
+class SuggestionsQuery(Query):
+    ticket_id: Id = Field(description="the ticket on the desk (the call's, from the screen-pop)")
+    limit: Top = 8
+
+
+class Reason(Reply):
+    kind: Literal["message", "menu", "last_ticket"] = Field(
+        description="message: a hotline message the caller heard (made from the entry); menu: the IVR choice; "
+                    "last_ticket: the category of the caller's last ticket")
+    value: str = Field(description="the message's words, the menu choice, or the ticket category")
+
+
+class Suggested(Reply):
+    id: int
+    question: str
+    answer: str
+    category: str
+    department: str
+    views: int = Field(description="lookups in the last 30 days")
+    reasons: list[Reason]
+
+
+class Suggestions(Reply):
+    ticket_id: int
+    signals: list[Reason]
+    entries: list[Suggested]
+
+
 class ViewIn(Body):
     ticket_id: Id | None = Field(None, description="the ticket on the desk when the entry was opened")
 

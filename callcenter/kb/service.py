@@ -38,30 +38,6 @@ CSV_COLUMNS = ("id", "question", "answer", "keywords", "category", "department",
 MAX_LIMIT = 50
 MAX_EXPANSION = 300  # a 2-character word found in more trigrams than this is matched with LIKE
 
-# The IVR's menu choice -> knowledge-base categories worth suggesting first.
-MENU_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "registration": ("registration", "guidance"),
-    "reports": ("reports",),
-    "guidance": ("guidance", "medical", "inpatient", "vaccination"),
-    "urgent": ("urgent", "medical"),
-    "complaints": ("service", "billing"),
-    "operator": (),
-}
-# A ticket's category -> knowledge-base categories.
-TICKET_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "registration": ("registration",),
-    "reports": ("reports",),
-    "guidance": ("guidance", "inpatient"),
-    "medical": ("medical", "vaccination"),
-    "urgent": ("urgent", "medical"),
-    "complaint": ("service",),
-    "suggestion": ("service",),
-    "lost_property": ("service",),
-    "billing": ("billing",),
-    "hotline_12345": ("service", "billing", "registration"),
-}
-
-
 def entry_dict(entry: KbEntry) -> dict[str, Any]:
     """An entry as the API returns it."""
     return {
@@ -258,23 +234,6 @@ class KbService:
             if len(found) >= limit:
                 break
         return found
-
-    async def suggest(
-        self, *, choice: str | None = None, category: str | None = None, limit: int = 10
-    ) -> list[dict[str, Any]]:
-        """Entries worth showing before the operator types: from the menu choice and the ticket's category."""
-        wanted: list[str] = []
-        for cat in (*TICKET_CATEGORIES.get(category or "", ()), *MENU_CATEGORIES.get(choice or "", ())):
-            if cat not in wanted:
-                wanted.append(cat)
-        if not wanted:
-            return []
-        order = {c: n for n, c in enumerate(wanted)}
-        query = select(KbEntry).where(KbEntry.active.is_(True), KbEntry.category.in_(wanted))
-        async with self._sessions() as session:
-            rows = (await session.scalars(query.order_by(KbEntry.id).limit(limit * 4))).all()
-        rows = sorted(rows, key=lambda e: (order[e.category], e.id))[: max(1, min(limit, MAX_LIMIT))]
-        return [{"id": e.id, "question": e.question, "category": e.category, "department": e.department} for e in rows]
 
     # -- entries and their history -----------------------------------------------------------------
 

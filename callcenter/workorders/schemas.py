@@ -169,13 +169,6 @@ class SearchQuery(Query):
     limit: Limit50 = 10
 
 
-class SuggestQuery(Query):
-    ticket: Id | None = None
-    choice: RequiredLabel | None = None
-    category: RequiredLabel | None = None
-    limit: Limit50 = 10
-
-
 class KbListQuery(Query):
     category: RequiredLabel | None = None
     offset: Count = 0
@@ -358,12 +351,6 @@ class KbEntry(Reply):
 
 class KbPage(Reply):
     total: int
-    entries: list[KbEntry]
-
-
-class KbSuggestions(Reply):
-    choice: str | None
-    category: str | None
     entries: list[KbEntry]
 
 

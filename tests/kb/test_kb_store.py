@@ -123,14 +123,6 @@ async def test_csv_in_gb18030_or_with_a_bom_imports_and_garbage_names_its_line(k
     assert str(caught.value) == "the CSV is not text (UTF-8 or GB18030): byte 0xff on line 2"
 
 
-async def test_suggestions_follow_menu_choice_and_ticket_category(kb):
-    reg = await add(kb, "怎么挂号？", "APP", category="registration")
-    rep = await add(kb, "报告在哪取？", "自助机", category="reports")
-    assert [e["id"] for e in await kb.suggest(choice="registration")] == [reg]
-    assert [e["id"] for e in await kb.suggest(category="reports", choice="registration")] == [rep, reg]
-    assert await kb.suggest(choice="operator") == []
-
-
 def test_query_parsing_and_highlighting():
     assert parse_query("  发烧，咳嗽 发烧 ").terms == ("发烧", "咳嗽")
     assert parse_query("发烧 发烧39度").terms == ("发烧39度",)

@@ -78,7 +78,7 @@ async def test_ids_beyond_the_database_in_changes_and_bodies(app_client):
     r = await app_client.patch(f"/api/tickets/{tid}", json={"department_id": int(TOO_BIG)}, headers=h)
     body = await r.json()
     assert r.status == 400 and body["problems"][0]["field"] == "department_id"
-    r = await app_client.get("/api/kb/suggest", params={"ticket": TOO_BIG})
+    r = await app_client.get("/api/kb/suggestions", params={"ticket_id": TOO_BIG})
     assert r.status == 400
 
 
