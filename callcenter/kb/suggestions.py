@@ -31,9 +31,10 @@ MESSAGE_WORDS = 40  # characters of a message's text kept as its reason
 
 def heard_messages(ivr: dict[str, Any]) -> list[str]:
     """The seasonal messages the caller heard (all or part): played, not missing."""
-    missing = {m.get("prompt") for m in ivr.get("messages") or [] if isinstance(m, dict) and m.get("outcome") == "missing"}
-    played = {m.get("prompt") for m in ivr.get("messages") or [] if isinstance(m, dict) and m.get("outcome") != "missing"}
-    names = [n for n in ivr.get("seasonal") or [] if isinstance(n, str)]
+    messages = [m for m in _list(ivr.get("messages")) if isinstance(m, dict)]
+    missing = {m.get("prompt") for m in messages if m.get("outcome") == "missing"}
+    played = {m.get("prompt") for m in messages if m.get("outcome") != "missing"}
+    names = [n for n in _list(ivr.get("seasonal")) if isinstance(n, str)]
     return [n for n in dict.fromkeys(names) if n in played or n not in missing]
 
 
@@ -114,6 +115,10 @@ class SuggestionService:
         query = select(KbView.entry_id, func.count()).where(KbView.at >= since).group_by(KbView.entry_id)
         wanted = set(ids)
         return {int(e): int(n) for e, n in (await session.execute(query)).all() if e in wanted}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _reason(signal: core.Signal) -> dict[str, str]:
