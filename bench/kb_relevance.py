@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from callcenter.kb.dictionary import DictionaryService
 from callcenter.kb.models import KbEntry
 from callcenter.kb.service import KbService
 from callcenter.store import open_database, session_factory
@@ -89,6 +90,8 @@ async def run(args: argparse.Namespace) -> tuple[list[dict[str, object]], str]:
                     for r in rows
                 ])
             kb = KbService(sessions, backend)
+            await DictionaryService(sessions, kb.index).seed()  # the shipped synonyms, as at first start
+            await kb.index.ensure()  # rows inserted directly: cut and indexed as at start
             for item in judged:
                 result = await kb.search(str(item["query"]), limit=DESK_LIMIT)
                 got = [r["question"] for r in result["results"]]

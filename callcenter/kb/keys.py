@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from callcenter.kb.dictionary import DictionaryService
     from callcenter.kb.prevention import PreventionService
     from callcenter.kb.service import KbService
     from callcenter.kb.suggestions import SuggestionService
@@ -14,3 +15,4 @@ if TYPE_CHECKING:
 KB: web.AppKey["KbService"] = web.AppKey("kb")
 PREVENTION: web.AppKey["PreventionService"] = web.AppKey("prevention")
 SUGGESTIONS: web.AppKey["SuggestionService"] = web.AppKey("kb_suggestions")
+DICTIONARY: web.AppKey["DictionaryService"] = web.AppKey("kb_dictionary")

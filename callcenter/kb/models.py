@@ -2,7 +2,8 @@
 
 Search indexes are not models: SQLite has an external-content FTS5 table ``kb_fts`` (trigram
 tokenizer) kept in step with ``kb_entries`` by triggers; PostgreSQL has pg_trgm GIN indexes.
-Both are created by migration 0004.
+Both are created by migration 0004.  The word index ``kb_fts_words`` (migration 0016: FTS5 on
+SQLite, a tsvector table on PostgreSQL) is written by ``callcenter.kb.index``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import Base, utcnow
@@ -70,6 +71,37 @@ class KbView(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     by: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class KbTerm(Base):
+    """A word of the hospital's own that supervisors added to the segmenter's dictionary."""
+
+    __tablename__ = "kb_terms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    word: Mapped[str] = mapped_column(String(32), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class KbSynonymGroup(Base):
+    """Words the hotline uses for the same thing (发烧, 发热, 高烧): a query word finds them all."""
+
+    __tablename__ = "kb_synonyms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    terms: Mapped[list[str]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class KbSearchState(Base):
+    """Facts about the search index: the dictionary it was built with, whether synonyms were seeded."""
+
+    __tablename__ = "kb_search_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128), default="")
 
 
 class PreventionMessage(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from callcenter import keys as app_keys
 from callcenter.kb import http, keys, prevention_http
+from callcenter.kb.dictionary import DictionaryService
 from callcenter.kb.prevention import PreventionService
 from callcenter.kb.service import KbService
 from callcenter.kb.suggestions import SuggestionService
@@ -38,7 +39,10 @@ async def open_kb(app: web.Application) -> AsyncIterator[None]:
     app[keys.KB] = kb
     app[keys.PREVENTION] = PreventionService(session_factory(app[app_keys.ENGINE]), settings.hospital.zone)
     app[keys.SUGGESTIONS] = SuggestionService(session_factory(app[app_keys.ENGINE]))
+    app[keys.DICTIONARY] = DictionaryService(session_factory(app[app_keys.ENGINE]), kb.index)
     await _seed_kb(kb, settings.workorders.kb_sample)
+    await app[keys.DICTIONARY].seed()
+    await kb.index.ensure()  # cut every entry again when the dictionary changed since the last start
     yield
 
 

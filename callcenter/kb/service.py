@@ -1,13 +1,11 @@
 """The knowledge base: entries, search, CSV import/export and the history of every edit.
 
-Search (see ``callcenter.kb.search`` for the terms): on SQLite, terms of 3+ characters are found
-through the FTS5 trigram table ``kb_fts``; a 2-character term becomes an OR of the indexed
-trigrams that start with it (each column is indexed with a newline appended, so a word at the
-very end still starts a trigram); 1-character terms are matched with ``LIKE`` on ``kb_entries``.
-Ranking is by tier, cheap enough to stop early: entries with every term in the question, then in
-question or keywords, then anywhere; within a tier, lower ids (the curated entries) first.
-On PostgreSQL every term is an ``ILIKE`` (served by the pg_trgm GIN index for 3+ characters),
-in the same tiers.  Only active entries are found; deleting an entry deactivates it, so its history stays.
+Search (see ``callcenter.kb.search`` for the plan and the score, ``callcenter.kb.index`` for the
+word index): the query is cut into words with their synonyms and pinyin readings; the index gives
+the candidates (any word, ranked by bm25 or ts_rank_cd, plus entries holding a word as a
+substring); each candidate is scored in Python the same way on SQLite and PostgreSQL, with its
+lookups of the last 30 days as a small boost.  Only active entries are found; deleting an entry
+deactivates it, so its history stays.
 """
 
 from __future__ import annotations
@@ -19,13 +17,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
+import datetime as dt
+
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import csv_reader
 from callcenter.csv_cells import SafeWriter, restore
-from callcenter.kb.models import KbEntry, KbRevision
-from callcenter.kb.search import TRIGRAM_MIN, Query, fts_match, highlight, like_pattern, parse_query, snippet
+from callcenter.kb.index import SearchIndex
+from callcenter.kb.models import KbEntry, KbRevision, KbView
+from callcenter.kb.search import highlight, score, snippet
 from callcenter.store.models import clean_text, utcnow
 from callcenter.workorders.exceptions import InvalidData, NotFound
 
@@ -36,7 +37,7 @@ LIMITS = {"question": 500, "answer": 5000, "keywords": 500, "category": 32, "dep
 REQUIRED = ("question", "answer")
 CSV_COLUMNS = ("id", "question", "answer", "keywords", "category", "department", "updated_by", "updated_at")
 MAX_LIMIT = 50
-MAX_EXPANSION = 300  # a 2-character word found in more trigrams than this is matched with LIKE
+POPULAR_DAYS = 30  # lookups counted for popularity
 
 def entry_dict(entry: KbEntry) -> dict[str, Any]:
     """An entry as the API returns it."""
@@ -89,35 +90,56 @@ class KbService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
         self._sessions = sessions
         self.dialect = dialect
+        self.index = SearchIndex(sessions, dialect)
 
     # -- search -----------------------------------------------------------------------------------
 
     async def search(
-        self, q: str, *, limit: int = 10, category: str | None = None, department: str | None = None
+        self, q: str, *, limit: int = 10, category: str | None = None, department: str | None = None,
+        now: dt.datetime | None = None,
     ) -> dict[str, Any]:
-        """Entries containing every term of ``q``, best first, with highlighted question and snippet."""
+        """Entries with some word of ``q`` (or a synonym, or what its pinyin spells), best first, highlighted."""
         started = time.perf_counter()
-        query = parse_query(q)
         limit = max(1, min(int(limit), MAX_LIMIT))
+        q = q if isinstance(q, str) else ""
         rows: list[Any] = []
-        if query:
-            async with self._sessions() as session:
-                if self.dialect == "sqlite":
-                    ids = await self._sqlite_ids(session, query, limit, category, department)
-                else:
-                    ids = await self._ilike_ids(session, query, limit, category, department)
+        async with self._sessions() as session:
+            plan, weights = await self.index.plan(session, q)
+            if plan:
+                where, params = [], {}
+                if category:
+                    where.append("e.category = :category")
+                    params["category"] = category
+                if department:
+                    where.append("e.department = :department")
+                    params["department"] = department
+                ids = await self.index.candidates(session, plan, where, params)
                 if ids:
                     table = KbEntry.__table__
-                    cols = [table.c[n] for n in ("id", "question", "answer", "keywords", "category", "department", "updated_at")]
-                    found = {r.id: r for r in (await session.execute(select(*cols).where(table.c.id.in_(ids)))).all()}
-                    rows = [found[i] for i in ids if i in found]
+                    cols = [table.c[n] for n in ("id", "question", "answer", "keywords", "category", "department",
+                                                  "updated_at")]
+                    found = (await session.execute(select(*cols).where(table.c.id.in_(ids)))).all()
+                    since = (now or utcnow()) - dt.timedelta(days=POPULAR_DAYS)
+                    views = dict((await session.execute(
+                        select(KbView.entry_id, func.count()).where(KbView.at >= since, KbView.entry_id.in_(ids))
+                        .group_by(KbView.entry_id)
+                    )).all())
+                    order = {entry_id: n for n, entry_id in enumerate(ids)}
+                    scored = [
+                        (score((r.question.lower(), r.keywords.lower(), r.answer.lower()), plan, weights,
+                               views.get(r.id, 0)), r)
+                        for r in found
+                    ]
+                    scored.sort(key=lambda pair: (-pair[0], order[pair[1].id]))
+                    rows = [r for value, r in scored[:limit] if value > 0]
+        terms = plan.terms
         results = [
             {
                 "id": e.id,
                 "question": e.question,
-                "question_html": highlight(e.question, query.terms),
-                "snippet_html": snippet(e.answer, query.terms),
-                "keywords_html": highlight(e.keywords, query.terms),
+                "question_html": highlight(e.question, terms),
+                "snippet_html": snippet(e.answer, terms),
+                "keywords_html": highlight(e.keywords, terms),
                 "answer": e.answer,
                 "category": e.category,
                 "department": e.department,
@@ -127,113 +149,10 @@ class KbService:
         ]
         return {
             "query": q,
-            "terms": list(query.terms),
+            "terms": list(terms),
             "results": results,
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
-
-    async def _sqlite_ids(
-        self, session: AsyncSession, query: Query, limit: int, category: str | None, department: str | None
-    ) -> list[int]:
-        """Ids through the trigram index, in tiers: all terms in the question, then in question or
-        keywords, then anywhere; within a tier in id order (curated entries first), so SQLite stops
-        reading as soon as ``limit`` rows are found."""
-        groups: list[str] = []
-        like_terms: list[str] = []
-        for term in query.terms:
-            if len(term) >= TRIGRAM_MIN:
-                groups.append(fts_match((term,)))
-            elif len(term) == 2:
-                trigrams = await self._trigrams_starting(session, term)
-                if not trigrams:
-                    return []  # the word occurs in no entry
-                if len(trigrams) > MAX_EXPANSION:
-                    like_terms.append(term)
-                else:
-                    groups.append("(" + " OR ".join(fts_match((t,)) for t in trigrams) + ")")
-            else:
-                like_terms.append(term)
-        params: dict[str, Any] = {}
-        where = ["e.active = 1"]
-        for n, term in enumerate(like_terms):
-            params[f"s{n}"] = like_pattern(term)
-            where.append(
-                f"(e.question LIKE :s{n} ESCAPE '\\' OR e.keywords LIKE :s{n} ESCAPE '\\' OR e.answer LIKE :s{n} ESCAPE '\\')"
-            )
-        if category:
-            params["category"] = category
-            where.append("e.category = :category")
-        if department:
-            params["department"] = department
-            where.append("e.department = :department")
-        if not groups:
-            params["limit"] = limit
-            sql = (
-                f"SELECT e.id FROM kb_entries e WHERE {' AND '.join(where)} "
-                f"ORDER BY {self._like_rank(tuple(like_terms))}, length(e.question), e.id LIMIT :limit"
-            )
-            return list((await session.execute(text(sql), params)).scalars().all())
-        expression = " AND ".join(groups)
-        found: list[int] = []
-        for columns in ("{question}", "{question keywords}", ""):
-            params["match"] = f"{columns} : ({expression})" if columns else expression
-            params["limit"] = limit - len(found)
-            exclude = f" AND e.id NOT IN ({','.join(str(i) for i in found)})" if found else ""
-            sql = (
-                "SELECT e.id FROM kb_fts JOIN kb_entries e ON e.id = kb_fts.rowid "
-                f"WHERE kb_fts MATCH :match AND {' AND '.join(where)}{exclude} "
-                "ORDER BY kb_fts.rowid LIMIT :limit"
-            )
-            found += (await session.execute(text(sql), params)).scalars().all()
-            if len(found) >= limit:
-                break
-        return found
-
-    @staticmethod
-    async def _trigrams_starting(session: AsyncSession, term: str) -> list[str]:
-        """Indexed trigrams that begin with a two-character ``term`` (at most MAX_EXPANSION + 1)."""
-        low = term.lower()  # the trigram tokenizer folds case
-        rows = await session.execute(
-            text("SELECT term FROM kb_fts_terms WHERE term >= :low AND term < :high LIMIT :n"),
-            {"low": low, "high": low + "\U0010ffff", "n": MAX_EXPANSION + 1},
-        )
-        return [t for t in rows.scalars().all() if t.startswith(low)]
-
-    @staticmethod
-    def _like_rank(terms: tuple[str, ...]) -> str:
-        """Lower is better: a term in the question beats one in the keywords, beats the answer."""
-        parts = [
-            f"(CASE WHEN e.question LIKE :s{n} ESCAPE '\\' THEN 0 WHEN e.keywords LIKE :s{n} ESCAPE '\\' THEN 1 ELSE 2 END)"
-            for n in range(len(terms))
-        ]
-        return " + ".join(parts) or "0"
-
-    async def _ilike_ids(
-        self, session: AsyncSession, query: Query, limit: int, category: str | None, department: str | None
-    ) -> list[int]:
-        """PostgreSQL: every term an ILIKE on the trigram-indexed text, in the same tiers as SQLite."""
-        params: dict[str, Any] = {}
-        base = ["e.active"]
-        if category:
-            params["category"] = category
-            base.append("e.category = :category")
-        if department:
-            params["department"] = department
-            base.append("e.department = :department")
-        for n, term in enumerate(query.terms):
-            params[f"s{n}"] = like_pattern(term)
-        tiers = ("e.question", "(e.question || ' ' || e.keywords)", "(e.question || ' ' || e.keywords || ' ' || e.answer)")
-        found: list[int] = []
-        for column in tiers:
-            where = base + [f"{column} ILIKE :s{n}" for n in range(len(query.terms))]
-            if found:
-                where.append(f"e.id NOT IN ({','.join(str(i) for i in found)})")
-            params["limit"] = limit - len(found)
-            sql = f"SELECT e.id FROM kb_entries e WHERE {' AND '.join(where)} ORDER BY e.id LIMIT :limit"
-            found += (await session.execute(text(sql), params)).scalars().all()
-            if len(found) >= limit:
-                break
-        return found
 
     # -- entries and their history -----------------------------------------------------------------
 
@@ -268,6 +187,7 @@ class KbService:
             entry.author = author if author is not None else by
             session.add(entry)
             await session.flush()
+            await self.index.write(session, entry)
             after = {**_fields(entry), "author": entry.author, **({"source": source} if source else {})}
             session.add(KbRevision(entry_id=entry.id, action="create", by=by, before=None, after=after))
         log.info("kb.entry_created", entry_id=entry.id, by=by, author=entry.author)
@@ -279,7 +199,9 @@ class KbService:
             entry = await session.get(KbEntry, entry_id)
             if entry is None:
                 raise NotFound("kb_entry", entry_id)
-            self._apply(session, entry, {**fields, "active": True} if not entry.active and fields else fields, by, "update")
+            if self._apply(session, entry, {**fields, "active": True} if not entry.active and fields else fields, by,
+                           "update"):
+                await self.index.write(session, entry)
         return entry_dict(entry)
 
     async def delete(self, entry_id: int, by: str) -> dict[str, Any]:
@@ -288,7 +210,8 @@ class KbService:
             entry = await session.get(KbEntry, entry_id)
             if entry is None:
                 raise NotFound("kb_entry", entry_id)
-            self._apply(session, entry, {"active": False}, by, "delete")
+            if self._apply(session, entry, {"active": False}, by, "delete"):
+                await self.index.write(session, entry)
         return entry_dict(entry)
 
     async def history(self, entry_id: int) -> list[dict[str, Any]]:
@@ -380,9 +303,11 @@ class KbService:
                         entry.id = entry_id
                     session.add(entry)
                     await session.flush()
+                    await self.index.write(session, entry)
                     session.add(KbRevision(entry_id=entry.id, action="import", by=by, before=None, after=_fields(entry)))
                     report["created"] += 1
                 elif self._apply(session, entry, {**fields, "active": True}, by, "import"):
+                    await self.index.write(session, entry)
                     report["updated"] += 1
                 else:
                     report["unchanged"] += 1
