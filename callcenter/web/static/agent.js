@@ -70,6 +70,7 @@
       showRecording(false);
       resetTicket();
       kbIds = [];
+      resetKb();
       replace($("pop-history").tBodies[0]);
       $("pop-no-history").hidden = true;
       $("pop-menu").textContent = "…";
@@ -100,6 +101,7 @@
     $("pop-no-history").hidden = rows.length > 0;
     if (message.ticket_id) {
       call.ticketId = message.ticket_id;
+      loadSuggestions(message.ticket_id);
       loadTicket(message.ticket_id).catch((error) => { $("f-status").textContent = `${t("ticket.load_failed")}: ${error.message}`; });
     }
   }
@@ -517,6 +519,8 @@
     $("todo-status").textContent = "";
     call = { call_id: `todo-${ticketId}`, caller_number: callerNumber, ticketId, fromTodo: true };
     resetTicket();
+    resetKb();
+    loadSuggestions(ticketId);
     $("ticket-call").textContent = `${callerNumber || t("pop.anonymous")} · ${t("todo.ticket", { id: ticketId })}`;
     loadTicket(ticketId).catch((error) => { $("f-status").textContent = `${t("ticket.load_failed")}: ${error.message}`; });
   }
@@ -537,7 +541,54 @@
   loadTodo();
 
   // -- knowledge base ---------------------------------------------------------------------------
+  // Before the operator types, the panel shows the entries suggested for the ticket's caller
+  // (GET /api/kb/suggestions: the message heard, the menu choice, the last ticket), each with why;
+  // typing replaces them with search results, clearing the box brings them back.  Every entry
+  // opened (its whole answer shown, or its answer used) counts one lookup per ticket.
   let kbTimer = null, kbSeq = 0;
+  let kbSuggested = null; // {ticketId, entries} of the call on the desk
+  let kbViewed = new Set(); // entries counted for this ticket
+  function resetKb() {
+    kbSuggested = null;
+    kbViewed = new Set();
+    kbSeq++;
+    $("kb-q").value = "";
+    replace($("kb-results"));
+    $("kb-status").textContent = "";
+  }
+  async function loadSuggestions(ticketId) {
+    try {
+      const data = await api("GET", `/api/kb/suggestions?ticket_id=${encodeURIComponent(ticketId)}&limit=8`);
+      if (!call || call.ticketId !== ticketId) return; // another call by now
+      kbSuggested = { ticketId, entries: data.entries };
+      if (!$("kb-q").value.trim()) showSuggestions();
+    } catch (_) { /* the search box still works */ }
+  }
+  function showSuggestions() {
+    const entries = kbSuggested ? kbSuggested.entries : [];
+    $("kb-results").dataset.mode = "suggested";
+    $("kb-status").textContent = entries.length ? t("kb.suggested", { n: entries.length }) : "";
+    replace($("kb-results"), entries.map((entry) => kbItem(entry, [], entry.reasons)));
+  }
+  function reasonText(reason) {
+    const value = reason.kind === "menu" ? t(`menu.${reason.value}`)
+      : reason.kind === "last_ticket" ? t(`wo.${reason.value}`)
+        : reason.value.length > 16 ? `${reason.value.slice(0, 16)}…` : reason.value;
+    return t(`kb.reason.${reason.kind}`, { value });
+  }
+  function kbItem(entry, terms, reasons) {
+    const short = entry.answer.length > 160;
+    const answer = el("div", { class: "kb-a" }, marked(short ? entry.answer.slice(0, 160) + "…" : entry.answer, terms));
+    const open = () => { // the whole answer, counted as a lookup
+      replace(answer, marked(entry.answer, terms));
+      countView(entry);
+    };
+    return el("li", { dataset: { id: entry.id } },
+      (reasons || []).length ? el("span", { class: "kb-reason", dataset: { kind: reasons[0].kind } }, reasonText(reasons[0])) : null,
+      el("button", { type: "button", class: "link kb-q", title: t("kb.open"), onclick: open }, marked(entry.question, terms)),
+      answer,
+      el("button", { type: "button", class: "small", onclick: () => useAnswer(entry) }, t("kb.use")));
+  }
   $("kb-q").addEventListener("input", () => {
     clearTimeout(kbTimer);
     kbTimer = setTimeout(searchKb, 120);
@@ -545,16 +596,14 @@
   async function searchKb() {
     const q = $("kb-q").value.trim();
     const seq = ++kbSeq;
-    if (!q) { replace($("kb-results")); $("kb-status").textContent = ""; return; }
+    if (!q) { showSuggestions(); return; }
     try {
       const data = await api("GET", `/api/kb/search?q=${encodeURIComponent(q)}&limit=8`);
       if (seq !== kbSeq) return; // a newer query is on its way
       const terms = data.terms || [q];
+      $("kb-results").dataset.mode = "search";
       $("kb-status").textContent = t("kb.found", { n: data.results.length });
-      replace($("kb-results"), data.results.map((entry) => el("li", { dataset: { id: entry.id } },
-        el("div", { class: "kb-q" }, marked(entry.question, terms)),
-        el("div", { class: "kb-a" }, marked(entry.answer.length > 160 ? entry.answer.slice(0, 160) + "…" : entry.answer, terms)),
-        el("button", { type: "button", class: "small", onclick: () => useAnswer(entry) }, t("kb.use")))));
+      replace($("kb-results"), data.results.map((entry) => kbItem(entry, terms, [])));
     } catch (error) {
       if (seq !== kbSeq) return;
       $("kb-status").textContent = error.status === 404 ? t("kb.unavailable") : `${t("kb.failed")}: ${error.message}`;
@@ -566,9 +615,16 @@
     answer.value = answer.value ? `${answer.value}\n${entry.answer}` : entry.answer;
     if (!kbIds.includes(String(entry.id))) kbIds.push(String(entry.id));
     answer.focus();
-    // Counted for 未诉先办 (what callers ask more); a failed count never gets in the operator's way.
+    countView(entry);
+  }
+  // Counted for 未诉先办 and popularity (kb_views), once per entry and ticket; a failed count never
+  // gets in the operator's way.
+  function countView(entry) {
     const ticketId = (ticket && ticket.id) || (call && call.ticketId) || null;
-    api("POST", `/api/kb/entries/${entry.id}/views`, ticketId ? { ticket_id: ticketId } : {}).catch(() => {});
+    const key = `${ticketId}:${entry.id}`;
+    if (kbViewed.has(key)) return;
+    kbViewed.add(key);
+    api("POST", `/api/kb/entries/${entry.id}/views`, ticketId ? { ticket_id: ticketId } : {}).catch(() => kbViewed.delete(key));
   }
 
   document.addEventListener("keydown", (event) => {
