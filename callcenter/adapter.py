@@ -26,6 +26,10 @@ Agents: a phone that registers logs its agent in (``acd.auto_login``); feature c
 ``UserEvent(HotlineAgent)`` to log in/out, pause and resume; device states say when a phone is
 busy with a call the ACD did not place.  Events that no longer fit the core's state (a vanished
 channel, an answer after the caller left) are normal races: logged at debug, never a crash.
+
+Counted for Prometheus (the registry ``create_app`` hands over): each ``Offer`` the core makes
+(``callcenter_offers_total``, by kind), each answer it accepts (``callcenter_answers_total``) and those
+within the two-ring window (``callcenter_answers_within_two_rings_total``), the same test as the ticket's.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any, Protocol
 
 import structlog
 from panoramisk.message import Message
+from prometheus_client import CollectorRegistry, Counter
 
 from callcenter.acd import (
     Acd,
@@ -191,8 +196,16 @@ class Adapter:
 
     def __init__(self, settings: Settings, ami: AmiClient, tickets: TicketService, clock: Callable[[], float] = time.time,
                  states: AgentStateStore | None = None, recorder: CallRecorder | None = None,
-                 dialler: KeptDialler | None = None) -> None:
+                 dialler: KeptDialler | None = None, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
+        # registry None: counted, not exported (tests build many adapters in one process)
+        self._offers = Counter("callcenter_offers", "Offers the ACD made (one phone rung for one call), by kind: "
+                               "first, guard, pair, all", ["kind"], registry=registry)
+        self._answers = Counter("callcenter_answers", "Offers answered by an operator (answers the ACD accepted)",
+                                registry=registry)
+        self._within_two_rings = Counter("callcenter_answers_within_two_rings", "Answers within the two-ring window "
+                                         "([acd] rings x (ring_on + ring_off)) from the call's first ring",
+                                         registry=registry)
         self.ami = ami
         self.tickets = tickets
         self.clock = clock
@@ -284,6 +297,11 @@ class Adapter:
             log.debug("acd.event_ignored", acd_event=type(event).__name__, reason=str(err))
             return False
         self.rings.observe(event, self.acd)
+        if isinstance(event, AgentAnswered):
+            self._answers.inc()
+            answered = self.acd.calls.get(event.call_id)
+            if answered is not None and self._within_window(answered):
+                self._within_two_rings.inc()
         for command in commands:
             self._execute(command)
         return True
@@ -293,6 +311,7 @@ class Adapter:
             listener(command)
         match command:
             case Offer():
+                self._offers.labels(command.kind).inc()
                 log.info("acd.offer", uniqueid=command.call_id, agent=command.agent_id, guard=command.guard,
                          callback=command.callback)
                 asyncio.create_task(self._ring(command))
@@ -740,18 +759,27 @@ class Adapter:
         finally:
             self.legs.pop(leg.leg_id, None)
 
+    @staticmethod
+    def _ring_seconds(call: Call) -> float:
+        """From the call's first ring (or offer) to its answer."""
+        first_ring = call.first_rang_at or call.first_offered_at or call.answered_at or 0
+        return max(0.0, (call.answered_at or 0) - first_ring)
+
+    def _within_window(self, call: Call) -> bool:
+        """Answered within the two-ring promise (the ticket's ``within_two_rings``)."""
+        return self._ring_seconds(call) <= self.settings.acd.ring_timeout
+
     def _measurements(self, call: Call) -> dict:
         """Per-call figures kept on the ticket: menu, wait, rings, two-ring promise, misses."""
         cadence = self.settings.acd.ring_on + self.settings.acd.ring_off
-        first_ring = call.first_rang_at or call.first_offered_at or call.answered_at or 0
-        ring_time = max(0.0, (call.answered_at or 0) - first_ring)
+        ring_time = self._ring_seconds(call)
         waiting_since = call.waiting_since if call.waiting_since is not None else call.arrived_at
         return {
             "menu_seconds": round(waiting_since - call.arrived_at, 3),
             "wait_seconds": round((call.answered_at or 0) - waiting_since, 3),
             "ring_seconds": round(ring_time, 3),
             "rings": max(1, math.ceil(ring_time / cadence)) if cadence > 0 else 1,
-            "within_two_rings": ring_time <= self.settings.acd.ring_timeout,
+            "within_two_rings": self._within_window(call),
             "offered_to": list(call.offered_to),
             "missed_by": list(call.missed_by),
         }

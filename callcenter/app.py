@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 import callcenter.schema  # noqa: F401  (every table known before the first write)
 from callcenter import keys
@@ -37,6 +38,7 @@ from callcenter.tickets.service import TicketService
 from callcenter.tickets.sweep import close_vanished_calls
 from callcenter.web.api import unhandled_errors
 from callcenter.web.health import health
+from callcenter.web.metrics import LiveCollector, LoopLag, metrics
 from callcenter.web.plugin import open_web, setup_web
 from callcenter.workorders.plugin import open_workorders, setup_workorders
 
@@ -50,6 +52,9 @@ def create_app(settings: Settings) -> web.Application:
     """Build the controller's application; nothing is opened until it starts."""
     app = web.Application(middlewares=[unhandled_errors])  # outermost: a logged 500 with an error id
     app[keys.SETTINGS] = settings
+    # One Prometheus registry per app (tests start many in one process), handed to each part that counts.
+    app[keys.METRICS] = CollectorRegistry()
+    app[keys.LEADING] = lambda: True  # one controller: it leads (issue 16's leadership will decide)
     app.cleanup_ctx.extend([
         _store,  # the database and the ticket service: everything below writes through them
         open_workorders,  # work orders hook every ticket write, from the first call on
@@ -61,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
         open_recording,  # the recording service, handed to the adapter and to outbound calls
         open_outbound,  # the outbound calls' service: its dialling policy is handed to the adapter (kept places)
         _adapter,  # the ACD adapter: operators' states restored, then AMI connects
+        _metrics,  # /metrics reads the core, AMI and the ticket queue at each scrape; the event loop's lag
         run_recording,  # a previous run's unfinished recordings, the storage watch, the retention job
         _agi,  # the FastAGI server: calls arrive from here on
         _reconciler,  # queue_log: tickets for the calls the fallback queue served while we were away
@@ -69,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
         open_list_runner,  # list tasks and automatic callbacks (FastAGI route "outbound-list")
     ])
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
     ivr_http.add_routes(app)
     setup_web(app)  # accounts, operator desktop, wallboard, reports
     setup_workorders(app)  # work orders, callbacks, departments (/api)
@@ -82,7 +89,8 @@ def create_app(settings: Settings) -> web.Application:
 async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     engine = await open_database(settings.database_url)
-    tickets = TicketService(session_factory(engine), settings.node, spill_dir=settings.state_path / "spill")
+    tickets = TicketService(session_factory(engine), settings.node, spill_dir=settings.state_path / "spill",
+                            registry=app[keys.METRICS])
     await tickets.start()
     app[keys.ENGINE], app[keys.TICKETS] = engine, tickets
     yield
@@ -105,7 +113,7 @@ async def _ivr(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _ami(app: web.Application) -> AsyncIterator[None]:
-    app[keys.AMI] = AmiClient(app[keys.SETTINGS].ami)  # connected once the adapter listens (_adapter)
+    app[keys.AMI] = AmiClient(app[keys.SETTINGS].ami, registry=app[keys.METRICS])  # connected once the adapter listens (_adapter)
     yield
     await app[keys.AMI].close()
 
@@ -114,13 +122,26 @@ async def _adapter(app: web.Application) -> AsyncIterator[None]:
     settings, ami = app[keys.SETTINGS], app[keys.AMI]
     states = AgentStateStore(session_factory(app[keys.ENGINE]), settings.node)
     adapter = Adapter(settings, ami, app[keys.TICKETS], states=states, recorder=recorder_of(app),
-                      dialler=app[outbound_keys.SERVICE])
+                      dialler=app[outbound_keys.SERVICE], registry=app[keys.METRICS])
     await adapter.start()  # operators' chosen states, restored at the first login
     app[keys.ADAPTER] = adapter
     await ami.start()
     yield
     await adapter.close()
     await states.flush()
+
+
+async def _metrics(app: web.Application) -> AsyncIterator[None]:
+    registry = app[keys.METRICS]
+    live = LiveCollector(app[keys.ADAPTER], app[keys.AMI], app[keys.TICKETS], app[keys.LEADING])
+    registry.register(live)
+    lag = LoopLag(registry)
+    task = asyncio.create_task(lag.run(), name="event-loop-lag")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    registry.unregister(live)
+    registry.unregister(lag.histogram)
 
 
 async def _agi(app: web.Application) -> AsyncIterator[None]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from callcenter.adapter import Adapter
@@ -25,6 +27,8 @@ AGI: web.AppKey["AgiServer"] = web.AppKey("agi")
 ADAPTER: web.AppKey["Adapter"] = web.AppKey("adapter")
 IVR: web.AppKey["IvrFlow | None"] = web.AppKey("ivr")
 IVR_MESSAGES: web.AppKey["Messages | None"] = web.AppKey("ivr_messages")  # hotline messages made on the web
+METRICS: web.AppKey["CollectorRegistry"] = web.AppKey("metrics")  # this app's Prometheus registry (GET /metrics)
+LEADING: web.AppKey[Callable[[], bool]] = web.AppKey("leading")  # does this controller lead? (/health, /metrics)
 # The logged-in user of a request (callcenter.accounts.models.User), set by the web side's access
 # middleware; other areas' handlers (the work-order API) read who is acting from it.
 USER: web.RequestKey[Any] = web.RequestKey("user")

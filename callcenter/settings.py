@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from callcenter.exceptions import ConfigError
 
 ENV_PREFIX = "CALLCENTER_"
+METRICS_TOKEN_MIN = 24  # characters of [web] metrics_token: long enough that guessing it is hopeless
 # Old key -> the key that replaced it.  Old files keep working; the old keys are deprecated.
 MOVED = {
     "web.timezone": "hospital.timezone",
@@ -82,6 +83,8 @@ class WebSettings:
     lockout_minutes: float = 15.0
     service_level_target: float = 0.9  # answered within two rings; the wallboard alerts below it
     long_wait_alert: float = 60.0  # seconds a caller may wait before the wallboard alerts
+    # GET /metrics beyond loopback: "Authorization: Bearer <this>" (or a supervisor's session); empty: no token works
+    metrics_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -527,6 +530,9 @@ def _validate(settings: Settings) -> None:
         settings.recording_asterisk_dir  # embedded: the directory must lie inside the root
     if settings.log_format not in ("console", "json"):
         raise ConfigError("config.value", "log_format must be 'console' or 'json'")
+    if 0 < len(settings.web.metrics_token) < METRICS_TOKEN_MIN:
+        raise ConfigError("config.value", f"web.metrics_token: at least {METRICS_TOKEN_MIN} characters "
+                                          "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
 
 
 def _validate_zone(hospital: HospitalSettings) -> None:

@@ -12,7 +12,9 @@ docs/architecture.md, "Asterisk configuration and the libraries we lean on"):
   (``outage_s``) when a ping is answered again (``ami.connected`` the first time); panoramisk's own
   connection chatter ("Not able to reconnect" every second of an outage) is silenced;
 - ``responsive``: logged in *and* a ping answered within the watchdog interval (a server that
-  accepts the login and then answers nothing is not "connected" for the health endpoint).
+  accepts the login and then answers nothing is not "connected" for the health endpoint);
+- ``callcenter_ami_reconnects_total`` (Prometheus, in the registry the app hands over) counts the
+  outages that ended, where ``ami.reconnected`` is logged.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import structlog
 from panoramisk import Manager
 from panoramisk.message import Message
+from prometheus_client import CollectorRegistry, Counter
 
 from callcenter.exceptions import AmiError
 from callcenter.settings import AmiSettings
@@ -51,8 +54,10 @@ _panoramisk_log.addFilter(_QuietReconnects())
 class AmiClient:
     """One AMI connection that reconnects by itself; events are handled in arrival order."""
 
-    def __init__(self, settings: AmiSettings) -> None:
+    def __init__(self, settings: AmiSettings, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
+        self._reconnects = Counter("callcenter_ami_reconnects", "AMI outages that ended: answering again after a loss",
+                                   registry=registry)  # None: counted, not exported
         self.handlers: dict[str, list[EventHandler]] = {}
         self.login_hooks: list[LoginHook] = []
         self.disconnect_hooks: list[Callable[[], None]] = []
@@ -217,6 +222,7 @@ class AmiClient:
             return
         outage, self._outage_since = self.last_pong - self._outage_since, None
         if self._ever_up:
+            self._reconnects.inc()
             log.info("ami.reconnected", host=self.settings.host, port=self.settings.port, outage_s=round(outage, 1))
         else:
             log.info("ami.connected", host=self.settings.host, port=self.settings.port)

@@ -1,7 +1,8 @@
 """GET /health: is the controller connected to Asterisk (AMI) and to its database?
 
 Anyone may ask (no login: monitoring probes): the answer is only ``{"status": "ok" | "degraded",
-"node": ...}``, 200 when AMI and the database are both fine, 503 otherwise.  A logged-in supervisor
+"node": ..., "role": "leader" | "standby"}`` (the node name and whether this controller leads), 200
+when AMI and the database are both fine, 503 otherwise.  A logged-in supervisor
 (or admin) gets the details as well: AMI (connected, the age of its last answered ping, the last
 error, host and port, the resync after a reconnect), the database, FastAGI sessions, every agent's
 state and who is on duty.
@@ -37,7 +38,8 @@ async def health(request: web.Request) -> web.Response:
     adapter = app[keys.ADAPTER]
     connected = _responsive(ami)
     ok = connected and adapter.link["up"] and database.get("ok", False)
-    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "node": app[keys.SETTINGS].node}
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "node": app[keys.SETTINGS].node,
+                            "role": "leader" if app[keys.LEADING]() else "standby"}
     if await _is_supervisor(request):
         body.update(_details(app, ami, adapter, database, connected))
     return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
@@ -81,11 +83,9 @@ def _details(app: web.Application, ami: Any, adapter: Any, database: dict[str, A
 async def _is_supervisor(request: web.Request) -> bool:
     """True for a request with a current supervisor's (or admin's) session; /health needs no login."""
     try:
-        from aiohttp_session import get_session
+        from callcenter.web.security import request_user
 
-        from callcenter.web.security import _session_user
-
-        user = await _session_user(request, await get_session(request))
+        user = await request_user(request)
     except Exception:  # no session machinery (a bare app), or a cookie that is none of ours
         log.debug("health.no_session", exc_info=True)
         return False

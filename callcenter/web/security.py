@@ -222,6 +222,11 @@ async def _session_user(request: web.Request, session: Session) -> User | None:
     return user
 
 
+async def request_user(request: web.Request) -> User | None:
+    """The current session's user, for a public route that answers more to some (the middleware loads no session there)."""
+    return await _session_user(request, await get_session(request))
+
+
 def _route_role(request: web.Request) -> str:
     """The role the matched route declares; a path no route matches needs a login (then 404 or 405)."""
     if request.match_info.http_exception is not None:

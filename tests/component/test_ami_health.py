@@ -1,7 +1,7 @@
 """/health and the AMI connection's truth, over real sockets.
 
-- The public answer (no login, or an operator) is only ``status`` and ``node``; the details (AMI,
-  database, agents' states, errors, host) are for a logged-in supervisor.
+- The public answer (no login, or an operator) is only ``status``, ``node`` and ``role`` (whether this
+  controller leads); the details (AMI, database, agents' states, errors, host) are for a logged-in supervisor.
 - AMI is "connected" only when it answered a ping within the watchdog interval: an AMI that accepts
   the login (and the resync) and then answers no ping is degraded, every time it is asked.
 - An outage is logged once when it starts and once when it ends (with its length), however long it
@@ -88,20 +88,36 @@ async def health(client: TestClient) -> tuple[int, dict]:
     return response.status, await response.json()
 
 
-async def test_the_public_answer_is_status_and_node_only(controller):
+PUBLIC = {"status": "ok", "node": "pbx-test", "role": "leader"}
+
+
+async def test_the_public_answer_is_status_node_and_role_only(controller):
     client, _ = controller
     await eventually(lambda: health(client), 5)
     status, body = await health(client)
-    assert (status, body) == (200, {"status": "ok", "node": "pbx-test"})
+    assert (status, body) == (200, PUBLIC)
     await login(client, "op1")  # an operator sees no more than anyone
-    assert (await health(client))[1] == {"status": "ok", "node": "pbx-test"}
+    assert (await health(client))[1] == PUBLIC
+
+
+async def test_the_role_is_what_the_leadership_says(tmp_path: Path):
+    """The app's ``LEADING`` (one controller: always; issue 16's leadership later) decides /health's and /metrics' word."""
+    settings = make_test_settings(tmp_path / "state")
+    settings = dataclasses.replace(settings, ami=dataclasses.replace(settings.ami, port=free_port(), reconnect_delay=60),
+                                   agi=dataclasses.replace(settings.agi, port=free_port()))
+    app = create_app(settings)
+    app[keys.LEADING] = lambda: False
+    async with TestClient(TestServer(app)) as client:
+        status, body = await health(client)
+        assert (status, body) == (503, {"status": "degraded", "node": "pbx-test", "role": "standby"})  # no AMI here
+        assert "\ncallcenter_leader 0.0\n" in await (await client.get("/metrics")).text()
 
 
 async def test_a_supervisor_gets_the_details(controller):
     client, _ = controller
     await login(client, "boss")
     status, body = await health(client)
-    assert status == 200 and body["status"] == "ok" and body["node"] == "pbx-test"
+    assert status == 200 and body["status"] == "ok" and body["node"] == "pbx-test" and body["role"] == "leader"
     assert body["ami"]["connected"] is True and body["ami"]["logged_in"] is True
     assert 0 <= body["ami"]["last_pong_s"] <= 2 * PING
     assert body["ami"]["resynced"] is True and body["database"]["ok"] is True

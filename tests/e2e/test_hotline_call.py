@@ -80,7 +80,7 @@ async def test_health_reports_ami_and_database(controller_factory):
     # ok: AMI answered a ping lately, resynced, and the database answers; the details (AMI, database,
     # agents) are for a logged-in supervisor (tests/component/test_ami_health.py)
     assert response.status == 200
-    assert body == {"status": "ok", "node": controller.settings.node}
+    assert body == {"status": "ok", "node": controller.settings.node, "role": "leader"}
 
 
 async def test_caller_hanging_up_while_waiting_is_an_abandoned_ticket(controller_factory, phone_factory, asterisk):

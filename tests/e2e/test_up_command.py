@@ -74,7 +74,7 @@ async def test_up_serves_health_and_the_demo_call_gets_a_ticket(asterisk, tmp_pa
             body = await eventually(healthy, timeout=60, interval=0.5, message="health OK")
         except AssertionError as err:
             raise AssertionError(f"{err}\n--- callcenter up said:\n{output.decode(errors='replace')[-3000:]}") from None
-        assert body == {"status": "ok", "node": "pbx-up"}  # details only for a logged-in supervisor
+        assert body == {"status": "ok", "node": "pbx-up", "role": "leader"}  # details only for a logged-in supervisor
         assert b"http://127.0.0.1:8093/health" in output  # it prints where to look
 
         db = tmp_path / "state" / "callcenter.db"

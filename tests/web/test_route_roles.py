@@ -21,6 +21,8 @@ from webtools import component_settings
 
 # Every route anybody may call without logging in.
 PUBLIC_ROUTES = {("GET", "/login"), ("HEAD", "/login"), ("POST", "/login"), ("GET", "/health"), ("HEAD", "/health"),
+                 # loopback, the metrics token or a supervisor's session: the handler decides (tests/web/test_metrics.py)
+                 ("GET", "/metrics"), ("HEAD", "/metrics"),
                  ("GET", "/static/i18n.js"), ("HEAD", "/static/i18n.js")}  # the labels, beside the static files
 # Every route that needs more than a logged-in operator (GET also answers HEAD).
 ABOVE_OPERATOR = {

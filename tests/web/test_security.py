@@ -16,7 +16,7 @@ from callcenter.web import keys as web_keys
 from callcenter.web.security import COOKIE_NAME
 from webtools import PASSWORD, csrf_of, login
 
-PUBLIC = {"/login", "/health"}
+PUBLIC = {"/login", "/health", "/metrics"}  # /metrics: loopback needs no login (tests/web/test_metrics.py)
 
 
 def every_route(app: web.Application) -> list[tuple[str, str]]:
