@@ -33,8 +33,8 @@ from callcenter.kb.search import Plan, fts_phrase, idf, like_pattern, plan_query
 log = structlog.get_logger(__name__)
 
 VERSION = "1"  # of how text is cut and indexed: a change rebuilds every index at start
-WORD_CANDIDATES = 60  # best entries by the word index
-SUBSTRING_CANDIDATES = 40  # entries holding a query word as a substring
+WORD_CANDIDATES = 30  # best entries by the word index
+SUBSTRING_CANDIDATES = 20  # entries holding a query word as a substring
 MAX_EXPANSION = 300  # a 2-character word found in more trigrams than this is matched with LIKE
 TRIGRAM_MIN = 3
 _CHUNK = 500
@@ -195,9 +195,14 @@ class SearchIndex:
         """Ids of entries with any of the plan's terms: best by the word index first, then substrings."""
         found = await (self._sqlite_words if self.dialect == "sqlite" else self._pg_words)(session, plan, where, params)
         seen = set(found)
-        substrings = [w for w in (*plan.words, plan.phrase) if w]
+        vocab = self._vocab or {}
+        # As substrings: the whole query, and the words the index does not hold (cut otherwise in the
+        # entries); a single character only when it is the whole query (LIKE reads every entry).
+        substrings = [w for w in (plan.phrase, *plan.words) if len(w) >= 2 and (w == plan.phrase or w not in vocab)]
+        if len(found) >= WORD_CANDIDATES and plan.phrase in vocab:
+            return found  # the whole query is an indexed word and the index had enough
         for entry_id in await (self._sqlite_substrings if self.dialect == "sqlite" else self._pg_substrings)(
-            session, tuple(dict.fromkeys(substrings)), where, params
+            session, tuple(dict.fromkeys(substrings or [plan.phrase])), where, params
         ):
             if entry_id not in seen:
                 seen.add(entry_id)
@@ -209,13 +214,22 @@ class SearchIndex:
         match = " OR ".join(fts_phrase(t) for t in plan.terms if any(c.isalnum() for c in t))
         if not match:
             return []
-        sql = (
-            "SELECT w.rowid FROM kb_fts_words w JOIN kb_entries e ON e.id = w.rowid "
-            f"WHERE kb_fts_words MATCH :words_match{''.join(' AND ' + c for c in where)} "
-            "ORDER BY bm25(kb_fts_words, 10.0, 5.0, 1.0) LIMIT :words_limit"
-        )
-        rows = await session.execute(text(sql), {**params, "words_match": match, "words_limit": WORD_CANDIDATES})
-        return list(rows.scalars().all())
+        if where:  # the index holds active entries only: join the entries only to filter
+            sql = (
+                "SELECT w.rowid FROM kb_fts_words w JOIN kb_entries e ON e.id = w.rowid "
+                f"WHERE kb_fts_words MATCH :words_match{''.join(' AND ' + c for c in where)} "
+                "ORDER BY w.rank LIMIT :words_limit"
+            )
+        else:  # ranked and cut inside FTS5 (rank: bm25 weighted question > keywords > answer, migration 0016)
+            sql = "SELECT rowid FROM kb_fts_words WHERE kb_fts_words MATCH :words_match ORDER BY rank LIMIT :words_limit"
+        # Questions and keywords first: a common word is in thousands of answers, and ranking them
+        # all costs more than the whole search may; answers are read only when those run short.
+        values = {**params, "words_match": f"{{question keywords}} : ({match})", "words_limit": WORD_CANDIDATES}
+        found = list((await session.execute(text(sql), values)).scalars().all())
+        if len(found) < WORD_CANDIDATES:
+            values["words_match"] = match
+            found += [i for i in (await session.execute(text(sql), values)).scalars().all() if i not in found]
+        return found[:WORD_CANDIDATES]
 
     async def _pg_words(self, session: AsyncSession, plan: Plan, where: Sequence[str],
                         params: dict[str, Any]) -> list[int]:

@@ -28,6 +28,8 @@ TS = sa.DateTime(timezone=True)
 SQLITE = (
     "CREATE VIRTUAL TABLE kb_fts_words USING fts5(question, keywords, answer, tokenize='unicode61')",
     "CREATE VIRTUAL TABLE kb_fts_words_vocab USING fts5vocab(kb_fts_words, 'row')",
+    # ORDER BY rank: bm25 with question > keywords > answer, computed inside FTS5
+    "INSERT INTO kb_fts_words(kb_fts_words, rank) VALUES ('rank', 'bm25(10.0, 5.0, 1.0)')",
 )
 SQLITE_DOWN = ("DROP TABLE kb_fts_words_vocab", "DROP TABLE kb_fts_words")
 POSTGRES = (
