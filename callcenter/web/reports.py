@@ -350,6 +350,9 @@ def loop_html(report: dict[str, Any]) -> str:
         _raw_table(["reports.loop.question", "reports.loop.now", "reports.loop.before", "reports.loop.change"],
                    [[_e(r["question"]), _e(r["now"]), _e(r["before"]), _e(f"+{r['change']}")]
                     for r in problems["rising_questions"]]),
+        f"<h3>{_label('reports.loop.looked_up_most')}</h3>",
+        _raw_table(["reports.loop.question", "reports.loop.views"],
+                   [[_e(r["question"]), _e(r["views"])] for r in problems["looked_up_most"]]),
         f"<h3>{_label('reports.loop.repeat_callers')}</h3>",
         _raw_table(["reports.loop.caller", "reports.loop.calls", "reports.loop.tickets", "col.category"],
                    [[_e(r["caller_number"]), _e(r["calls"]), _e(" ".join(f"#{i}" for i in r["tickets"])),

@@ -19,8 +19,9 @@ Every figure is defined in docs/reports.md in the hospital's words; in short, fo
 - *ledger*: items created before the end and not struck off by then are *open*; items struck off
   in the range are *struck off*;
 - *problems*: the categories whose calls rose most against the previous period of the same length
-  (``rising``), the knowledge-base entries looked up more often (the questions), repeat callers (two or more calls in the range, or a case with revisits), and the
-  cases overdue at the end.
+  (``rising``), the knowledge-base entries looked up more often (the questions), the entries looked up
+  most in the range (``looked_up_most``), repeat callers (two or more calls in the range, or a case
+  with revisits), and the cases overdue at the end.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ NO_CATEGORY = ""  # a case nobody categorised
 NO_DEPARTMENT = ""  # a case the hotline kept (never handed to a department)
 ALL = "*"  # the all-departments key of the per-department tallies
 TOP_RISING = 10
+TOP_LOOKED_UP = 10
 TOP_REPEAT = 20
 TOP_OVERDUE = 50
 SCORED = frozenset(str(k) for k in range(1, 6))
@@ -277,6 +279,13 @@ def repeat_callers(calls: Iterable[TicketRow], top: int = TOP_REPEAT) -> list[di
     return out[:top]
 
 
+def looked_up_most(views: Mapping[str, int], questions: Mapping[str, str],
+                   top: int = TOP_LOOKED_UP) -> list[dict[str, Any]]:
+    """The knowledge-base entries opened most from the desk in the range (lookups per entry id), most first."""
+    ranked = sorted(((n, int(key)) for key, n in views.items() if n > 0), key=lambda pair: (-pair[0], pair[1]))
+    return [{"entry_id": entry, "question": questions.get(str(entry), ""), "views": n} for n, entry in ranked[:top]]
+
+
 def closed_loop(calls: list[TicketRow], before_counts: Mapping[str, int], open_rows: list[TicketRow],
                 surveys: list[SurveyRow], ledger: list[LedgerRow], start: dt.datetime, end: dt.datetime,
                 kb_views: Mapping[str, int] | None = None, kb_views_before: Mapping[str, int] | None = None,
@@ -308,6 +317,7 @@ def closed_loop(calls: list[TicketRow], before_counts: Mapping[str, int], open_r
                 {"entry_id": int(r.key), "question": (kb_questions or {}).get(r.key, ""), "now": r.now,
                  "before": r.before, "change": r.change}
                 for r in rising(kb_views or {}, kb_views_before or {}, TOP_RISING)],
+            "looked_up_most": looked_up_most(kb_views or {}, kb_questions or {}),
             "repeat_callers": repeat_callers(calls),
             "overdue": overdue[:TOP_OVERDUE],
         },

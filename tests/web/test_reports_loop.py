@@ -180,6 +180,8 @@ async def test_the_month_s_closed_loop_figures_match_the_hand_count(client):
     ]
     assert problems["rising_questions"] == [
         {"entry_id": 9001, "question": "如何查询检验报告", "now": 3, "before": 1, "change": 2}]
+    assert problems["looked_up_most"] == [  # 如何挂号 fell (2 -> 1) yet was looked up in the month
+        {"entry_id": 9001, "question": "如何查询检验报告", "views": 3}, {"entry_id": 9002, "question": "如何挂号", "views": 1}]
     assert problems["repeat_callers"] == [
         {"caller_number": "13800000009", "calls": 3, "tickets": [9], "categories": ["registration"]},
         {"caller_number": "13800000004", "calls": 2, "tickets": [4, 5], "categories": ["complaint"]},
@@ -203,10 +205,14 @@ async def test_a_day_in_the_month_counts_only_its_own_calls_and_what_was_overdue
 async def test_the_page_csv_and_monthly_pdf_show_the_loop_in_chinese(client):
     await login(client, "boss")
     page = await (await client.get(f"/reports?{MONTH}")).text()
-    for heading in ("月度分析", "闭环工单", "各科室按时办结", "回访满意率", "有效回访满意率", "本期问题清单", "检验科", "如何查询检验报告"):
+    for heading in ("月度分析", "闭环工单", "各科室按时办结", "回访满意率", "有效回访满意率", "本期问题清单", "检验科", "如何查询检验报告",
+                    "查阅最多的知识库问题", "如何挂号"):
         assert heading in page, heading
     csv = await (await client.get(f"/api/reports.csv?{MONTH}")).text()
     assert "loop_by_department" in csv and "检验科" in csv and "loop_repeat_callers" in csv
+    rows = list(reader(csv.splitlines()))
+    at_most = rows.index(["loop_looked_up_most", "entry_id", "question", "views"])
+    assert rows[at_most + 1: at_most + 3] == [["", "9001", "如何查询检验报告", "3"], ["", "9002", "如何挂号", "1"]]
     assert "13800000004" in csv
     if not shutil.which("pdftoppm") or not Path("/usr/bin/chromium").exists():
         pytest.skip("pdftoppm or chromium missing")
@@ -222,7 +228,7 @@ async def test_the_page_csv_and_monthly_pdf_show_the_loop_in_chinese(client):
     assert pngs and all(p.stat().st_size > 10_000 for p in pngs)
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(target), "-"], check=True, capture_output=True,
                           timeout=60).stdout.decode()
-    for heading in ("月度分析", "闭环工单", "各科室回访满意度与整改台账", "本期问题清单", "热线提示效果", "儿科", "检验科"):
+    for heading in ("月度分析", "闭环工单", "各科室回访满意度与整改台账", "本期问题清单", "热线提示效果", "儿科", "检验科", "查阅最多的知识库问题"):
         assert heading in text, heading
 
 

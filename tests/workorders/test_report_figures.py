@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from callcenter.workorders.report_figures import (
-    LedgerRow, SurveyRow, TicketRow, closed_loop, ledger_figures, on_the_call, overdue_at, repeat_callers,
+    LedgerRow, SurveyRow, TicketRow, closed_loop, ledger_figures, looked_up_most, on_the_call, overdue_at, repeat_callers,
     satisfaction, time_limit,
 )
 
@@ -120,5 +120,22 @@ def test_closed_loop_totals_categories_departments_and_problems():
                                   {"category": "other", "now": 1, "before": 0, "change": 1},  # new: rose most relatively
                                   {"category": "medical", "now": 2, "before": 1, "change": 1}]
     assert problems["rising_questions"] == [{"entry_id": 7, "question": "如何取报告", "now": 3, "before": 1, "change": 2}]
+    assert problems["looked_up_most"] == [{"entry_id": 7, "question": "如何取报告", "views": 3}]
     assert [o["ticket_id"] for o in problems["overdue"]] == [9, 3]
     assert problems["repeat_callers"][0]["tickets"] == [3, 4]
+
+
+def test_looked_up_most_ranks_entries_by_lookups_in_the_range_not_by_their_rise():
+    views = {"3": 2, "12": 9, "5": 2, "8": 0}
+    questions = {"3": "怎么挂号", "12": "发烧怎么办", "5": "报告在哪取"}
+    assert looked_up_most(views, questions) == [
+        {"entry_id": 12, "question": "发烧怎么办", "views": 9},
+        {"entry_id": 3, "question": "怎么挂号", "views": 2},  # a tie: the lower id first
+        {"entry_id": 5, "question": "报告在哪取", "views": 2},
+    ]
+    assert looked_up_most(views, questions, top=1)[0]["entry_id"] == 12
+    assert looked_up_most({"7": 1}, {}) == [{"entry_id": 7, "question": "", "views": 1}]  # an entry gone since
+    assert looked_up_most({}, {}) == []
+    fell = closed_loop([], {}, [], [], [], START, END, kb_views={"1": 1}, kb_views_before={"1": 5}, kb_questions={"1": "q"})
+    assert fell["problems"]["rising_questions"] == [] and fell["problems"]["looked_up_most"] == [
+        {"entry_id": 1, "question": "q", "views": 1}]
