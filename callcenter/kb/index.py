@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 VERSION = "1"  # of how text is cut and indexed: a change rebuilds every index at start
 WORD_CANDIDATES = 30  # best entries by the word index
 SUBSTRING_CANDIDATES = 20  # entries holding a query word as a substring
+COMMON_MIN = 500  # a word in more entries than this and a tenth of them is common
 MAX_EXPANSION = 300  # a 2-character word found in more trigrams than this is matched with LIKE
 TRIGRAM_MIN = 3
 _CHUNK = 500
@@ -211,17 +212,23 @@ class SearchIndex:
 
     async def _sqlite_words(self, session: AsyncSession, plan: Plan, where: Sequence[str],
                             params: dict[str, Any]) -> list[int]:
-        match = " OR ".join(fts_phrase(t) for t in plan.terms if any(c.isalnum() for c in t))
+        terms = [t for t in plan.terms if any(c.isalnum() for c in t)]
+        # Ranking thousands of entries that share a common word (孩子) costs more than the whole search
+        # may: such words are left to the score when rarer ones are there, else read in id order.
+        vocab, common = self._vocab or {}, max(COMMON_MIN, self._total // 10)
+        rare = [t for t in terms if vocab.get(t, 0) <= common]
+        match = " OR ".join(fts_phrase(t) for t in (rare or terms))
         if not match:
             return []
+        order = "rank" if rare else "rowid"
         if where:  # the index holds active entries only: join the entries only to filter
             sql = (
                 "SELECT w.rowid FROM kb_fts_words w JOIN kb_entries e ON e.id = w.rowid "
                 f"WHERE kb_fts_words MATCH :words_match{''.join(' AND ' + c for c in where)} "
-                "ORDER BY w.rank LIMIT :words_limit"
+                f"ORDER BY w.{order} LIMIT :words_limit"
             )
         else:  # ranked and cut inside FTS5 (rank: bm25 weighted question > keywords > answer, migration 0016)
-            sql = "SELECT rowid FROM kb_fts_words WHERE kb_fts_words MATCH :words_match ORDER BY rank LIMIT :words_limit"
+            sql = f"SELECT rowid FROM kb_fts_words WHERE kb_fts_words MATCH :words_match ORDER BY {order} LIMIT :words_limit"
         # Questions and keywords first: a common word is in thousands of answers, and ranking them
         # all costs more than the whole search may; answers are read only when those run short.
         values = {**params, "words_match": f"{{question keywords}} : ({match})", "words_limit": WORD_CANDIDATES}

@@ -38,6 +38,7 @@ REQUIRED = ("question", "answer")
 CSV_COLUMNS = ("id", "question", "answer", "keywords", "category", "department", "updated_by", "updated_at")
 MAX_LIMIT = 50
 POPULAR_DAYS = 30  # lookups counted for popularity
+POPULAR_REFRESH = 60  # seconds the counts are kept
 
 def entry_dict(entry: KbEntry) -> dict[str, Any]:
     """An entry as the API returns it."""
@@ -91,6 +92,7 @@ class KbService:
         self._sessions = sessions
         self.dialect = dialect
         self.index = SearchIndex(sessions, dialect)
+        self._popular: tuple[float, dt.datetime, dict[int, int]] | None = None
 
     # -- search -----------------------------------------------------------------------------------
 
@@ -119,11 +121,7 @@ class KbService:
                     cols = [table.c[n] for n in ("id", "question", "answer", "keywords", "category", "department",
                                                   "updated_at")]
                     found = (await session.execute(select(*cols).where(table.c.id.in_(ids)))).all()
-                    since = (now or utcnow()) - dt.timedelta(days=POPULAR_DAYS)
-                    views = dict((await session.execute(
-                        select(KbView.entry_id, func.count()).where(KbView.at >= since, KbView.entry_id.in_(ids))
-                        .group_by(KbView.entry_id)
-                    )).all())
+                    views = await self._views(session, now or utcnow())
                     order = {entry_id: n for n, entry_id in enumerate(ids)}
                     scored = [
                         (score((r.question.lower(), r.keywords.lower(), r.answer.lower()), plan, weights,
@@ -153,6 +151,17 @@ class KbService:
             "results": results,
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
         }
+
+    async def _views(self, session: AsyncSession, now: dt.datetime) -> dict[int, int]:
+        """Lookups per entry in the last 30 days; read at most once a minute (a slow signal)."""
+        cached = self._popular
+        if cached is None or time.monotonic() - cached[0] > POPULAR_REFRESH or abs(cached[1] - now) > dt.timedelta(
+                seconds=POPULAR_REFRESH):
+            since = now - dt.timedelta(days=POPULAR_DAYS)
+            rows = await session.execute(
+                select(KbView.entry_id, func.count()).where(KbView.at >= since).group_by(KbView.entry_id))
+            cached = self._popular = (time.monotonic(), now, dict(rows.all()))
+        return cached[2]
 
     # -- entries and their history -----------------------------------------------------------------
 

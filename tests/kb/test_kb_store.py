@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
-from callcenter.kb.search import highlight, parse_query, snippet
+from callcenter.kb.search import highlight, snippet
 from callcenter.kb.service import KbService
 from callcenter.store import open_database, session_factory
 from callcenter.workorders.exceptions import InvalidData, NotFound
@@ -41,14 +41,14 @@ async def test_substring_search_of_every_length_with_question_hits_first(kb):
     c = await add(kb, "流感疫苗几岁打？", "6月龄以上可以接种。", "疫苗 发烧")
     assert await ids(kb, "发烧") == [a, c, b]  # question, then keywords, then answer
     assert await ids(kb, "烧") == [a, c, b]  # one character
-    assert await ids(kb, "发烧怎么") == [a]  # four characters
+    assert (await ids(kb, "发烧怎么"))[0] == a  # four characters, verbatim in the question
     assert await ids(kb, "预约") == [b]
     assert await ids(kb, "接种") == [c]
     assert await ids(kb, "急诊") == [b]  # two characters at the end of a sentence
     assert await ids(kb, "发热") == [a]  # two characters at the very end of a column
     assert await ids(kb, "app") == [b]  # case-insensitive
-    assert await ids(kb, "孩子 急诊") == [b]  # every term must match
-    assert await ids(kb, "孩子，发烧") == [a, b]
+    assert (await ids(kb, "孩子 急诊"))[0] == b  # the entry with every word first, then those with some
+    assert set(await ids(kb, "孩子，发烧")) == {a, b, c} and (await ids(kb, "孩子，发烧"))[0] == a
     assert await ids(kb, "牙疼") == []
     assert await ids(kb, "") == []
     assert await ids(kb, "发烧", category="medical", limit=2) == [a, c]
@@ -123,10 +123,7 @@ async def test_csv_in_gb18030_or_with_a_bom_imports_and_garbage_names_its_line(k
     assert str(caught.value) == "the CSV is not text (UTF-8 or GB18030): byte 0xff on line 2"
 
 
-def test_query_parsing_and_highlighting():
-    assert parse_query("  发烧，咳嗽 发烧 ").terms == ("发烧", "咳嗽")
-    assert parse_query("发烧 发烧39度").terms == ("发烧39度",)
-    assert parse_query("%_'\"").terms == ("_",)
+def test_highlighting():
     assert highlight("发烧和发烧", ("发烧",)) == "<mark>发烧</mark>和<mark>发烧</mark>"
     assert highlight("abc", ("B", "bc")) == "a<mark>bc</mark>"
     assert snippet("短文本", ("文",)) == "短<mark>文</mark>本"
