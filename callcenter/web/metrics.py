@@ -65,10 +65,12 @@ class LiveCollector:
                                 value=len(holding))
         yield GaugeMetricFamily("callcenter_longest_wait_seconds", "How long the longest-waiting caller has waited "
                                 "(0: nobody waits)", value=max([0.0, *waits]))
-        operators = GaugeMetricFamily("callcenter_operators", "Operators by ACD state", labels=["state"])
+        operators = GaugeMetricFamily("callcenter_operators", "Operators by ACD state (configured, never seen: logged out)",
+                                      labels=["state"])
         counts = {state: 0 for state in AgentState}
         for agent in acd.agents.values():
             counts[agent.state] += 1
+        counts[AgentState.LOGGED_OUT] += sum(1 for a in self.adapter.settings.agents if a.id not in acd.agents)
         for state, count in counts.items():
             operators.add_metric([state.value], count)
         yield operators

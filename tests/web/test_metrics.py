@@ -127,8 +127,9 @@ async def test_from_loopback_the_scrape_needs_no_login_and_carries_every_family(
     families = await scrape(client)
     assert {name: families[name].type for name in FAMILIES if name in families} == FAMILIES
     operators = {s.labels["state"]: s.value for s in families["callcenter_operators"].samples}
-    # Every state, zeros too (a series that vanished would break rate() and alerts); 1001's phone registered.
-    assert operators == {"logged_out": 0.0, "available": 1.0, "ringing": 0.0, "on_call": 0.0, "wrap_up": 0.0,
+    # Every state, zeros too (a series that vanished would break alerts); 1001's phone registered, 1002-1004
+    # configured and never seen (logged out).
+    assert operators == {"logged_out": 3.0, "available": 1.0, "ringing": 0.0, "on_call": 0.0, "wrap_up": 0.0,
                          "paused": 0.0}
     assert value(families, "callcenter_leader") == 1.0 and value(families, "callcenter_ami_up") == 1.0
     assert value(families, "callcenter_calls_waiting") == 0.0 == value(families, "callcenter_longest_wait_seconds")
@@ -174,8 +175,9 @@ async def test_a_call_flow_moves_the_counters_by_exactly_what_happened(controlle
     await eventually(lambda: second.bridging, 5, message="second caller bridged")
     second.hangup()  # the caller hangs up while talking
     await eventually(lambda: second.closed.is_set(), 5, message="second call over")
+    for uid in ("1741568400.1", "1741568400.2"):  # a ticket's end is written once the cut window has passed
+        await eventually(lambda uid=uid: _ended(app, uid), 8, message=f"ticket {uid} ended")
     assert await app[keys.TICKETS].flush(5)
-    await eventually(lambda: app[keys.TICKETS].pending_writes == 0, 5)
 
     # AMI drops and comes back: one reconnect.
     fake.drop()
@@ -195,6 +197,11 @@ async def test_a_call_flow_moves_the_counters_by_exactly_what_happened(controlle
     assert [t.details["acd"]["within_two_rings"] for t in tickets] == [True, False]  # the ticket agrees
     now = await scrape(client)
     assert value(now, "callcenter_calls_waiting") == 0.0 and value(now, "callcenter_operators", state="available") == 1.0
+
+
+async def _ended(app, uid: str) -> bool:
+    ticket = await app[keys.TICKETS].get(uid)
+    return ticket is not None and ticket.ended_at is not None
 
 
 async def test_from_elsewhere_a_token_or_a_supervisor_session_is_needed(controller):
