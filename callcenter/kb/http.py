@@ -28,7 +28,7 @@ class Promote(Body):
 
 
 async def kb_search(request: web.Request) -> web.Response:
-    """Substring search in Chinese with highlighted question and answer snippet."""
+    """Search by words (synonyms, pinyin and initials too), best first, with highlighted question and snippet."""
     q = api.query(request, s.SearchQuery)
     result = await request.app[keys.KB].search(q.q, limit=q.limit, category=q.category, department=q.department)
     return web.json_response(result)
@@ -108,9 +108,46 @@ async def kb_promote(request: web.Request) -> web.Response:
     return web.json_response(entry, status=201)
 
 
+async def kb_words(request: web.Request) -> web.Response:
+    """The supervisors' dictionary terms and the synonym groups."""
+    return web.json_response(await request.app[keys.DICTIONARY].words())
+
+
+async def kb_add_term(request: web.Request) -> web.Response:
+    """Add a dictionary term; every entry is cut into words again."""
+    body = await api.body(request, ks.TermIn)
+    return web.json_response(await request.app[keys.DICTIONARY].add_term(body.word, who(request) or ""), status=201)
+
+
+async def kb_delete_term(request: web.Request) -> web.Response:
+    """Remove a dictionary term; every entry is cut into words again."""
+    term_id = path_id(request, what="kb_term")
+    return web.json_response(await request.app[keys.DICTIONARY].delete_term(term_id, who(request) or ""))
+
+
+async def kb_add_synonyms(request: web.Request) -> web.Response:
+    """Add a synonym group."""
+    body = await api.body(request, ks.SynonymsIn)
+    return web.json_response(await request.app[keys.DICTIONARY].add_group(body.terms, who(request) or ""),
+                             status=201)
+
+
+async def kb_change_synonyms(request: web.Request) -> web.Response:
+    """Replace the terms of a synonym group."""
+    body = await api.body(request, ks.SynonymsIn)
+    group_id = path_id(request, what="kb_synonyms")
+    return web.json_response(await request.app[keys.DICTIONARY].update_group(group_id, body.terms, who(request) or ""))
+
+
+async def kb_delete_synonyms(request: web.Request) -> web.Response:
+    """Remove a synonym group."""
+    group_id = path_id(request, what="kb_synonyms")
+    return web.json_response(await request.app[keys.DICTIONARY].delete_group(group_id, who(request) or ""))
+
+
 K = "knowledge base"
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/kb/search", kb_search, "Search the knowledge base (Chinese substrings, highlighted)", K,
+    Route("GET", "/api/kb/search", kb_search, "Search the knowledge base (words, synonyms, pinyin; ranked, highlighted)", K,
           query=s.SearchQuery, response=s.SearchResult),
     Route("GET", "/api/kb/suggestions", kb_suggestions,
           "Entries for the ticket's caller before typing (message heard, menu choice, last ticket), with reasons", K,
@@ -131,6 +168,19 @@ ROUTES: tuple[Route, ...] = (
           response={"type": "string"}, response_media="text/csv", role="supervisor"),
     Route("POST", "/api/kb/import", kb_import, "Import CSV (id empty: new entry); all or nothing", K,
           body_media="text/csv", response=s.KbImportReport, role="supervisor"),
+    Route("GET", "/api/kb/words", kb_words, "The dictionary terms and synonym groups search uses", K,
+          response=ks.Words),
+    Route("POST", "/api/kb/terms", kb_add_term, "Add a dictionary term (entries are cut into words again)", K,
+          body=ks.TermIn, ok=(201,), response=ks.TermOut, errors={409: "the term is there already"},
+          role="supervisor"),
+    Route("DELETE", "/api/kb/terms/{id}", kb_delete_term, "Remove a dictionary term (entries are cut again)", K,
+          response=ks.TermOut, role="supervisor"),
+    Route("POST", "/api/kb/synonyms", kb_add_synonyms, "Add a synonym group", K, body=ks.SynonymsIn, ok=(201,),
+          response=ks.SynonymsOut, errors={409: "too many groups"}, role="supervisor"),
+    Route("PUT", "/api/kb/synonyms/{id}", kb_change_synonyms, "Replace a synonym group's terms", K,
+          body=ks.SynonymsIn, response=ks.SynonymsOut, role="supervisor"),
+    Route("DELETE", "/api/kb/synonyms/{id}", kb_delete_synonyms, "Remove a synonym group", K,
+          response=ks.SynonymsOut, role="supervisor"),
     Route("POST", "/api/desk/tickets/{id}/promote", kb_promote,
           "Promote a desk reply into the knowledge base (question editable), with its author", "desk",
           body=Promote, body_required=False, ok=(201,), response=s.KbEntry,

@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 VERSION = "1"  # of how text is cut and indexed: a change rebuilds every index at start
 WORD_CANDIDATES = 30  # best entries by the word index
 SUBSTRING_CANDIDATES = 20  # entries holding a query word as a substring
+MAX_SUBSTRINGS = 8  # terms looked up as substrings
 COMMON_MIN = 500  # a word in more entries than this and a tenth of them is common
 MAX_EXPANSION = 300  # a 2-character word found in more trigrams than this is matched with LIKE
 TRIGRAM_MIN = 3
@@ -176,7 +177,8 @@ class SearchIndex:
         q = (q or "")[:200]
         vocab = await self._vocabulary(session)
         seg = self.segmenter()
-        found = words.query_words(q, seg) or words.query_words(q, words.segmenter(()))
+        # Queries are cut with the synonyms' terms as words too, so a group's longer term stays whole.
+        found = words.query_words(q, words.segmenter((*self.dictionary, *self._synonyms)))
         if not found:  # only stop words: look for them after all
             found = [w for w in (t.strip() for t in seg.cut(q.lower())) if any(c.isalnum() for c in w)]
         plan = plan_query(
@@ -197,9 +199,10 @@ class SearchIndex:
         found = await (self._sqlite_words if self.dialect == "sqlite" else self._pg_words)(session, plan, where, params)
         seen = set(found)
         vocab = self._vocab or {}
-        # As substrings: the whole query, and the words the index does not hold (cut otherwise in the
-        # entries); a single character only when it is the whole query (LIKE reads every entry).
-        substrings = [w for w in (plan.phrase, *plan.words) if len(w) >= 2 and (w == plan.phrase or w not in vocab)]
+        # As substrings: the whole query, and the words and synonyms the index does not hold (cut
+        # otherwise in the entries); one character only when it is the whole query (LIKE reads all).
+        substrings = [w for w in (plan.phrase, *plan.terms) if len(w) >= 2 and (w == plan.phrase or w not in vocab)]
+        substrings = substrings[:MAX_SUBSTRINGS]
         if len(found) >= WORD_CANDIDATES and plan.phrase in vocab:
             return found  # the whole query is an indexed word and the index had enough
         for entry_id in await (self._sqlite_substrings if self.dialect == "sqlite" else self._pg_substrings)(

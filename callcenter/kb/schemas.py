@@ -130,3 +130,36 @@ class Report(Reply):
     categories: list[CategoryRise]
     entries: list[EntryRise]
     messages: list[Message]
+
+
+# -- the words search uses (callcenter/kb/dictionary.py) ------------------------------------------
+
+Term = line(16, 1)  # words.TERM_MAX; spaces and other rules checked by the service
+
+
+class TermIn(Body):
+    word: Term = Field(description="a word of the hospital's own (department, test, drug, disease), kept whole")
+
+
+class TermOut(Reply):
+    id: int
+    word: str
+    created_by: str
+    created_at: str
+
+
+class SynonymsIn(Body):
+    terms: list[Term] = Field(min_length=2, max_length=12, description="words meaning the same thing to a caller")
+
+
+class SynonymsOut(Reply):
+    id: int
+    terms: list[str]
+    updated_by: str
+    updated_at: str
+
+
+class Words(Reply):
+    terms: list[TermOut] = Field(description="the supervisors' dictionary terms")
+    shipped_terms: int = Field(description="terms shipped in data/kb_dictionary.txt")
+    synonyms: list[SynonymsOut]

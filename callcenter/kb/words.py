@@ -105,14 +105,14 @@ _segmenters: dict[frozenset[str], _Segmenter] = {}
 
 
 def segmenter(extra: Iterable[str] = ()) -> _Segmenter:
-    """The process's segmenter for these extra words (made on first use; the last two are kept)."""
+    """The process's segmenter for these extra words (made on first use; the last four are kept)."""
     key = frozenset(extra)
     found = _segmenters.get(key)
     if found is not None:
         return found
     with _lock:
         if key not in _segmenters:
-            while len(_segmenters) >= 2:
+            while len(_segmenters) >= 4:
                 _segmenters.pop(next(iter(_segmenters)))
             _segmenters[key] = _Segmenter(key)
         return _segmenters[key]

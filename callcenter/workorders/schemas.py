@@ -163,7 +163,8 @@ class SpecialistPatch(Patch):
 
 
 class SearchQuery(Query):
-    q: str = Field(max_length=200, description="words; every one must match (control characters are separators)")
+    q: str = Field(max_length=1000, description="what the operator typed: Chinese words, synonyms, pinyin or "
+                   "initials; entries with any of its words, best first (the first 200 characters count)")
     category: RequiredLabel | None = None
     department: RequiredName | None = None
     limit: Limit50 = 10
