@@ -143,7 +143,7 @@ async def test_operator_pop_kb_ticket_and_live_wallboard_with_real_calls(
         assert await operator.text_content("#kb-results li mark") == "发烧39度"  # the term is highlighted
         assert "孩子发烧39度需要挂急诊吗" in await operator.text_content("#kb-results")  # our entry is found
         first_answer = (await operator.text_content("#kb-results li .kb-a")).rstrip("…")
-        await operator.click("#kb-results li button")  # "use answer" copies it into the form
+        await operator.click("#kb-results li button.kb-use")  # "use answer" copies it into the form
         assert (await operator.input_value("#f-answer")).startswith(first_answer[:30])
     else:
         await operator.wait_for_selector("#kb-status:has-text('知识库暂不可用')")

@@ -170,7 +170,7 @@ async def test_the_pop_opens_the_panel_with_suggestions_typing_replaces_them_ope
             break
         await asyncio.sleep(0.05)
     assert await views_of(app, flu, tid) == 1
-    await page.click(f"{first} button.small")
+    await page.click(f"{first} button.kb-use")
     assert "24 小时开放" in await page.input_value("#f-answer")
     await asyncio.sleep(0.5)
     assert await views_of(app, flu, tid) == 1

@@ -587,7 +587,7 @@
       (reasons || []).length ? el("span", { class: "kb-reason", dataset: { kind: reasons[0].kind } }, reasonText(reasons[0])) : null,
       el("button", { type: "button", class: "link kb-q", title: t("kb.open"), onclick: open }, marked(entry.question, terms)),
       answer,
-      el("button", { type: "button", class: "small", onclick: () => useAnswer(entry) }, t("kb.use")));
+      el("button", { type: "button", class: "small kb-use", onclick: () => useAnswer(entry) }, t("kb.use")));
   }
   $("kb-q").addEventListener("input", () => {
     clearTimeout(kbTimer);
