@@ -174,13 +174,13 @@ class SearchIndex:
 
     async def plan(self, session: AsyncSession, q: str) -> tuple[Plan, dict[str, float]]:
         """The query's plan and the idf of each of its words (from the vocabulary)."""
-        q = (q or "")[:200]
+        q = words.clean((q or "")[:200])
         vocab = await self._vocabulary(session)
         seg = self.segmenter()
         # Queries are cut with the synonyms' terms as words too, so a group's longer term stays whole.
         found = words.query_words(q, words.segmenter((*self.dictionary, *self._synonyms)))
         if not found:  # only stop words: look for them after all
-            found = [w for w in (t.strip() for t in seg.cut(q.lower())) if any(c.isalnum() for c in w)]
+            found = [w for w in (t.strip() for t in seg.cut(q)) if any(c.isalnum() for c in w)]
         plan = plan_query(
             q, found, synonyms=self._synonyms,
             parts=lambda w: words.sub_words(w, seg) if len(w) >= 3 and words.is_han(w) else [],

@@ -118,7 +118,7 @@ def segmenter(extra: Iterable[str] = ()) -> _Segmenter:
         return _segmenters[key]
 
 
-def _clean(text: str) -> str:
+def clean(text: str) -> str:
     """Text a segmenter may take: lower case, no control characters or lone surrogates."""
     text = text.encode("utf-8", "replace").decode("utf-8").lower()
     return "".join(c if c.isprintable() else " " for c in text)
@@ -131,14 +131,14 @@ def _is_word(token: str) -> bool:
 def index_words(text: str, seg: _Segmenter) -> list[str]:
     """Words of an entry's text for the index: search mode (a long word and the words inside it)."""
     stop = stopwords()
-    return [t for t in (t.strip() for t in seg.cut_for_search(_clean(text))) if _is_word(t) and t not in stop]
+    return [t for t in (t.strip() for t in seg.cut_for_search(clean(text))) if _is_word(t) and t not in stop]
 
 
 def query_words(text: str, seg: _Segmenter) -> list[str]:
     """The words of a query, in order, without stop words, punctuation or repeats."""
     stop = stopwords()
     out: list[str] = []
-    for token in seg.cut(_clean(text)):
+    for token in seg.cut(clean(text)):
         token = token.strip()
         if _is_word(token) and token not in stop and token not in out:
             out.append(token)
