@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from component.fake_asterisk import FakeAsterisk
 from harness.env import make_test_settings
 from harness.polling import eventually
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter import keys
@@ -33,6 +34,8 @@ from callcenter.web import keys as web_keys
 from webtools import PASSWORD, free_port, login
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
+OPENMETRICS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")  # what Prometheus 2.x sends
 FAMILIES = {  # family -> type
     "callcenter_calls_waiting": "gauge",
     "callcenter_longest_wait_seconds": "gauge",
@@ -135,6 +138,11 @@ async def test_from_loopback_the_scrape_needs_no_login_and_carries_every_family(
     assert value(families, "callcenter_calls_waiting") == 0.0 == value(families, "callcenter_longest_wait_seconds")
     lag = await eventually(lambda: _lag_samples(client), 5, message="event-loop lag sampled")
     assert lag >= 1
+    # Prometheus itself asks for OpenMetrics first: it gets it, the same families.
+    response = await client.get("/metrics", headers={"Accept": OPENMETRICS_ACCEPT})
+    assert response.headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    opened = {f.name: f.type for f in openmetrics_families(await response.text())}
+    assert {name: opened.get(name) for name in FAMILIES} == FAMILIES
     # No label names a caller, a ticket or a call: every series is bounded.
     labels = {key for family in families.values() for s in family.samples for key in s.labels}
     assert labels <= {"state", "kind", "le"}, labels
