@@ -48,6 +48,9 @@ ABOVE_OPERATOR = {
         "POST /api/ledger/catalogue/import",
         # sampled satisfaction campaigns
         "POST /api/campaigns", "GET /api/campaigns", "GET /api/campaigns/{id}", "GET /campaigns",
+        # the words knowledge-base search uses: dictionary terms and synonym groups
+        "POST /api/kb/terms", "DELETE /api/kb/terms/{id}", "POST /api/kb/synonyms", "PUT /api/kb/synonyms/{id}",
+        "DELETE /api/kb/synonyms/{id}",
     },
 }
 
