@@ -52,19 +52,15 @@ class SuggestionService:
             ticket = await session.get(Ticket, ticket_id)
             if ticket is None:
                 raise NotFound("ticket", ticket_id)
-            ivr = (ticket.details or {}).get("ivr") or {}
+            ivr = (ticket.details or {}).get("ivr")
+            ivr = ivr if isinstance(ivr, dict) else {}
             menu = ivr.get("menu") if isinstance(ivr.get("menu"), dict) else {}
             choice = menu.get("choice") if isinstance(menu.get("choice"), str) else None
             heard = await self._heard(session, heard_messages(ivr), str(ivr.get("language") or ""))
             last = await self._last_category(session, ticket)
             found = core.signals(choice, heard, last)
-            ids, categories = core.wanted(found)
-            candidates: list[core.Candidate] = []
-            if ids or categories:
-                query = select(KbEntry.id, KbEntry.category).where(
-                    KbEntry.active.is_(True), KbEntry.category.in_(categories) | KbEntry.id.in_(ids))
-                candidates = [core.Candidate(i, c) for i, c in (await session.execute(query)).all()]
-            views = await self._views(session, [c.id for c in candidates])
+            limit = max(1, min(limit, core.MAX_LIMIT))
+            candidates, views = await self._candidates(session, *core.wanted(found), limit)
             chosen = core.suggest(found, candidates, views, limit)
             rows = {e.id: e for e in (await session.scalars(
                 select(KbEntry).where(KbEntry.id.in_([s.entry_id for s in chosen])))).all()} if chosen else {}
@@ -107,14 +103,33 @@ class SuggestionService:
                  .order_by(Ticket.arrived_at.desc(), Ticket.id.desc()).limit(1))
         return await session.scalar(query)
 
-    async def _views(self, session: AsyncSession, ids: list[int]) -> dict[int, int]:
-        """Lookups of ``ids`` in the last ``POPULAR_DAYS`` days."""
-        if not ids:
-            return {}
+    async def _candidates(self, session: AsyncSession, ids: set[int], categories: set[str],
+                          limit: int) -> tuple[list[core.Candidate], dict[int, int]]:
+        """The active entries ``suggest`` could pick, and their lookups in the last ``POPULAR_DAYS`` days.
+
+        Not every entry of the wanted categories: entries the signals tie on are ordered by lookups, then
+        id, so the first ``limit`` of a tie are among its entries looked up lately and the first ``limit``
+        of each category by id.  That keeps the read small when a category holds thousands of entries.
+        """
+        if not ids and not categories:
+            return [], {}
         since = self.clock() - dt.timedelta(days=core.POPULAR_DAYS)
-        query = select(KbView.entry_id, func.count()).where(KbView.at >= since).group_by(KbView.entry_id)
-        wanted = set(ids)
-        return {int(e): int(n) for e, n in (await session.execute(query)).all() if e in wanted}
+        wanted = KbEntry.category.in_(categories) | KbEntry.id.in_(ids)
+        looked_up = (select(KbEntry.id, KbEntry.category, func.count(KbView.id))
+                     .join(KbView, KbView.entry_id == KbEntry.id)
+                     .where(KbView.at >= since, KbEntry.active.is_(True), wanted)
+                     .group_by(KbEntry.id, KbEntry.category))
+        views: dict[int, int] = {}
+        found: dict[int, str] = {}
+        for entry_id, category, count in (await session.execute(looked_up)).all():
+            views[int(entry_id)], found[int(entry_id)] = int(count), category
+        firsts = [select(KbEntry.id, KbEntry.category).where(KbEntry.active.is_(True), KbEntry.category == category)
+                  .order_by(KbEntry.id).limit(limit) for category in sorted(categories)]
+        if ids:
+            firsts.append(select(KbEntry.id, KbEntry.category).where(KbEntry.active.is_(True), KbEntry.id.in_(ids)))
+        for query in firsts:
+            found.update({int(i): c for i, c in (await session.execute(query)).all()})
+        return [core.Candidate(i, c) for i, c in found.items()], views
 
 
 def _list(value: object) -> list[Any]:

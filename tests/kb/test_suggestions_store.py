@@ -127,3 +127,14 @@ async def test_english_words_for_a_caller_who_chose_english(stack):
                                           first_day=NOW.date(), last_day=NOW.date(), starts_at=NOW))
     tid = await ticket(sessions, "en-1", "13800000002", NOW, ivr=ivr(seasonal=("kb_flu",), language="en"))
     assert (await service.for_ticket(tid))["entries"][0]["reasons"] == [{"kind": "message", "value": "Flu season"}]
+
+
+async def test_a_large_category_still_puts_its_popular_late_entry_first(stack):
+    service, kb, sessions = stack
+    ids = [await entry(kb, f"挂号问题{n}", "registration") for n in range(12)]
+    await add(sessions, *[KbView(entry_id=ids[-1], by="op1", at=NOW - dt.timedelta(days=3)) for _ in range(2)],
+              KbView(entry_id=ids[5], by="op1", at=NOW - dt.timedelta(days=3)))
+    tid = await ticket(sessions, "big", "13800000003", NOW, ivr=ivr("registration"))
+    assert [e["id"] for e in (await service.for_ticket(tid, limit=4))["entries"]] == [ids[-1], ids[5], ids[0], ids[1]]
+    assert [e["id"] for e in (await service.for_ticket(tid, limit=50))["entries"]][:3] == [ids[-1], ids[5], ids[0]]
+    assert len((await service.for_ticket(tid, limit=50))["entries"]) == 12
