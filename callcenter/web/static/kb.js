@@ -144,6 +144,57 @@
     }
   }
 
+  // The words search uses: the supervisors' dictionary terms (a change re-cuts every entry) and synonym groups.
+  const groupTerms = (value) => value.split(/[,，、;；\s]+/).map((term) => term.trim()).filter(Boolean);
+
+  async function loadWords() {
+    try {
+      const data = await api("GET", "/api/kb/words");
+      $("kb-shipped").textContent = t("kbwords.shipped", { n: data.shipped_terms });
+      replace($("kb-terms"), data.terms.length ? data.terms.map((term) => el("li", { dataset: { id: term.id } },
+        el("span", {}, term.word), " ",
+        el("button", { type: "button", class: "small link", title: t("kbwords.delete"), dataset: { action: "delete-term" },
+          onclick: () => wordsCall("DELETE", `/api/kb/terms/${term.id}`, undefined, "kbwords.term_deleted") }, "×")))
+        : [el("li", { class: "none" }, t("kbwords.none"))]);
+      replace($("kb-groups").tBodies[0], data.synonyms.map((group) => {
+        const input = el("input", { value: group.terms.join("，"), maxlength: "200", "aria-label": t("kbwords.group") });
+        return el("tr", { dataset: { id: group.id } },
+          el("td", {}, input),
+          el("td", {}, `${localTime(group.updated_at)} ${group.updated_by || ""}`),
+          el("td", { class: "actions" },
+            el("button", { type: "button", class: "small", dataset: { action: "save-group" },
+              onclick: () => wordsCall("PUT", `/api/kb/synonyms/${group.id}`, { terms: groupTerms(input.value) }, "kbwords.saved") },
+            t("kbwords.save")), " ",
+            el("button", { type: "button", class: "small", dataset: { action: "delete-group" },
+              onclick: () => wordsCall("DELETE", `/api/kb/synonyms/${group.id}`, undefined, "kbwords.deleted") },
+            t("kbwords.delete"))));
+      }));
+    } catch (error) {
+      Hotline.say("kb-words-status", Hotline.problemText(error), false);
+    }
+  }
+
+  async function wordsCall(method, url, body, done) {
+    try {
+      await api(method, url, body);
+      Hotline.say("kb-words-status", t(done), true);
+      await loadWords();
+      return true;
+    } catch (error) {
+      Hotline.say("kb-words-status", Hotline.problemText(error), false);
+      return false;
+    }
+  }
+
+  $("kb-term-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (await wordsCall("POST", "/api/kb/terms", { word: $("kb-term").value.trim() }, "kbwords.term_added")) $("kb-term").value = "";
+  });
+  $("kb-group-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (await wordsCall("POST", "/api/kb/synonyms", { terms: groupTerms($("kb-group").value) }, "kbwords.saved")) $("kb-group").value = "";
+  });
+
   $("kb-search").addEventListener("submit", search);
   $("kb-all").addEventListener("click", () => { $("kb-admin-q").value = ""; listAll(); });
   $("kb-new").addEventListener("click", () => openEditor(null));
@@ -152,4 +203,5 @@
   $("kb-cancel").addEventListener("click", () => { $("kb-editor").hidden = true; editing = null; });
   $("kb-import").addEventListener("change", importCsv);
   listAll();
+  loadWords();
 })();
