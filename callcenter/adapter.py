@@ -106,6 +106,8 @@ AGENT_REASONS = {"1", "3", "5"}
 RINGING_STATES = {"5", "6"}  # Newstate ChannelState: 5 ringing, 6 up (an auto-answering phone skips ringing)
 ANSWER_GRACE = 2.0  # seconds from an answered Originate to the leg's FastAGI session before it counts as lost
 CUT_WINDOW = 2.0  # seconds after a hang-up to learn whether Asterisk itself cut the call
+LOST_BYE_CHECK = 0.5  # seconds after an answered agent leg's hang-up request before we make sure it went
+LEG_PREFIX = "acd-"  # our agent legs' uniqueids (Originate ChannelId)
 # SoftHangupRequest ``Cause`` 4 is AST_SOFTHANGUP_SHUTDOWN: Asterisk hangs up each channel as it stops
 # or restarts, one event per channel, before that channel's Hangup and before the Shutdown event.
 SHUTDOWN_CAUSE = "4"
@@ -257,6 +259,7 @@ class Adapter:
         ami.on("Newchannel", self.on_new_channel)
         ami.on("Newstate", self.on_new_state)
         ami.on("Hangup", self.on_hangup)
+        ami.on("HangupRequest", self.on_hangup_request)
         ami.on("BridgeLeave", self.on_bridge_leave)
         ami.on("UserEvent", self.on_user_event)
         ami.on("Shutdown", self.on_shutdown)
@@ -368,7 +371,7 @@ class Adapter:
     async def _ring(self, offer: Offer) -> None:
         """Ring one agent for one call until answered, refused or out of time."""
         live: LiveCall | KeptPlace | None = self.calls.get(offer.call_id) or self.kept.get(offer.call_id)
-        leg = Leg(f"acd-{uuid.uuid4().hex[:20]}", offer.call_id, offer.agent_id)
+        leg = Leg(f"{LEG_PREFIX}{uuid.uuid4().hex[:20]}", offer.call_id, offer.agent_id)
         self.legs[leg.leg_id] = leg
         caller = f'"{_cid(live.caller_name)}" <{_cid(live.caller_number)}>' if live else ""
         action = {
@@ -663,11 +666,32 @@ class Adapter:
             log.info("acd.dropped_leg_hung_up", leg=uniqueid)
             asyncio.create_task(self._hangup_channel(channel))
 
-    async def _hangup_channel(self, channel: str) -> None:
+    async def _finish_hangup(self, channel: str) -> None:
+        await asyncio.sleep(LOST_BYE_CHECK)
+        if await self._hangup_channel(channel):
+            log.warning("acd.lost_hangup_repaired", channel=channel)
+
+    async def _hangup_channel(self, channel: str) -> bool:
+        """Hang ``channel`` up; False if it was gone already (or AMI is down)."""
         try:
             await self.ami.action({"Action": "Hangup", "Channel": channel})
+            return True
         except AmiError as err:
             log.debug("ami.hangup_race", channel=channel, reason=str(err))
+            return False
+
+    def on_hangup_request(self, event: Message) -> None:
+        """An answered agent leg's phone hung up: make sure the hang-up reaches the channel.
+
+        Asterisk loses the phone's BYE when it comes just as the caller's Bridge moves the leg out of
+        its FastAGI session: the hang-up goes to the session's surrogate and the leg sits in the bridge
+        with a dead SIP session, the caller in silence until they give up.  A Hangup of our own a
+        moment later ends that bridge; when the BYE did its work, there is no channel left to hang up.
+        """
+        if _header(event, "Uniqueid").startswith(LEG_PREFIX) and _header(event, "ChannelState") == "6":
+            channel = _header(event, "Channel")
+            if channel:
+                asyncio.create_task(self._finish_hangup(channel))
 
     def on_new_state(self, event: Message) -> None:
         """The agent's phone is ringing (or answered at once): the ring window starts now."""

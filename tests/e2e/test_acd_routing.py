@@ -290,3 +290,43 @@ async def test_the_wallboard_counts_a_caller_who_hung_up_while_the_phone_rang(co
         "offered": 2, "answered": 1, "missed": 0, "caller_left": 1}
     board = await wallboard.snapshot()  # what supervisors are sent
     assert board["today"]["offered_to_agent"] == after["offered_to_agent"]
+
+
+@pytest.mark.parametrize("talk", [0.0, 0.05])
+async def test_an_operator_who_hangs_up_as_they_answer_strands_nobody(controller_factory, phone_factory, asterisk, talk):
+    """The operator answers and hangs up at once.  Their BYE can reach Asterisk just as the caller's
+    Bridge moves the leg out of its FastAGI session; Asterisk then loses it and the caller sat in a
+    bridge with a dead phone until they gave up.  Now the caller's call ends at once, or (when the leg
+    was gone before the bridge) the fallback queue offers the caller again: never silence."""
+    controller = await controller_factory()
+    operator_phone = await phone_factory("1001", answer="manual")
+    await ready(controller, "1001")
+    patient = await phone_factory("2005", answer="manual")
+    await patient.dial(asterisk.asterisk.hotline_number)
+    await operator_phone.wait_event("CALL_INCOMING", timeout=10)
+    await asyncio.sleep(0.3)
+    await operator_phone.accept()
+    await operator_phone.wait_event("CALL_ESTABLISHED", timeout=5)
+    await asyncio.sleep(talk)
+    await operator_phone.hangup()
+    await operator_phone.wait_event("CALL_CLOSED", timeout=5)
+
+    closed = asyncio.create_task(patient.wait_event("CALL_CLOSED", timeout=10))
+    offered_again = asyncio.create_task(operator_phone.wait_event("CALL_INCOMING", timeout=10))
+    await asyncio.wait({closed, offered_again}, return_when=asyncio.FIRST_COMPLETED)
+    if closed.done():
+        offered_again.cancel()
+        closed.result()  # the caller's call ended with the operator's hang-up (within the 3 s the waits allow)
+        expected_by = "agent"
+    else:
+        closed.cancel()
+        offered_again.result()  # handed to the fallback queue, which rings the operator again
+        await asyncio.sleep(0.3)
+        await operator_phone.accept()
+        await operator_phone.wait_event("CALL_ESTABLISHED", timeout=5)
+        await asyncio.sleep(0.5)
+        await patient.hangup()
+        await patient.wait_event("CALL_CLOSED", timeout=5)
+        expected_by = "caller"
+    kept = await ticket_of(controller, "2005")
+    assert (kept.call_status, kept.agent_id, kept.hangup_by) == ("completed", "1001", expected_by)
