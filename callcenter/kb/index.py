@@ -213,17 +213,24 @@ class SearchIndex:
                 found.append(entry_id)
         return found
 
-    async def _sqlite_words(self, session: AsyncSession, plan: Plan, where: Sequence[str],
-                            params: dict[str, Any]) -> list[int]:
+    def _index_terms(self, plan: Plan) -> tuple[list[str], bool]:
+        """The terms to look up in the word index, and whether to rank them.
+
+        Ranking thousands of entries that share a common word (孩子) costs more than the whole search
+        may: such words are left to the score when rarer ones are there, else read in id order.
+        """
         terms = [t for t in plan.terms if any(c.isalnum() for c in t)]
-        # Ranking thousands of entries that share a common word (孩子) costs more than the whole search
-        # may: such words are left to the score when rarer ones are there, else read in id order.
         vocab, common = self._vocab or {}, max(COMMON_MIN, self._total // 10)
         rare = [t for t in terms if vocab.get(t, 0) <= common]
-        match = " OR ".join(fts_phrase(t) for t in (rare or terms))
-        if not match:
+        return (rare, True) if rare else (terms, False)
+
+    async def _sqlite_words(self, session: AsyncSession, plan: Plan, where: Sequence[str],
+                            params: dict[str, Any]) -> list[int]:
+        terms, ranked = self._index_terms(plan)
+        if not terms:
             return []
-        order = "rank" if rare else "rowid"
+        match = " OR ".join(fts_phrase(t) for t in terms)
+        order = "rank" if ranked else "rowid"
         if where:  # the index holds active entries only: join the entries only to filter
             sql = (
                 "SELECT w.rowid FROM kb_fts_words w JOIN kb_entries e ON e.id = w.rowid "
@@ -243,14 +250,15 @@ class SearchIndex:
 
     async def _pg_words(self, session: AsyncSession, plan: Plan, where: Sequence[str],
                         params: dict[str, Any]) -> list[int]:
-        terms = [t for t in plan.terms if any(c.isalnum() for c in t)]
+        terms, ranked = self._index_terms(plan)
         if not terms:
             return []
         query = " || ".join(f"plainto_tsquery('simple', :w{n})" for n in range(len(terms)))
+        rank = "ts_rank_cd(CAST('{0.1, 0.2, 0.5, 1.0}' AS float4[]), w.document, q.q) DESC, " if ranked else ""
         sql = (
             f"SELECT w.entry_id FROM kb_fts_words w JOIN kb_entries e ON e.id = w.entry_id, ({'SELECT ' + query}) AS q(q) "
             f"WHERE w.document @@ q.q{''.join(' AND ' + c for c in where)} "
-            "ORDER BY ts_rank_cd(CAST('{0.1, 0.2, 0.5, 1.0}' AS float4[]), w.document, q.q) DESC, w.entry_id LIMIT :words_limit"
+            f"ORDER BY {rank}w.entry_id LIMIT :words_limit"
         )
         values = {**params, "words_limit": WORD_CANDIDATES, **{f"w{n}": t for n, t in enumerate(terms)}}
         return list((await session.execute(text(sql), values)).scalars().all())
