@@ -25,9 +25,10 @@ MAX_ALTS = 6  # alternatives of one word
 MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 
 # Weights of an alternative: the word itself > its pinyin reading > a synonym > a word inside it.
-SELF, PINYIN, SYNONYM, PART = 1.0, 0.9, 0.8, 0.5
+SELF, PINYIN, SYNONYM, PART = 1.0, 0.9, 0.6, 0.5
 FIELDS = (3.0, 2.0, 1.0)  # found in the question, the keywords, the answer
-PHRASE = 1000.0  # the whole query verbatim in the question: first
+ALSO = 0.25  # for each other field that holds it too
+PHRASE = 1000.0  # the whole query (two words or more) verbatim in the question: first
 POPULARITY = 0.05  # x log(1 + views): at most a few percent, to break near-ties
 
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -151,12 +152,11 @@ def score(fields: tuple[str, str, str], plan: Plan, weights: Mapping[str, float]
     for group in plan.groups:
         best, best_len = 0.0, 0
         for alt in group.alts:
-            for field_weight, text in zip(FIELDS, fields):
-                if alt.text in text:
-                    value = field_weight * alt.weight
-                    if value > best:
-                        best, best_len = value, (len(alt.text) if text is question else 0)
-                    break
+            where = [w for w, text in zip(FIELDS, fields) if alt.text in text]
+            if where:  # the best field counts, each other field holding it a little
+                value = (where[0] + ALSO * (len(where) - 1)) * alt.weight
+                if value > best:
+                    best, best_len = value, (len(alt.text) if where[0] == FIELDS[0] else 0)
         if best:
             found += 1
             covered += best_len
@@ -165,9 +165,9 @@ def score(fields: tuple[str, str, str], plan: Plan, weights: Mapping[str, float]
         return 0.0
     total *= found / len(plan.groups)
     total += min(1.0, covered / max(1, len(question)))  # a short question that is mostly the query
-    if len(plan.phrase) >= 2 and plan.phrase in question.replace(" ", ""):
+    if len(plan.groups) > 1 and plan.phrase in question.replace(" ", ""):
         total += PHRASE
-    elif len(plan.phrase) >= 2 and (plan.phrase in fields[1] or plan.phrase in fields[2]):
+    elif len(plan.groups) > 1 and (plan.phrase in fields[1] or plan.phrase in fields[2]):
         total += 1.0
     return total * (1 + POPULARITY * math.log1p(max(0, views)))
 

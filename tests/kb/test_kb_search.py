@@ -84,10 +84,11 @@ def test_score_orders_question_keywords_answer_word_before_synonym_and_phrase_fi
     synonym_in_question = score(("孩子发热", "", ""), plan, {})
     assert in_question > synonym_in_question > in_answer > 0
     assert in_question > in_keywords > in_answer
-    assert in_question > PHRASE
+    # a query of two words or more found verbatim in a question puts that entry first
+    two = Plan("孩子咳嗽", (Group("孩子", (Alt("孩子", SELF),)), Group("咳嗽", (Alt("咳嗽", SELF),))))
+    assert score(("孩子咳嗽怎么办", "", ""), two, {}) > PHRASE > score(("咳嗽的孩子", "孩子咳嗽", "孩子咳嗽"), two, {})
     assert score(("挂号", "", ""), plan, {}) == 0.0
     # every word found beats the rarest word alone
-    two = Plan("孩子咳嗽", (Group("孩子", (Alt("孩子", SELF),)), Group("咳嗽", (Alt("咳嗽", SELF),))))
     assert score(("", "", "孩子咳嗽了"), two, {"孩子": 0.2, "咳嗽": 2.0}) > score(("", "", "咳嗽"), two,
                                                                                  {"孩子": 0.2, "咳嗽": 2.0})
 
