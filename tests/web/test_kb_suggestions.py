@@ -14,6 +14,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
+from webtools import PASSWORD, artifact, browser_login, login
 
 from callcenter import keys
 from callcenter.acd import CallArrived, CallWaiting, Offer
@@ -24,7 +25,6 @@ from callcenter.store import session_factory
 from callcenter.store.models import Ticket
 from callcenter.web import keys as web_keys
 from callcenter.workorders.models import WorkOrder
-from webtools import PASSWORD, artifact, browser_login, login
 
 NUMBER = "13800138000"
 FLU_WORDS = "流感高发季，发热患儿请直接到发热门诊就诊"
