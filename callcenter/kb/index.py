@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 VERSION = "1"  # of how text is cut and indexed: a change rebuilds every index at start
 WORD_CANDIDATES = 30  # best entries by the word index
+ENOUGH = 20  # entries with a query word in question or keywords: answers and substrings add little
 SUBSTRING_CANDIDATES = 20  # entries holding a query word as a substring
 MAX_SUBSTRINGS = 8  # terms looked up as substrings
 COMMON_MIN = 500  # a word in more entries than this and a tenth of them is common
@@ -201,12 +202,16 @@ class SearchIndex:
         vocab = self._vocab or {}
         # As substrings: the whole query, and the words and synonyms the index does not hold (cut
         # otherwise in the entries); one character only when it is the whole query (LIKE reads all).
-        substrings = [w for w in (plan.phrase, *plan.terms) if len(w) >= 2 and (w == plan.phrase or w not in vocab)]
-        substrings = substrings[:MAX_SUBSTRINGS]
-        if len(found) >= WORD_CANDIDATES and plan.phrase in vocab:
-            return found  # the whole query is an indexed word and the index had enough
+        # The whole query is skipped when it is an indexed word the index found enough entries for.
+        enough = len(found) >= ENOUGH and plan.phrase in vocab
+        substrings = [w for w in (plan.phrase, *plan.terms)
+                      if len(w) >= 2 and (w not in vocab or (w == plan.phrase and not enough))][:MAX_SUBSTRINGS]
+        if not substrings and not enough and len(plan.phrase) == 1:
+            substrings = [plan.phrase]
+        if not substrings:
+            return found
         for entry_id in await (self._sqlite_substrings if self.dialect == "sqlite" else self._pg_substrings)(
-            session, tuple(dict.fromkeys(substrings or [plan.phrase])), where, params
+            session, tuple(dict.fromkeys(substrings)), where, params
         ):
             if entry_id not in seen:
                 seen.add(entry_id)
@@ -243,7 +248,7 @@ class SearchIndex:
         # all costs more than the whole search may; answers are read only when those run short.
         values = {**params, "words_match": f"{{question keywords}} : ({match})", "words_limit": WORD_CANDIDATES}
         found = list((await session.execute(text(sql), values)).scalars().all())
-        if len(found) < WORD_CANDIDATES:
+        if len(found) < ENOUGH:
             values["words_match"] = match
             found += [i for i in (await session.execute(text(sql), values)).scalars().all() if i not in found]
         return found[:WORD_CANDIDATES]
