@@ -98,6 +98,7 @@ log = structlog.get_logger(__name__)
 
 UNREGISTERED = {"UNAVAILABLE", "INVALID", "UNKNOWN"}
 PHONE_BUSY = {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"}
+ON_ANOTHER_CALL = PHONE_BUSY - {"RINGING"}  # device states of a phone with a call besides our ring
 DEVICE_STATES = UNREGISTERED | PHONE_BUSY | {"NOT_INUSE"}  # anything else (missing, garbage) is ignored
 # Originate reasons (OriginateResponse ``Reason``) that are the agent's doing: 1 hung up / declined,
 # 3 rang out, 5 busy.  Anything else (0 the channel could not be created, 8 congestion) is the
@@ -404,9 +405,14 @@ class Adapter:
                     reason = "answered but no agent session"
             else:
                 reason = f"originate reason {final.get('Reason', '?')}"
-                # A ring Asterisk itself cut as it stopped (restart) is nobody's miss.
+                # A ring Asterisk itself cut as it stopped (restart) is nobody's miss; nor is one that
+                # rang while the phone was taken by another call (the fallback queue's, say, after an
+                # AMI outage), whose busy state reached us only after the offer went out.
                 cut = leg.leg_id in self.cut_by_asterisk or self._shutting_down()
-                agents_fault = str(final.get("Reason", "")) in AGENT_REASONS and not cut
+                in_use = self.device_states.get(offer.agent_id) in ON_ANOTHER_CALL
+                if in_use:
+                    reason += ", phone in use on another call"
+                agents_fault = str(final.get("Reason", "")) in AGENT_REASONS and not cut and not in_use
         except AmiError as err:
             reason = str(err)
         if self.legs.pop(leg.leg_id, None) is None:

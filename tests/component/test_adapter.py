@@ -27,6 +27,7 @@ from harness.polling import eventually
 
 from callcenter.acd import (
     AgentAnswered,
+    AgentPhoneBusy,
     AgentState,
     CallEnded,
     CallWaiting,
@@ -329,6 +330,39 @@ async def test_a_ring_asterisk_never_ends_is_a_miss_at_the_core_deadline(env):
     caller.hangup()
     ticket = await env.ended_ticket(caller.uniqueid)
     assert ticket.hangup_by == "caller"
+
+
+@pytest.mark.parametrize("reason", ["3", "5"])  # no answer, busy
+async def test_a_ring_at_a_phone_taken_by_another_call_is_nobodys_miss(env, reason):
+    """The offer went out before the phone's busy state reached us (a fallback-queue call, say): its
+    operator was talking, not away, so the ring is withdrawn and never counts toward a missed-calls pause."""
+    await env.start(devices=("1001",))
+    caller = await env.call()
+    [o] = await env.originates(1, "1001")
+    env.fake.ring(o)
+    await eventually(lambda: env.accepted(RingStarted, agent_id="1001"), message="ringing")
+    env.fake.event("DeviceStateChange", Device="PJSIP/1001", State="RINGINUSE")
+    await eventually(lambda: env.accepted(AgentPhoneBusy, agent_id="1001"), message="busy state seen")
+    env.fake.fail(o, reason)
+    [withdrawn] = await eventually(lambda: env.accepted(OfferWithdrawn, agent_id="1001"), message="withdrawn")
+    assert withdrawn.reason.endswith("phone in use on another call")
+    assert env.accepted(RingFailed) == [] and env.agent("1001").missed_in_row == 0
+    caller.hangup()
+    await env.ended_ticket(caller.uniqueid)
+
+
+@pytest.mark.parametrize("reason", ["3", "5"])
+async def test_a_ring_at_an_idle_phone_that_is_not_answered_is_a_miss(env, reason):
+    await env.start(devices=("1001",))
+    caller = await env.call()
+    [o] = await env.originates(1, "1001")
+    env.fake.ring(o)
+    await eventually(lambda: env.accepted(RingStarted, agent_id="1001"), message="ringing")
+    env.fake.fail(o, reason)
+    await eventually(lambda: env.accepted(RingFailed, agent_id="1001"), message="a miss")
+    assert env.agent("1001").missed_in_row == 1
+    caller.hangup()
+    await env.ended_ticket(caller.uniqueid)
 
 
 # -- every ticket ends, with the truth -----------------------------------------------------------------
