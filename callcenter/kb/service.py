@@ -130,7 +130,8 @@ class KbService:
                     ]
                     scored.sort(key=lambda pair: (-pair[0], order[pair[1].id]))
                     rows = [r for value, r in scored[:limit] if value > 0]
-        terms = plan.terms
+        # The whole query first: the page marks the longest match (发烧39度, not 发烧 39 度 apart).
+        terms = tuple(dict.fromkeys((plan.phrase, *plan.terms) if plan and len(plan.phrase) > 1 else plan.terms))
         results = [
             {
                 "id": e.id,
