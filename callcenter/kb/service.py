@@ -11,14 +11,13 @@ deactivates it, so its history stays.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import time
 from collections.abc import Iterable
 from typing import Any
 
 import structlog
-import datetime as dt
-
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 

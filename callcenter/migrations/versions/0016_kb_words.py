@@ -33,10 +33,10 @@ SQLITE = (
 )
 SQLITE_DOWN = ("DROP TABLE kb_fts_words_vocab", "DROP TABLE kb_fts_words")
 POSTGRES = (
-    "CREATE TABLE kb_fts_words (entry_id integer PRIMARY KEY REFERENCES kb_entries(id) ON DELETE CASCADE, "
-    "question text NOT NULL, keywords text NOT NULL, answer text NOT NULL, "
-    "document tsvector GENERATED ALWAYS AS (setweight(to_tsvector('simple', question), 'A') || "
-    "setweight(to_tsvector('simple', keywords), 'B') || setweight(to_tsvector('simple', answer), 'C')) STORED)",
+    ("CREATE TABLE kb_fts_words (entry_id integer PRIMARY KEY REFERENCES kb_entries(id) ON DELETE CASCADE, "
+     "question text NOT NULL, keywords text NOT NULL, answer text NOT NULL, "
+     "document tsvector GENERATED ALWAYS AS (setweight(to_tsvector('simple', question), 'A') || "
+     "setweight(to_tsvector('simple', keywords), 'B') || setweight(to_tsvector('simple', answer), 'C')) STORED)"),
     "CREATE INDEX ix_kb_fts_words_document ON kb_fts_words USING gin (document)",
 )
 POSTGRES_DOWN = ("DROP TABLE kb_fts_words",)
