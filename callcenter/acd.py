@@ -44,7 +44,8 @@ Rules:
 - An offer not answered in the window (``RingFailed``) returns the call to the queue and offers it
   again at once (no retry pause, unlike app_queue).  ``max_missed`` misses in a row pause the
   agent with reason ``missed_calls``; the core resumes them ``auto_resume_after`` seconds later
-  (``Agent.resume_at``), unless they resumed or paused for another reason meanwhile.
+  (``Agent.resume_at``), unless they resumed or paused for another reason meanwhile.  A phone
+  that answers just after its ring ended (``LateAnswer``) takes that miss back.
 - ``position`` and ``estimated_wait`` tell a waiting caller where they stand (see
   ``estimated_wait`` for the model); ``agent_figures`` gives supervisors each agent's memory.
 - The core owns time.  The ring window and the SLA guard run from the moment the phone rings
@@ -246,6 +247,15 @@ class AgentAnswered:
 
 
 @dataclass(frozen=True)
+class LateAnswer:
+    """The agent's phone answered a ring the core had already ended: they were at the desk after all."""
+
+    call_id: str
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True)
 class CallEnded:
     """The call is over, whoever hung up, in whatever state it was."""
 
@@ -280,7 +290,7 @@ class Tick:
 Event = (
     AgentLoggedIn | AgentLoggedOut | AgentPaused | AgentResumed | AgentSkillsChanged | WrapUpEnded | AgentPhoneBusy
     | CallArrived | CallWaiting | RingStarted | RingFailed | OfferWithdrawn | AgentAnswered | CallEnded
-    | CallAdopted | LinkDown | LinkUp | PlaceKept | CallbackUnreached | Tick
+    | CallAdopted | LinkDown | LinkUp | PlaceKept | CallbackUnreached | LateAnswer | Tick
 )
 
 # ---- commands (outputs) ----------------------------------------------------------------------
@@ -442,6 +452,7 @@ class Agent:
     wrap_up_until: float | None = None
     phone_busy: bool = False  # on a call the ACD did not place
     missed_in_row: int = 0
+    last_miss: str | None = None  # the call of the latest miss, forgiven if its late answer comes (``LateAnswer``)
     held_until: float | None = None  # held out of offers after a transport failure
     calls_answered: int = 0
     order: int = 0  # position in the rota, for round robin
@@ -703,6 +714,16 @@ class Acd:
                         call.not_before = at + self.callback_retry_after
                         self._wake(call.not_before, out)
                     self._enqueue(call)
+            case LateAnswer(call_id, agent_id, at):
+                # Picked up just as the ring ended (the answer crossed the core's deadline or the
+                # Originate's timeout): a late answer, not an empty desk.  The miss is taken back,
+                # and a missed-calls pause it caused ends.
+                agent = self.agents.get(agent_id)
+                if agent is not None and agent.last_miss == call_id and agent.missed_in_row > 0:
+                    agent.last_miss = None
+                    agent.missed_in_row -= 1
+                    if agent.state == S.PAUSED and agent.pause_reason == MISSED_CALLS:
+                        self._set(agent, "resume", at, out, note=AUTO_RESUMED)
             case Tick(at):
                 while self._wakes and self._wakes[0] <= at:
                     self._wake_set.discard(heapq.heappop(self._wakes))
@@ -1135,6 +1156,7 @@ class Acd:
         self._drop_ring(call, agent)
         call.missed_by.append(agent.agent_id)
         agent.missed_in_row += 1
+        agent.last_miss = call.call_id
         self._set(agent, "ring_failed", at, out)
         self._after_ring_removed(call, at, out)
 

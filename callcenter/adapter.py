@@ -71,6 +71,7 @@ from callcenter.acd import (
     Event,
     HandOff,
     IllegalTransition,
+    LateAnswer,
     LinkDown,
     LinkUp,
     Offer,
@@ -764,9 +765,14 @@ class Adapter:
         if leg is not None and not leg.claimed.done():
             leg.claimed.set_result(None)
         if leg is None or not self.apply(AgentAnswered(leg.call_id, leg.agent_id, self.clock())):
-            log.info("agent.answer_too_late", uniqueid=leg.call_id if leg else None, agent=leg.agent_id if leg else None)
             if leg is not None:
                 self.legs.pop(leg.leg_id, None)
+                call_id, agent_id = leg.call_id, leg.agent_id
+            else:  # the ring is over and forgotten: the leg's channel still says whose and for which call
+                call_id, agent_id = await agi.get_variable("HOTLINE_CALL"), _agent_of(agi.env("channel"))
+            log.info("agent.answer_too_late", uniqueid=call_id or None, agent=agent_id or None)
+            if call_id and agent_id in self.skills:
+                self.apply(LateAnswer(call_id, agent_id, self.clock()))
             await agi.run("HANGUP")
             return
         leg.channel = agi.env("channel")
@@ -1165,6 +1171,11 @@ def _key(result: dict[str, Any]) -> str | None:
     """The key that stopped a STREAM FILE (``result=<ASCII code>``; 0: none)."""
     value = result.get("result", ("0", ""))[0]
     return chr(int(value)) if value.isdigit() and 0 < int(value) < 128 else None
+
+
+def _agent_of(channel: str) -> str:
+    """The agent of one of their phone's channels: ``PJSIP/1001-0000002a`` -> ``1001``."""
+    return channel[len("PJSIP/"):].rsplit("-", 1)[0] if channel.startswith("PJSIP/") else ""
 
 
 def _cid(text: str) -> str:

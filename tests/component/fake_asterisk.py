@@ -216,7 +216,8 @@ class FakeAsterisk:
 
     async def agent_session(self, o: Originate) -> AgiCall:
         """The agent's leg enters ``[hotline-agent]`` and opens its FastAGI session."""
-        return await self.open_agi("agent", o.leg_id, o.channel or f"PJSIP/{o.agent}-dead", callerid=o.agent)
+        return await self.open_agi("agent", o.leg_id, o.channel or f"PJSIP/{o.agent}-dead", callerid=o.agent,
+                                   replies={"GET VARIABLE HOTLINE_CALL": f"200 result=1 ({o.call_id})"})
 
     def fail(self, o: Originate, reason: str) -> None:
         """The ring ends unanswered: OriginateResponse Failure with ``reason`` (the leg's channel, if any, hangs up)."""

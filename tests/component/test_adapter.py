@@ -32,6 +32,7 @@ from callcenter.acd import (
     CallEnded,
     CallWaiting,
     HandOff,
+    LateAnswer,
     LinkDown,
     Offer,
     OfferWithdrawn,
@@ -64,11 +65,15 @@ async def test_an_answer_after_the_ring_ended_is_hung_up_and_leaves_no_leg(env, 
         await env.originates(2, "1001")
     await eventually(lambda: o.channel in env.hung_up_channels(), message="the ended ring hung up")
 
+    if ring_ended_by == "core_deadline":
+        assert env.agent("1001").missed_in_row == 1
     late = await env.fake.agent_session(o)  # the agent picked up just as the ring ended
     await closed(late)
-    assert late.commands == ["HANGUP"]
+    assert late.commands == ["GET VARIABLE HOTLINE_CALL", "HANGUP"]  # whose ring it was, then hung up
     assert o.leg_id not in env.adapter.legs
     assert env.accepted(AgentAnswered) == []
+    # They picked up: the miss is taken back (a ring the caller ended was never one).
+    assert env.accepted(LateAnswer, agent_id="1001") and env.agent("1001").missed_in_row == 0
     if ring_ended_by == "core_deadline":
         # the late answer did not take the new offer ringing the same phone
         second = env.fake.originates_to("1001")[1]
@@ -247,7 +252,7 @@ async def test_two_answers_to_a_guard_pair_the_first_wins_and_the_second_is_hung
     await eventually(lambda: second.channel in env.hung_up_channels(), message="the other leg hung up")
     loser = await env.fake.agent_session(second)  # its FastAGI session arrives a moment later
     await closed(loser)
-    assert loser.commands == ["HANGUP"]
+    assert loser.commands == ["GET VARIABLE HOTLINE_CALL", "HANGUP"]  # whose ring, for a late answer; then hung up
     assert len(env.accepted(AgentAnswered)) == 1
 
     await eventually(lambda: caller.bridging, message="caller bridged")

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callcenter.acd import (
+    AUTO_RESUMED,
     MISSED_CALLS,
     Acd,
     AgentAnswered,
@@ -26,6 +27,7 @@ from callcenter.acd import (
     Offer,
     CallAdopted,
     HandOff,
+    LateAnswer,
     LinkDown,
     LinkUp,
     OfferWithdrawn,
@@ -488,3 +490,30 @@ def test_a_ring_that_runs_out_while_ami_is_down_is_nobodys_miss():
     acd.handle(Tick(10 + RING + acd.ring_grace))
     assert acd.agents["a"].missed_in_row == 0 and acd.agents["a"].state == AgentState.AVAILABLE
     assert acd.calls["x"].missed_by == []
+
+
+def test_a_late_answer_takes_the_miss_back_and_ends_the_pause_it_caused():
+    acd = acd_with("a", "b", max_missed=2)
+    acd.handle(CallWaiting("x", 1))  # a
+    acd.handle(RingFailed("x", "a", 11))  # -> b
+    acd.handle(CallWaiting("y", 12))  # a again
+    acd.handle(RingFailed("y", "a", 22))
+    assert acd.agents["a"].pause_reason == MISSED_CALLS
+    commands = acd.handle(LateAnswer("y", "a", 22.3))  # a's phone answered y just after its ring ended
+    assert AgentStateChanged("a", AgentState.AVAILABLE, AUTO_RESUMED) in commands
+    assert acd.agents["a"].missed_in_row == 1
+    assert routing(commands) == [Offer("y", "a", RING)]  # free again, and y still waits
+    assert acd.handle(LateAnswer("y", "a", 22.4)) == [] and acd.agents["a"].missed_in_row == 1  # once only
+
+
+def test_a_late_answer_to_an_older_ring_or_a_ring_that_was_no_miss_takes_nothing_back():
+    acd = acd_with("a", "b", max_missed=3)
+    acd.handle(CallWaiting("x", 1))  # a
+    acd.handle(RingFailed("x", "a", 11))  # -> b
+    acd.handle(CallWaiting("y", 12))  # a
+    acd.handle(RingFailed("y", "a", 22))
+    acd.handle(LateAnswer("x", "a", 22.5))  # not a's latest miss: the one in between still stands
+    assert acd.agents["a"].missed_in_row == 2
+    acd.handle(LateAnswer("z", "a", 23))  # a call that never rang a
+    acd.handle(LateAnswer("y", "nobody", 23))  # an agent the core does not know
+    assert acd.agents["a"].missed_in_row == 2
