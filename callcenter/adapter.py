@@ -48,6 +48,8 @@ from panoramisk.message import Message
 from prometheus_client import CollectorRegistry, Counter
 
 from callcenter.acd import (
+    AUTO_RESUMED,
+    MISSED_CALLS,
     Acd,
     AgentAnswered,
     AgentLoggedIn,
@@ -56,14 +58,12 @@ from callcenter.acd import (
     AgentPhoneBusy,
     AgentResumed,
     AgentSkillsChanged,
+    AgentState,
     AgentStateChanged,
     Call,
+    CallAdopted,
     CallbackGaveUp,
     CallbackUnreached,
-    AUTO_RESUMED,
-    MISSED_CALLS,
-    AgentState,
-    CallAdopted,
     CallEnded,
     CallState,
     CallWaiting,
