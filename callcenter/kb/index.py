@@ -56,6 +56,7 @@ class SearchIndex:
         self._total = 0
         self._pinyin: dict[str, list[str]] | None = None
         self._vocab_lock = asyncio.Lock()
+        self._rebuild_lock = asyncio.Lock()  # two rebuilds at once would insert the same rows twice
 
     # -- dictionary and synonyms ------------------------------------------------------------------
 
@@ -103,6 +104,10 @@ class SearchIndex:
 
     async def rebuild(self) -> dict[str, Any]:
         """Cut every active entry again and rewrite the whole index (after a dictionary change)."""
+        async with self._rebuild_lock:
+            return await self._rebuild()
+
+    async def _rebuild(self) -> dict[str, Any]:
         started = time.perf_counter()
         fingerprint = self.fingerprint()
         async with self._sessions() as session, session.begin():
@@ -116,19 +121,20 @@ class SearchIndex:
                 await session.execute(text(self._insert_sql()), cut[start : start + _CHUNK])
             await session.execute(delete(KbSearchState).where(KbSearchState.name == "dictionary"))
             session.add(KbSearchState(name="dictionary", value=fingerprint))
-        self._forget()
+        self.changed()
         seconds = round(time.perf_counter() - started, 2)
         log.info("kb.index_rebuilt", entries=len(cut), seconds=seconds)
         return {"entries": len(cut), "seconds": seconds}
 
     async def write(self, session: AsyncSession, entry: KbEntry) -> None:
-        """Put one entry's row in step with it (in the caller's transaction): removed when inactive."""
+        """Put one entry's row in step with it (in the caller's transaction): removed when inactive.
+
+        The caller calls ``changed()`` once the transaction is committed."""
         key = "rowid" if self.dialect == "sqlite" else "entry_id"
         await session.execute(text(f"DELETE FROM kb_fts_words WHERE {key} = :id"), {"id": entry.id})
         if entry.active:
             row = self._row(self.segmenter(), entry.id, entry.question, entry.keywords, entry.answer)
             await session.execute(text(self._insert_sql()), row)
-        self._forget()
 
     def _insert_sql(self) -> str:
         key = "rowid" if self.dialect == "sqlite" else "entry_id"
@@ -143,7 +149,8 @@ class SearchIndex:
             "answer": " ".join(words.index_words(answer, seg)),
         }
 
-    def _forget(self) -> None:
+    def changed(self) -> None:
+        """The index was written: the vocabulary is read again by the next search."""
         self._vocab = None
         self._pinyin = None
 

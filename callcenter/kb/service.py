@@ -199,6 +199,7 @@ class KbService:
             await self.index.write(session, entry)
             after = {**_fields(entry), "author": entry.author, **({"source": source} if source else {})}
             session.add(KbRevision(entry_id=entry.id, action="create", by=by, before=None, after=after))
+        self.index.changed()
         log.info("kb.entry_created", entry_id=entry.id, by=by, author=entry.author)
         return entry_dict(entry)
 
@@ -211,6 +212,7 @@ class KbService:
             if self._apply(session, entry, {**fields, "active": True} if not entry.active and fields else fields, by,
                            "update"):
                 await self.index.write(session, entry)
+        self.index.changed()
         return entry_dict(entry)
 
     async def delete(self, entry_id: int, by: str) -> dict[str, Any]:
@@ -221,6 +223,7 @@ class KbService:
                 raise NotFound("kb_entry", entry_id)
             if self._apply(session, entry, {"active": False}, by, "delete"):
                 await self.index.write(session, entry)
+        self.index.changed()
         return entry_dict(entry)
 
     async def history(self, entry_id: int) -> list[dict[str, Any]]:
@@ -320,6 +323,7 @@ class KbService:
                     report["updated"] += 1
                 else:
                     report["unchanged"] += 1
+        self.index.changed()
         if self.dialect == "postgresql" and report["created"]:
             await self._fix_pg_sequence()
         log.info("kb.imported", by=by, **report)

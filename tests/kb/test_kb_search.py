@@ -6,6 +6,7 @@ on a real database, SQLite and PostgreSQL (``store_url``), on a few fixed entrie
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator
@@ -190,6 +191,13 @@ async def test_a_dictionary_term_rebuilds_the_index_and_is_remembered(kb, store_
         await engine.dispose()
     await kb.dictionary.delete_term(term["id"], "boss")  # type: ignore[attr-defined]
     assert await ids(kb, "cqb") == []
+
+
+async def test_two_rebuilds_at_once_leave_one_row_per_active_entry(kb):
+    await fixed(kb)
+    await asyncio.gather(kb.index.rebuild(), kb.index.rebuild(), kb.dictionary.add_term("夜间急诊", "boss"))  # type: ignore[attr-defined]
+    async with kb._sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM kb_fts_words")) == 5
 
 
 async def test_synonym_groups_apply_from_the_next_search(kb):
