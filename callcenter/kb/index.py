@@ -33,9 +33,9 @@ from callcenter.kb.search import Plan, fts_phrase, idf, like_pattern, plan_query
 log = structlog.get_logger(__name__)
 
 VERSION = "1"  # of how text is cut and indexed: a change rebuilds every index at start
-WORD_CANDIDATES = 30  # best entries by the word index
-ENOUGH = 20  # entries with a query word in question or keywords: answers and substrings add little
-SUBSTRING_CANDIDATES = 20  # entries holding a query word as a substring
+WORD_CANDIDATES = 20  # best entries by the word index
+ENOUGH = 12  # entries with a query word in question or keywords: answers and substrings add little
+SUBSTRING_CANDIDATES = 15  # entries holding a query word as a substring
 MAX_SUBSTRINGS = 8  # terms looked up as substrings
 COMMON_MIN = 500  # a word in more entries than this and a tenth of them is common
 MAX_EXPANSION = 300  # a 2-character word found in more trigrams than this is matched with LIKE
@@ -201,16 +201,20 @@ class SearchIndex:
         return plan, weights
 
     async def candidates(
-        self, session: AsyncSession, plan: Plan, where: Sequence[str], params: dict[str, Any]
+        self, session: AsyncSession, plan: Plan, where: Sequence[str], params: dict[str, Any], want: int = 10
     ) -> list[int]:
-        """Ids of entries with any of the plan's terms: best by the word index first, then substrings."""
+        """Ids of entries with any of the plan's terms: best by the word index first, then substrings.
+
+        ``want``: how many results the caller shows (at least that many candidates of each kind)."""
+        params = {**params, "words_limit": max(WORD_CANDIDATES, want), "sub_limit": max(SUBSTRING_CANDIDATES, want)}
+        wanted = max(ENOUGH, want)
         found = await (self._sqlite_words if self.dialect == "sqlite" else self._pg_words)(session, plan, where, params)
         seen = set(found)
         vocab = self._vocab or {}
         # As substrings: the whole query, and the words and synonyms the index does not hold (cut
         # otherwise in the entries); one character only when it is the whole query (LIKE reads all).
         # The whole query is skipped when it is an indexed word the index found enough entries for.
-        enough = len(found) >= ENOUGH and plan.phrase in vocab
+        enough = len(found) >= wanted and plan.phrase in vocab
         substrings = [w for w in (plan.phrase, *plan.terms)
                       if len(w) >= 2 and (w not in vocab or (w == plan.phrase and not enough))][:MAX_SUBSTRINGS]
         if not substrings and not enough and len(plan.phrase) == 1:
@@ -253,12 +257,12 @@ class SearchIndex:
             sql = f"SELECT rowid FROM kb_fts_words WHERE kb_fts_words MATCH :words_match ORDER BY {order} LIMIT :words_limit"
         # Questions and keywords first: a common word is in thousands of answers, and ranking them
         # all costs more than the whole search may; answers are read only when those run short.
-        values = {**params, "words_match": f"{{question keywords}} : ({match})", "words_limit": WORD_CANDIDATES}
+        values = {**params, "words_match": f"{{question keywords}} : ({match})"}
         found = list((await session.execute(text(sql), values)).scalars().all())
-        if len(found) < ENOUGH:
+        if len(found) < max(ENOUGH, params["words_limit"] * ENOUGH // WORD_CANDIDATES):
             values["words_match"] = match
             found += [i for i in (await session.execute(text(sql), values)).scalars().all() if i not in found]
-        return found[:WORD_CANDIDATES]
+        return found[: params["words_limit"]]
 
     async def _pg_words(self, session: AsyncSession, plan: Plan, where: Sequence[str],
                         params: dict[str, Any]) -> list[int]:
@@ -272,7 +276,7 @@ class SearchIndex:
             f"WHERE w.document @@ q.q{''.join(' AND ' + c for c in where)} "
             f"ORDER BY {rank}w.entry_id LIMIT :words_limit"
         )
-        values = {**params, "words_limit": WORD_CANDIDATES, **{f"w{n}": t for n, t in enumerate(terms)}}
+        values = {**params, **{f"w{n}": t for n, t in enumerate(terms)}}
         return list((await session.execute(text(sql), values)).scalars().all())
 
     async def _sqlite_substrings(self, session: AsyncSession, terms: Iterable[str], where: Sequence[str],
@@ -298,7 +302,7 @@ class SearchIndex:
             values["sub_match"] = " OR ".join(f"({g})" for g in groups)
             sql = ("SELECT e.id FROM kb_fts JOIN kb_entries e ON e.id = kb_fts.rowid "
                    f"WHERE kb_fts MATCH :sub_match AND e.active = 1{tail} ORDER BY kb_fts.rowid LIMIT :sub_limit")
-            found += (await session.execute(text(sql), {**values, "sub_limit": SUBSTRING_CANDIDATES})).scalars().all()
+            found += (await session.execute(text(sql), values)).scalars().all()
         if likes:
             found += await self._like_ids(session, likes, where, values, "LIKE")
         return found
@@ -331,4 +335,4 @@ class SearchIndex:
         active = "e.active = 1" if like == "LIKE" else "e.active"
         sql = (f"SELECT e.id FROM kb_entries e WHERE {active} AND ({' OR '.join(tests)})"
                f"{''.join(' AND ' + c for c in where)} ORDER BY e.id LIMIT :sub_limit")
-        return list((await session.execute(text(sql), {**values, "sub_limit": SUBSTRING_CANDIDATES})).scalars().all())
+        return list((await session.execute(text(sql), values)).scalars().all())

@@ -114,7 +114,7 @@ class KbService:
                 if department:
                     where.append("e.department = :department")
                     params["department"] = department
-                ids = await self.index.candidates(session, plan, where, params)
+                ids = await self.index.candidates(session, plan, where, params, want=limit)
                 if ids:
                     table = KbEntry.__table__
                     cols = [table.c[n] for n in ("id", "question", "answer", "keywords", "category", "department",

@@ -241,3 +241,10 @@ async def test_odd_input_gives_an_empty_or_bounded_result_never_an_error(kb):
     assert (await kb.search("。，、！？…—"))["results"] == []
     assert (await ids(kb, "\x00\x00发烧"))[0] == e["fever"]
     assert (await ids(kb, '"发烧" * : ^ NEAR AND OR'))[0] == e["fever"]
+
+
+async def test_a_large_limit_gets_as_many_candidates(kb):
+    for n in range(45):
+        await add(kb, f"水痘第{n}问？", "居家隔离。")
+    assert len(await ids(kb, "水痘", limit=50)) == 45  # the /kb page asks for 50
+    assert len(await ids(kb, "水痘", limit=8)) == 8
