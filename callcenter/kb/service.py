@@ -26,6 +26,7 @@ from callcenter.csv_cells import SafeWriter, restore
 from callcenter.kb.index import SearchIndex
 from callcenter.kb.models import KbEntry, KbRevision, KbView
 from callcenter.kb.search import highlight, score, snippet
+from callcenter.store.db import read_session_factory
 from callcenter.store.models import clean_text, utcnow
 from callcenter.workorders.exceptions import InvalidData, NotFound
 
@@ -89,6 +90,7 @@ class KbService:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
         self._sessions = sessions
+        self._reads = read_session_factory(sessions.kw["bind"])  # searches never wait for a writer (SQLite)
         self.dialect = dialect
         self.index = SearchIndex(sessions, dialect)
         self._popular: tuple[float, dt.datetime, dict[int, int]] | None = None
@@ -104,7 +106,7 @@ class KbService:
         limit = max(1, min(int(limit), MAX_LIMIT))
         q = q if isinstance(q, str) else ""
         rows: list[Any] = []
-        async with self._sessions() as session:
+        async with self._reads() as session:
             plan, weights = await self.index.plan(session, q)
             if plan:
                 where, params = [], {}
