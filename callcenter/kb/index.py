@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.kb import words
 from callcenter.kb.models import KbEntry, KbSearchState, KbSynonymGroup, KbTerm
-from callcenter.kb.search import Plan, fts_phrase, idf, like_pattern, plan_query
+from callcenter.kb.search import PINYIN, Plan, fts_phrase, idf, like_pattern, plan_query
 
 log = structlog.get_logger(__name__)
 
@@ -213,10 +213,12 @@ class SearchIndex:
         vocab = self._vocab or {}
         # As substrings: the whole query, and the words and synonyms the index does not hold (cut
         # otherwise in the entries); one character only when it is the whole query (LIKE reads all).
-        # The whole query is skipped when it is an indexed word the index found enough entries for.
+        # The whole query is skipped when it is an indexed word the index found enough entries for,
+        # and so is Latin that spells Chinese words (gh: 挂号 is looked for, not "gh" inside words).
         enough = len(found) >= wanted and plan.phrase in vocab
-        substrings = [w for w in (plan.phrase, *plan.terms)
-                      if len(w) >= 2 and (w not in vocab or (w == plan.phrase and not enough))][:MAX_SUBSTRINGS]
+        spelled = {g.word for g in plan.groups if any(a.weight == PINYIN for a in g.alts)}
+        substrings = [w for w in (plan.phrase, *plan.terms) if len(w) >= 2 and w not in spelled
+                      and (w not in vocab or (w == plan.phrase and not enough))][:MAX_SUBSTRINGS]
         if not substrings and not enough and len(plan.phrase) == 1:
             substrings = [plan.phrase]
         if not substrings:

@@ -92,7 +92,7 @@ class _Segmenter:
     def __init__(self, extra: frozenset[str]) -> None:
         self._jieba = rjieba.Jieba()
         for word in sorted(extra):
-            self._jieba.add_word(word, USER_FREQ, None)
+            self._jieba.add_word(word.lower(), USER_FREQ, None)  # text is cut in lower case (CT, B超)
 
     def cut(self, text: str) -> list[str]:
         return self._jieba.cut(text, False)
@@ -160,6 +160,7 @@ def is_han(word: str) -> bool:
     return bool(_HAN.fullmatch(word))
 
 
+@lru_cache(maxsize=200_000)
 def pinyin_keys(word: str) -> tuple[str, str]:
     """Full pinyin without tones and the initials of a Chinese word: 挂号 -> ("guahao", "gh")."""
     syllables = lazy_pinyin(word, errors="ignore")
