@@ -36,6 +36,7 @@ def test_segmentation_keeps_the_hospitals_terms_whole_and_drops_stop_words():
     assert words.query_words("请问耳鼻咽喉头颈外科在几楼啊", hospital)[0] == "耳鼻咽喉头颈外科"
     assert words.query_words("孩子发烧了怎么办呢", hospital) == ["孩子", "发烧"]
     assert words.query_words("  ，。！？", hospital) == []
+    assert "b超" in words.query_words("做B超要憋尿吗", hospital)  # dictionary words in capitals too
     assert words.query_words("发烧\x00孩子\ud800", hospital) == ["发烧", "孩子"]
     # the index holds the long word and the words inside it
     assert {"出生医学证明", "出生", "证明"} <= set(words.index_words("带上出生医学证明", hospital))
