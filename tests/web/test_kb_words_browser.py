@@ -28,7 +28,7 @@ async def test_browser_supervisor_adds_a_term_and_a_synonym_group(app_client, br
     await page.fill("#kb-group", "只有一个")  # one term: refused, and said so
     await page.click("#kb-group-form button[type='submit']")
     await page.wait_for_selector("#kb-words-status.error")
-    await page.screenshot(path=artifact("kb-words.png"), full_page=True)
+    await page.locator("#kb-words").screenshot(path=artifact("kb-words.png"))
 
     await page.click("#kb-terms li:has-text('川崎病') button[data-action='delete-term']")
     await page.wait_for_selector("#kb-terms li.none")
