@@ -29,6 +29,7 @@ from callcenter.kb.plugin import open_kb, setup_kb
 from callcenter.ledger.plugin import open_ledger, setup_ledger
 from callcenter.outbound import keys as outbound_keys
 from callcenter.outbound.plugin import open_list_runner, open_list_store, open_outbound, run_outbound, setup_outbound
+from callcenter.quality.plugin import open_quality, setup_quality
 from callcenter.recording.plugin import open_recording, recorder_of, run_recording, setup_recording
 from callcenter.settings import Settings
 from callcenter.store.db import open_database, session_factory
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
         open_workorders,  # work orders hook every ticket write, from the first call on
         open_ledger,  # the feedback ledger hooks every ticket change (complaints, low scores)
         open_kb,  # the knowledge base (and its sample entries)
+        open_quality,  # quality review: the week's calls to review, reviews
         open_list_store,  # outbound lists: imports and reads work without Asterisk
         _ivr,  # the IVR's schedule, imported into the database
         _ami,  # the AMI client (connected once the adapter listens)
@@ -81,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_workorders(app)  # work orders, callbacks, departments (/api)
     setup_kb(app)  # knowledge base (/api/kb)
     setup_ledger(app)  # the feedback ledger (/api/ledger, /ledger)
+    setup_quality(app)  # quality review (/api/quality, /quality)
     setup_outbound(app)  # follow-up and reminder lists, automatic callbacks (/api/outbound)
     setup_recording(app)  # playback, pause, retention (/api/recordings)
     return app

@@ -13,6 +13,7 @@ import callcenter.agents.models
 import callcenter.kb.models
 import callcenter.ledger.models
 import callcenter.outbound.models
+import callcenter.quality.models
 import callcenter.recording.models
 import callcenter.store.models
 import callcenter.workorders.models  # noqa: F401

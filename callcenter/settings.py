@@ -270,6 +270,36 @@ class CampaignSettings:
 
 
 @dataclass(frozen=True)
+class QualityItem:
+    """One item of the quality review form (callcenter/quality/): scored 0..max_points."""
+
+    key: str = ""
+    label_zh: str = ""
+    label_en: str = ""
+    max_points: int = 10
+
+
+QUALITY_ITEMS = (
+    QualityItem("greeting", "规范问候", "Greeting", 10),
+    QualityItem("listening", "耐心倾听", "Listening", 20),
+    QualityItem("accuracy", "答复准确（与知识库一致）", "Accuracy against the knowledge base", 30),
+    QualityItem("reply_time", "告知答复时限", "Promised reply time given", 15),
+    QualityItem("no_forbidden", "无服务禁语", "None of the forbidden phrases", 15),
+    QualityItem("closing", "规范结束语", "Closing", 10),
+)
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Quality review of calls (docs/quality.md): the form and the weekly sample."""
+
+    sample_per_week: int = 3  # answered, recorded calls drawn at random per operator per week (plus every low score or complaint)
+    sample_seed: str = "hotline"  # the draw is fixed by seed, week and operator; a site may set its own
+    items: tuple[QualityItem, ...] = QUALITY_ITEMS  # [[quality.items]] key, label_zh, label_en, max_points
+    forbidden_phrases: tuple[str, ...] = ("不归我们管", "我不知道", "我帮不了你", "我已经说过了")  # shown on the form
+
+
+@dataclass(frozen=True)
 class RecordingSettings:
     enabled: bool = True  # record every answered call (MixMonitor), callbacks and escalations too
     # Where recordings are kept, as this host sees it; files go to <directory>/<YYYY>/<MM>/<DD>/.
@@ -307,6 +337,7 @@ class Settings:
     lists: OutboundListSettings = field(default_factory=OutboundListSettings)
     campaigns: CampaignSettings = field(default_factory=CampaignSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     agents: tuple[AgentSettings, ...] = tuple(
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
     )
@@ -462,6 +493,10 @@ def _coerce(f: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError("config.type", "[[agents]] must be an array of tables")
         return tuple(_build(AgentSettings, item, "agents") for item in value)
+    if where == "quality.items":
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise ConfigError("config.type", "[[quality.items]] must be an array of tables")
+        return tuple(_build(QualityItem, item, f"quality.items[{n}]") for n, item in enumerate(value))
     if is_dataclass(default):
         return _build(type(default), value, where)
     if isinstance(default, dict):  # a table of text (workorders.time_limits), merged over the defaults
@@ -521,6 +556,7 @@ def _validate(settings: Settings) -> None:
     _validate_agi(settings.agi)
     _validate_workorders(settings)
     _validate_time_limits(settings)
+    _validate_quality(settings.quality)
     rec = settings.recording
     if min(rec.min_free_mb, rec.check_seconds, rec.retention_days) < 0 or rec.retention_interval_hours <= 0 or rec.finish_timeout <= 0:
         raise ConfigError("config.value", "recording: sizes and days must be >= 0, intervals and timeouts > 0")
@@ -533,6 +569,28 @@ def _validate(settings: Settings) -> None:
     if 0 < len(settings.web.metrics_token) < METRICS_TOKEN_MIN:
         raise ConfigError("config.value", f"web.metrics_token: at least {METRICS_TOKEN_MIN} characters "
                                           "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+
+
+def _validate_quality(quality: QualitySettings) -> None:
+    import re
+
+    if not 0 <= quality.sample_per_week <= 100:
+        raise ConfigError("config.value", "quality.sample_per_week must be 0..100")
+    if not 1 <= len(quality.items) <= 30:
+        raise ConfigError("config.value", "quality.items: the form needs 1..30 items")
+    seen: set[str] = set()
+    for n, item in enumerate(quality.items):
+        where = f"quality.items[{n}]"
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", item.key):
+            raise ConfigError("config.value", f"{where}.key: {item.key!r} must be 1-32 of a-z, 0-9, _ (a letter first)")
+        if item.key in seen:
+            raise ConfigError("config.value", f"{where}.key: {item.key!r} appears twice")
+        seen.add(item.key)
+        for name in ("label_zh", "label_en"):
+            if not 1 <= len(getattr(item, name).strip()) <= 80:
+                raise ConfigError("config.value", f"{where}.{name}: 1-80 characters are required")
+        if not 1 <= item.max_points <= 100:
+            raise ConfigError("config.value", f"{where}.max_points must be 1..100 (got {item.max_points})")
 
 
 def _validate_zone(hospital: HospitalSettings) -> None:
