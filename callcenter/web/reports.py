@@ -30,6 +30,7 @@ from callcenter.web.erlang import agents_needed
 from callcenter.web.store import call_rows
 from callcenter.workorders.effect import message_effects
 from callcenter.workorders.report_figures import closed_loop
+from callcenter.workorders.report_quality import by_week, quality_rows
 from callcenter.workorders.report_rows import loop_rows, message_rows
 
 MAX_DAYS = 400
@@ -83,6 +84,7 @@ async def build_report(
     loop = closed_loop(**await loop_rows(reads, begin_utc, end_utc))
     loop["messages"] = message_effects(*await message_rows(reads, start, end, min(now, end_utc)), min(now, end_utc))
     days = (end - start).days + 1
+    agents = figures.by_agent(rows)
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
@@ -91,12 +93,28 @@ async def build_report(
         "summary": figures.summarise(rows),
         "by_hour": figures.by_hour(rows, zone),
         "by_day": figures.by_day(rows, zone),
-        "by_agent": figures.by_agent(rows),
+        "by_agent": agents,
         "categories": figures.top_categories(rows),
         "satisfaction": figures.satisfaction(rows),
         "staffing": staffing(rows, zone, days, settings),
         "loop": loop,
+        "quality": quality(by_week(await quality_rows(reads, begin_utc, end_utc), zone, start, end), agents),
     }
+
+
+def quality(weekly: dict[str, Any], agents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each operator's weekly review scores beside their two-ring rate and handling time (every operator
+    with a ring or a review in the range)."""
+    scores = {a["agent_id"]: a for a in weekly["agents"]}
+    rings = {a["agent_id"]: a for a in agents}
+    empty = [{"week": w, "reviews": 0, "average": None} for w in weekly["weeks"]]
+    rows = []
+    for agent in sorted(scores.keys() | rings.keys()):
+        score, ring = scores.get(agent, {}), rings.get(agent, {})
+        rows.append({"agent_id": agent, "reviews": score.get("reviews", 0), "average": score.get("average"),
+                     "two_ring_rate": ring.get("service_level"), "avg_talk": ring.get("avg_talk"),
+                     "weeks": score.get("weeks", empty)})
+    return {"weeks": weekly["weeks"], "agents": rows}
 
 
 def report_kind(start: dt.date, end: dt.date) -> str:
@@ -168,6 +186,12 @@ def to_csv(report: dict[str, Any]) -> str:
             writer.writerow([name, *rows[0].keys()])
             for row in rows:
                 writer.writerow(["", *(" ".join(map(str, v)) if isinstance(v, list) else v for v in row.values())])
+    writer.writerow([])
+    weeks = report["quality"]["weeks"]
+    writer.writerow(["quality", "agent_id", "reviews", "average", "two_ring_rate", "avg_talk", *weeks])
+    for row in report["quality"]["agents"]:
+        writer.writerow(["", row["agent_id"], row["reviews"], row["average"], row["two_ring_rate"], row["avg_talk"],
+                         *(w["average"] for w in row["weeks"])])
     writer.writerow([])
     hours = report["staffing"]["hours"]
     writer.writerow(["staffing", *hours[0].keys()])
@@ -251,6 +275,7 @@ def body_html(report: dict[str, Any]) -> str:
                [[a["agent_id"], a["offered"], a["answered"], a["missed"], a["answered_elsewhere"], a["caller_left"],
                  _pct(a["service_level"]), a["avg_wait"], a["avg_talk"]] for a in report["by_agent"]]),
         "</section>",
+        quality_html(report["quality"]),
         f"<section><h2>{_label('reports.categories')}</h2>",
         _raw_table(["col.category", "reports.calls"], [[_category(c["category"] or ""), _e(c["calls"])] for c in report["categories"]]),
         f"<h2>{_label('reports.satisfaction')}</h2>",
@@ -267,6 +292,23 @@ def body_html(report: dict[str, Any]) -> str:
         "</section>",
     ]
     return "".join(parts)
+
+
+def quality_html(quality: dict[str, Any]) -> str:
+    """Each operator's weekly quality score beside their two-ring rate and handling time."""
+    head = "".join(f"<th>{_label(h)}</th>" for h in ("col.agent", "reports.quality_avg", "reports.service_level", "reports.aht"))
+    head += "".join(f"<th>{_e(w[5:])}</th>" for w in quality["weeks"])
+
+    def score(average: float | None, reviews: int) -> str:
+        return "–" if average is None else f"{average:.1f} ({reviews})"
+
+    body = "".join(
+        f"<tr data-agent='{_e(a['agent_id'])}'><td>{_e(a['agent_id'])}</td><td class='quality-avg'>{_e(score(a['average'], a['reviews']))}</td>"
+        f"<td>{_e(_pct(a['two_ring_rate']))}</td><td>{_e(a['avg_talk'] if a['avg_talk'] is not None else '–')}</td>"
+        + "".join(f"<td>{_e(score(w['average'], w['reviews']))}</td>" for w in a["weeks"]) + "</tr>"
+        for a in quality["agents"])
+    return (f"<section id='report-quality'><h2>{_label('reports.quality')}</h2><p class='muted'>{_label('reports.quality_note')}</p>"
+            f"<table class='grid'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>")
 
 
 def _category_key(name: str) -> str | None:
