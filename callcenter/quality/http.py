@@ -24,7 +24,7 @@ from callcenter.web.pages import page
 from callcenter.web.security import current_user
 from callcenter.workorders import keys as workorder_keys
 
-ItemKey = line(32, 1)
+ItemKey, Agent, Comments, Limit500 = line(32, 1), line(64, 1), text(MAX_COMMENTS), limit(500)
 Points = Annotated[int, Field(ge=0, le=100)]
 
 
@@ -34,12 +34,12 @@ class WeekQuery(Query):
 
 class ReviewIn(Body):
     scores: dict[ItemKey, Points] = Field(max_length=30, description="item key -> points (0..the item's max)")
-    comments: text(MAX_COMMENTS) = ""  # type: ignore[valid-type]
+    comments: Comments = ""
 
 
 class ReviewsQuery(Query):
-    agent: line(64, 1) | None = Field(None, description="supervisors: this operator's reviews only")  # type: ignore[valid-type]
-    limit: limit(500) = 200  # type: ignore[valid-type]
+    agent: Agent | None = Field(None, description="supervisors: this operator's reviews only")
+    limit: Limit500 = 200
 
 
 class FormItem(Reply):
