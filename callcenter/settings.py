@@ -317,6 +317,15 @@ class RecordingSettings:
 
 
 @dataclass(frozen=True)
+class SupervisionSettings:
+    # Supervisors' phones (PJSIP endpoints provisioned like the agents'); an account's phone is its
+    # agent_id set to one of these (docs/supervision.md).
+    phones: tuple[str, ...] = ("3001", "3002")
+    show_operator: bool = True  # the operator's desk shows 监听中 while a supervisor listens, whispers or barges
+    ring_timeout: float = 30.0  # seconds the supervisor's phone rings before the session is given up
+
+
+@dataclass(frozen=True)
 class Settings:
     node: str = "pbx1"  # this Asterisk node's name, kept on every ticket
     state_dir: str = "var"  # database, secrets, logs and generated Asterisk config
@@ -338,6 +347,7 @@ class Settings:
     campaigns: CampaignSettings = field(default_factory=CampaignSettings)
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     agents: tuple[AgentSettings, ...] = tuple(
         AgentSettings(id=str(1001 + n), name=f"坐席{n + 1:02d}") for n in range(10)
     )
@@ -539,9 +549,14 @@ def _validate(settings: Settings) -> None:
     ids = [a.id for a in settings.agents]
     if len(ids) != len(set(ids)):
         raise ConfigError("config.value", "agents: every agent id must be unique")
-    for agent_id in [*ids, *settings.asterisk.caller_endpoints]:
+    for agent_id in [*ids, *settings.asterisk.caller_endpoints, *settings.supervision.phones]:
         if not agent_id.isalnum():
             raise ConfigError("config.value", f"endpoint id {agent_id!r} must be letters and digits only")
+    endpoints = [*ids, *settings.asterisk.caller_endpoints, *settings.supervision.phones]
+    if len(endpoints) != len(set(endpoints)):
+        raise ConfigError("config.value", "agents, asterisk.caller_endpoints and supervision.phones: each endpoint once")
+    if settings.supervision.ring_timeout <= 0:
+        raise ConfigError("config.value", "supervision.ring_timeout must be > 0")
     if settings.acd.strategy not in ("longest_idle", "fewest_calls", "round_robin"):
         raise ConfigError("config.value", "acd.strategy must be longest_idle, fewest_calls or round_robin")
     acd = settings.acd

@@ -17,6 +17,7 @@ from callcenter.settings import Settings, caller_password
 # Our dialplan, shipped in the repository beside the package.
 HOTLINE_DIALPLAN = Path(__file__).resolve().parents[2] / "dialplans" / "hotline.conf"
 OUTBOUND_DIALPLAN = HOTLINE_DIALPLAN.with_name("outbound.conf")  # escalations, callbacks, survey
+SUPERVISION_DIALPLAN = HOTLINE_DIALPLAN.with_name("supervision.conf")  # listen, whisper, barge (ChanSpy)
 
 # RTP ports Asterisk uses; the softphones use a different range (see callcenter.demo.softphone).
 RTP_START, RTP_END = 10000, 10999
@@ -39,7 +40,7 @@ MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("applications", (
         "app_dial", "app_queue", "app_stack", "app_playback", "app_echo", "app_verbose",
         "app_senddtmf", "app_mixmonitor", "app_userevent", "app_exec", "app_read",
-        "app_originate", "app_playtones", "app_softhangup", "app_waituntil",
+        "app_originate", "app_playtones", "app_softhangup", "app_waituntil", "app_chanspy",
     )),
     ("dialplan functions", (
         "pbx_config", "func_channel", "func_callerid", "func_strings", "func_logic",
@@ -125,6 +126,7 @@ def render_config(settings: Settings) -> dict[str, str]:
         "extensions.conf": _extensions_conf(settings),
         "hotline.conf": HOTLINE_DIALPLAN.read_text(encoding="utf-8"),
         "outbound.conf": OUTBOUND_DIALPLAN.read_text(encoding="utf-8"),
+        "supervision.conf": SUPERVISION_DIALPLAN.read_text(encoding="utf-8"),
         "queues.conf": _queues_conf(settings),
         "indications.conf": _indications_conf(settings),
         "musiconhold.conf": _musiconhold_conf(lay),
@@ -200,8 +202,8 @@ READ_CLASSES = {
     "dtmf": "DTMFEnd",
 }
 WRITE_CLASSES = {
-    "originate": "Originate (agents' rings, callbacks, escalations, list calls)",
-    "call": "Hangup, MixMonitorMute, ControlPlayback (an answer cuts a hold announcement short)",
+    "originate": "Originate (agents' rings, callbacks, escalations, list calls, supervisors' ChanSpy legs)",
+    "call": "Hangup, MixMonitorMute, ControlPlayback (an answer cuts a hold announcement short), Setvar and Redirect (a ChanSpy mode switch)",
     "reporting": "CoreShowChannels, CoreStatus, DeviceStateList",
 }
 # Not given: "system" (with it an Originate may run System() or Exec(): shell commands), "command"
@@ -276,6 +278,7 @@ auth_type = digest
     ]
     phones = [(a.id, a.name or a.id, a.sip_password, "agents") for a in settings.agents]
     phones += [(ep, ep, caller_password(settings, ep), "callers") for ep in ast.caller_endpoints]
+    phones += [(ep, ep, caller_password(settings, ep), "supervisors") for ep in settings.supervision.phones]
     for ep, name, password, context in phones:
         parts.append(
             f"""\
@@ -324,9 +327,14 @@ HOTLINE_NODE = {settings.node}
 
 #include hotline.conf
 #include outbound.conf
+#include supervision.conf
 
 ; Demo and test callers: the hotline number only.
 [callers]
+exten => {ast.hotline_number},1,Goto(hotline,s,1)
+
+; Supervisors' phones (supervision.phones): the hotline number, for testing; ChanSpy comes to them by Originate.
+[supervisors]
 exten => {ast.hotline_number},1,Goto(hotline,s,1)
 
 ; Operators: feature codes, the hotline number (for testing) and each other.

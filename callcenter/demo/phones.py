@@ -56,8 +56,11 @@ async def start_demo_phones(settings: Settings) -> DemoPhones:
     ]
     caller_id = settings.asterisk.caller_endpoints[0]
     caller = Softphone(caller_id, caller_password(settings, caller_id), host, port, answer="manual")
+    # The demo supervisor's phone (their account's phone): answers listen/whisper/barge from the wallboard.
+    bosses = [Softphone(ep, caller_password(settings, ep), host, port, answer="manual", answer_after=DEMO_ANSWER_AFTER)
+              for ep in settings.supervision.phones[:1]]
     started: list[Softphone] = []
-    for phone in [*phones, caller]:
+    for phone in [*phones, *bosses, caller]:
         try:
             await phone.start()
             started.append(phone)
@@ -86,7 +89,7 @@ async def _call_loop(caller: Softphone, number: str) -> None:
         await asyncio.sleep(DEMO_CALL_EVERY)
 
 
-DEMO_ACCOUNTS = (("admin", "admin", None), ("supervisor", "supervisor", None), ("operator", "operator", "1001"),
+DEMO_ACCOUNTS = (("admin", "admin", None), ("supervisor", "supervisor", "3001"), ("operator", "operator", "1001"),
                  ("specialist", "specialist", None))
 # Two departments to escalate to; the demo specialist answers for the first.  Its office phone is a
 # caller endpoint other than the demo caller's (a softphone registered there rings on an escalation).
@@ -99,8 +102,9 @@ _BOUND = table("user_departments", column("user_id"), column("department_id"), c
 
 
 async def ensure_demo_accounts(settings: Settings) -> Path | None:
-    """On a database with no web accounts, create admin, supervisor, operator (agent 1001) and a
-    specialist bound to 呼吸科, with the demo departments (``DEMO_DEPARTMENTS``).
+    """On a database with no web accounts, create admin, supervisor (phone: the first of
+    ``supervision.phones``), operator (agent 1001) and a specialist bound to 呼吸科, with the demo
+    departments (``DEMO_DEPARTMENTS``).
 
     Their generated passwords go to ``<state_dir>/demo-accounts.txt`` (mode 600), which is
     returned; None when accounts already exist (nothing is changed then).
@@ -117,11 +121,12 @@ async def ensure_demo_accounts(settings: Settings) -> Path | None:
         if await accounts.count():
             return None
         agent = settings.agents[0].id if settings.agents else None
+        phones = {"operator": agent, "supervisor": settings.supervision.phones[0] if settings.supervision.phones else None}
         lines = []
         users = {}
         for name, role, agent_id in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(12)
-            users[name] = (await accounts.create(name, password, role, agent_id=agent if agent_id else None)).id
+            users[name] = (await accounts.create(name, password, role, agent_id=phones.get(role) if agent_id else None)).id
             lines.append(f"{name}\t{role}\t{password}\n")
         endpoints = settings.asterisk.caller_endpoints
         departments = await _demo_departments(engine, endpoints[-1] if endpoints else "")

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from callcenter.agents.store import RotaStore
     from callcenter.web.live import LiveHub
     from callcenter.web.security import LoginThrottle
+    from callcenter.web.supervision import SupervisionService
     from callcenter.web.wallboard import Wallboard
 
 ACCOUNTS: web.AppKey["AccountService"] = web.AppKey("accounts")
@@ -22,5 +23,6 @@ CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("web_clock")  # option
 HUB: web.AppKey["LiveHub"] = web.AppKey("live_hub")
 READS: web.AppKey["async_sessionmaker[AsyncSession]"] = web.AppKey("web_reads")  # read-only queries
 ROTA: web.AppKey["RotaStore"] = web.AppKey("rota")  # shifts and skills as supervisors edited them
+SUPERVISION: web.AppKey["SupervisionService"] = web.AppKey("supervision")  # listen, whisper, barge sessions
 THROTTLE: web.AppKey["LoginThrottle"] = web.AppKey("login_throttle")
 WALLBOARD: web.AppKey["Wallboard"] = web.AppKey("wallboard")  # operators' states, the live board, today's figures

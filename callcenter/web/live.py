@@ -159,6 +159,10 @@ class LiveHub:
             return
         client.queue.put_nowait(json.dumps(message, ensure_ascii=False, default=str))
 
+    def to_agent(self, agent_id: str, message: dict[str, Any]) -> int:
+        """Send ``message`` to that operator's open pages (e.g. ``supervision``); how many got it."""
+        return self._to_agent(agent_id, message)
+
     def _to_agent(self, agent_id: str, message: dict[str, Any]) -> int:
         sent = 0
         for client in self.clients:

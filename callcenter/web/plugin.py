@@ -17,13 +17,23 @@ from callcenter import keys
 from callcenter.accounts.service import AccountService
 from callcenter.agents.store import RotaStore
 from callcenter.store.db import session_factory
-from callcenter.web import admin_http, agent_http, auth, desk_http, reports_http, rota_http, supervisor_http
+from callcenter.web import (
+    admin_http,
+    agent_http,
+    auth,
+    desk_http,
+    reports_http,
+    rota_http,
+    supervision_http,
+    supervisor_http,
+)
 from callcenter.web import keys as web_keys
 from callcenter.web import labels
 from callcenter.web.guard import ticket_guard
 from callcenter.web.live import LiveHub, websocket
 from callcenter.web.pages import STATIC, setup_templates
 from callcenter.web.security import setup_security
+from callcenter.web.supervision import SupervisionService
 from callcenter.web.wallboard import Wallboard
 from callcenter.workorders import keys as wo_keys
 
@@ -39,6 +49,7 @@ def setup_web(app: web.Application) -> None:
     agent_http.add_routes(app)
     desk_http.add_routes(app)
     supervisor_http.add_routes(app)
+    supervision_http.add_routes(app)
     admin_http.add_routes(app)
     rota_http.add_routes(app)
     reports_http.add_routes(app)
@@ -70,5 +81,8 @@ async def open_web(app: web.Application) -> AsyncIterator[None]:
     hub = LiveHub(app[keys.ADAPTER], board, app[keys.TICKETS], reads, work=work)
     app[web_keys.HUB] = hub
     hub.start()
+    supervision = SupervisionService(settings, app[keys.ADAPTER], app[keys.TICKETS], hub.to_agent, work=work)
+    app[web_keys.SUPERVISION] = supervision
     yield
+    await supervision.close()
     await hub.close()

@@ -18,7 +18,8 @@ from callcenter.store.models import Base, utcnow
 
 CONTACT_KINDS = ("inbound", "callback", "escalation", "note", "survey", "status", "outbound",
                  "reply", "handoff", "finding",  # a department's desk (callcenter.workorders.desk)
-                 "overdue")  # the overdue ladder climbed (callcenter.workorders.sweep)
+                 "overdue",  # the overdue ladder climbed (callcenter.workorders.sweep)
+                 "supervision")  # a supervisor listened, whispered or barged in (callcenter.web.supervision)
 TASK_KINDS = ("callback", "abandoned", "followup_day7", "appointment_reminder")
 TASK_STATES = ("pending", "dialing", "done", "failed", "cancelled")
 MAX_NOTES = 4000  # the longest note (a note contact's text, an imported order's content)

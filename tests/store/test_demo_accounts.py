@@ -32,6 +32,8 @@ async def test_an_empty_database_gets_the_demo_departments_and_a_bound_specialis
         sessions = session_factory(engine)
         user = await AccountService(sessions).authenticate("specialist", passwords["specialist"][1])
         assert user is not None and user.role == "specialist"
+        boss = await AccountService(sessions).authenticate("supervisor", passwords["supervisor"][1])
+        assert boss is not None and boss.agent_id == settings.supervision.phones[0]  # their phone: listen, whisper, barge
         async with sessions() as session:
             deps = {d.name: d for d in await session.scalars(select(Department))}
             bound = (await session.scalars(select(UserDepartment.department_id)

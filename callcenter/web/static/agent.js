@@ -658,6 +658,7 @@
       case "pop_details": showPopDetails(message); break;
       case "ring_stopped": ringStopped(message); break;
       case "todo": loadTodo(); break;
+      case "supervision": $("supervised").hidden = !message.active; break; // [supervision] show_operator
     }
   }, (up) => {
     const node = $("live-status");

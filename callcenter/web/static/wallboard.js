@@ -5,6 +5,7 @@
   const { t, api, connect, now, el, duration, percent, replace, localTime } = Hotline;
   const $ = (id) => document.getElementById(id);
   let board = null;
+  let spies = {}; // agent id -> the live listen/whisper/barge session on their call (GET /api/supervision/sessions)
 
   function draw() {
     if (!board) return;
@@ -42,7 +43,7 @@
         a.resume_at ? el("span", { class: "resume-in", dataset: { until: a.resume_at } }, "") : null),
       el("td", { class: "ticker", dataset: { since: a.since ?? "" } }, "–"),
       answeredCell(a, (today.agents || []).find((f) => f.agent_id === a.agent_id)),
-      el("td", { class: "actions" }, actions(a)))));
+      el("td", { class: "actions" }, actions(a), spyButtons(a)))));
 
     replace($("alerts"), board.alerts.map((alert) => el("li", { class: `alert ${alert.kind}`, dataset: { kind: alert.kind } }, alertText(alert))));
     $("no-alerts").hidden = board.alerts.length > 0;
@@ -87,6 +88,41 @@
     if (["available", "wrap_up", "ringing", "on_call"].includes(agent.state)) out.push(button("pause", "op.pause"));
     if (agent.state !== "logged_out") out.push(button("logout", "op.logout"));
     return out;
+  }
+
+  // Listen, whisper, barge (docs/supervision.md): the supervisor's own phone rings, then hears the call.
+  const SPY_MODES = ["listen", "whisper", "barge"];
+  function spyButtons(agent) {
+    const button = (key, label, go) => el("button", { type: "button", class: "small spy", dataset: { spy: key }, onclick: go }, t(label));
+    const session = spies[agent.agent_id];
+    if (session) {
+      const path = `/api/supervision/sessions/${session.id}`;
+      return [el("span", { class: "spy-mode", dataset: { mode: session.mode } }, t(`spy.on_${session.mode}`)),
+        ...SPY_MODES.filter((m) => m !== session.mode).map((m) => button(m, `spy.${m}`, () => spy("POST", `${path}/mode`, { mode: m }))),
+        button("end", "spy.end", () => spy("DELETE", path))];
+    }
+    if (agent.state !== "on_call") return [];
+    return SPY_MODES.map((m) => button(m, `spy.${m}`, () => spy("POST", "/api/supervision/sessions", { agent_id: agent.agent_id, mode: m })));
+  }
+
+  async function spy(method, path, body) {
+    $("wb-error").textContent = "";
+    try {
+      await api(method, path, body);
+    } catch (error) {
+      $("wb-error").textContent = error.message;
+    }
+    await loadSpies();
+  }
+
+  async function loadSpies() {
+    try {
+      const data = await api("GET", "/api/supervision/sessions");
+      spies = Object.fromEntries(data.sessions.map((s) => [s.agent_id, s]));
+    } catch (_) {
+      spies = {};
+    }
+    draw();
   }
 
   async function control(agentId, op) {
@@ -136,7 +172,12 @@
   document.addEventListener("hotline:lang", draw);
 
   connect((message) => {
-    if (message.type === "wallboard") { board = message; draw(); }
+    if (message.type === "wallboard") {
+      const busy = board ? board.agents.filter((a) => a.state === "on_call").length : -1;
+      board = message;
+      // A call that ended takes its session with it: ask again when who is on a call changed.
+      if (board.agents.filter((a) => a.state === "on_call").length !== busy || Object.keys(spies).length) loadSpies(); else draw();
+    }
   }, (up) => {
     const node = $("live-status");
     node.dataset.i18n = up ? "live.on" : "live.off";
