@@ -163,7 +163,9 @@ class SpecialistPatch(Patch):
 
 
 class SearchQuery(Query):
-    q: str = Field(max_length=1000, description="what the operator typed: Chinese words, synonyms, pinyin or "
+    # Any length a request line carries is answered (only the first 200 characters count): a paste of
+    # a whole letter into the box gets results or an empty list, not an error.
+    q: str = Field(max_length=10_000, description="what the operator typed: Chinese words, synonyms, pinyin or "
                    "initials; entries with any of its words, best first (the first 200 characters count)")
     category: RequiredLabel | None = None
     department: RequiredName | None = None
