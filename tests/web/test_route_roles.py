@@ -51,6 +51,8 @@ ABOVE_OPERATOR = {
         # the words knowledge-base search uses: dictionary terms and synonym groups
         "POST /api/kb/terms", "DELETE /api/kb/terms/{id}", "POST /api/kb/synonyms", "PUT /api/kb/synonyms/{id}",
         "DELETE /api/kb/synonyms/{id}",
+        # quality review: the week's calls to review, one call, scoring it
+        "GET /quality", "GET /api/quality/calls", "GET /api/quality/calls/{id}", "POST /api/quality/calls/{id}/review",
     },
 }
 
