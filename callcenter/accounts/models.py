@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from callcenter.store.models import Base, utcnow
 
 # Each role may do what the roles before it may; a specialist (a department's desk, issue 14) is
-# below operator, so every route of the hotline room refuses them.
-ROLES = ("specialist", "operator", "supervisor", "admin")
+# below operator, so every route of the hotline room refuses them.  ``screen`` (the room's
+# television) is lowest: it may only see the wall screen (/wallscreen and its data).
+ROLES = ("screen", "specialist", "operator", "supervisor", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 

@@ -37,6 +37,7 @@ from callcenter.acd import AgentState, AgentStateChanged, Command, Offer, StopRi
 from callcenter.adapter import Adapter
 from callcenter.tickets.service import TicketService
 from callcenter.web.api import requires
+from callcenter.web import trend
 from callcenter.web.store import caller_history
 from callcenter.web.wallboard import Wallboard
 
@@ -60,10 +61,11 @@ class Client:
     role: str
     agent_id: str | None
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    wallscreen: bool = False  # the wall screen's socket (/ws/screen): only the ``wallscreen`` message
 
     @property
     def supervisor(self) -> bool:
-        return self.role in ("supervisor", "admin")
+        return self.role in ("supervisor", "admin") and not self.wallscreen
 
     async def run_sender(self) -> None:
         """Send queued messages in order until the socket closes."""
@@ -100,6 +102,7 @@ class LiveHub:
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_board = ""
+        self._last_screen = ""
         self._unboarded: set[Client] = set()  # supervisors' sockets that have not had a board yet
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -131,6 +134,10 @@ class LiveHub:
         self.clients.add(client)
         log.info("web.socket_open", user=client.username, role=client.role, agent=client.agent_id, sockets=len(self.clients))
         self._send(client, {"type": "hello", "now": self.clock(), "agent_id": client.agent_id})
+        if client.wallscreen:
+            self._unboarded.add(client)
+            self._dirty.set()
+            return
         if client.agent_id:
             self._send(client, self.board.agent_message(client.agent_id))
             agent = self.adapter.acd.agents.get(client.agent_id)
@@ -264,7 +271,8 @@ class LiveHub:
             except TimeoutError:
                 pass
             self._dirty.clear()
-            supervisors = [c for c in self.clients if c.supervisor]
+            self.board.sample()  # callers waiting, for the last hour's chart (whether anybody looks or not)
+            supervisors = [c for c in self.clients if c.supervisor or c.wallscreen]
             if not supervisors:
                 continue
             try:
@@ -273,20 +281,32 @@ class LiveHub:
                 log.exception("web.wallboard_failed")
                 await asyncio.sleep(1.0)
                 continue
-            key = json.dumps({k: v for k, v in board.items() if k != "now"}, sort_keys=True, default=str)
-            # Who is connected now: a page may have opened (or closed) while the board was computed.
-            supervisors = [c for c in self.clients if c.supervisor]
-            if key == self._last_board:
-                supervisors = [c for c in supervisors if c in self._unboarded]
-            self._last_board = key
-            self._unboarded.difference_update(supervisors)
-            for client in supervisors:
-                self._send(client, board)
+            screen = trend.screen(board)
+            for message, last, which in ((board, "_last_board", "supervisor"), (screen, "_last_screen", "wallscreen")):
+                key = json.dumps({k: v for k, v in message.items() if k != "now"}, sort_keys=True, default=str)
+                # Who is connected now: a page may have opened (or closed) while the board was computed.
+                clients = [c for c in self.clients if getattr(c, which)]
+                if key == getattr(self, last):
+                    clients = [c for c in clients if c in self._unboarded]
+                setattr(self, last, key)
+                self._unboarded.difference_update(clients)
+                for client in clients:
+                    self._send(client, message)
 
 
 @requires("operator")
 async def websocket(request: web.Request) -> web.StreamResponse:
     """GET /ws: the page's live channel (the access middleware has checked session and Origin)."""
+    return await _serve(request, wallscreen=False)
+
+
+@requires("screen")
+async def screen_websocket(request: web.Request) -> web.StreamResponse:
+    """GET /ws/screen: the wall screen's live channel, read-only (only pings are answered)."""
+    return await _serve(request, wallscreen=True)
+
+
+async def _serve(request: web.Request, wallscreen: bool) -> web.StreamResponse:
     from callcenter.web import keys as web_keys
     from callcenter.web.security import current_user
 
@@ -294,7 +314,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     hub = request.app[web_keys.HUB]
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    client = Client(ws, user.id, user.username, user.role, user.agent_id)
+    client = Client(ws, user.id, user.username, user.role, None if wallscreen else user.agent_id, wallscreen=wallscreen)
     sender = asyncio.create_task(client.run_sender(), name=f"ws-{user.username}")
     hub.register(client)
     try:

@@ -67,4 +67,4 @@ def page(request: web.Request, name: str, title: str, **values: object) -> web.R
 
 def home_of(role: str) -> str:
     """Where a user of ``role`` lands after logging in."""
-    return {"specialist": "/desk", "operator": "/agent"}.get(role, "/wallboard")
+    return {"screen": "/wallscreen", "specialist": "/desk", "operator": "/agent"}.get(role, "/wallboard")

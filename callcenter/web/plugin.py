@@ -27,6 +27,7 @@ from callcenter.web import (
     supervision_http,
     supervisor_http,
 )
+from callcenter.web import wallscreen_http
 from callcenter.web import keys as web_keys
 from callcenter.web import labels
 from callcenter.web.guard import ticket_guard
@@ -53,6 +54,7 @@ def setup_web(app: web.Application) -> None:
     admin_http.add_routes(app)
     rota_http.add_routes(app)
     reports_http.add_routes(app)
+    wallscreen_http.add_routes(app)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/static/i18n.js", labels.serve_script)  # before the files: generated, not a file
     app.router.add_static("/static/", STATIC, follow_symlinks=False)

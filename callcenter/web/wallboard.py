@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.acd import MISSED_CALLS, AgentState, CallState
 from callcenter.adapter import Adapter
 from callcenter.settings import Settings
-from callcenter.web import figures
+from callcenter.web import figures, trend
 from callcenter.web.store import call_rows
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ OVERDUE_SHOWN = 10  # overdue tickets listed one by one; more are one "overdue_m
 REFUSED_KEPT = 50  # refused outside calls remembered for the wallboard
 REFUSED_SHOWN = 5  # ... listed one by one (the last hour's), more are one "dial_refused_more" alert
 REFUSED_FOR = 3600.0  # seconds a refused call stays an alert
+LAST_WEEK_REFRESH = 300.0  # seconds the same weekday last week's quarter hours are reused (late tickets of that day)
 
 
 class Wallboard:
@@ -75,6 +76,9 @@ class Wallboard:
         self._today: dict[str, Any] = {}
         self._today_at = 0.0
         self._refused: deque[dict[str, Any]] = deque(maxlen=REFUSED_KEPT)  # refused outside calls, newest last
+        self._trend: dict[str, Any] = {}  # today's quarter hours beside last week's (trend.day), with today()
+        self._last_week: tuple[dt.date, float, list[figures.CallRow]] | None = None  # (that day, read at, rows)
+        self.waiting = trend.WaitingSamples()  # callers on hold over the last hour, memory only
 
     def note(self, event: str, data: dict[str, Any]) -> bool:
         """A work-order event: a ticket went overdue (the sweep), an outside call was refused; True if shown."""
@@ -170,8 +174,23 @@ class Wallboard:
         rows = await call_rows(self.reads, start, end)
         # Each operator's figures too, crediting every ring of their phone (figures.by_agent).
         self._today = {"day": day.isoformat(), **figures.summarise(rows), "agents": figures.by_agent(rows)}
+        self._trend = trend.day(rows, await self._last_week_rows(day - dt.timedelta(days=7), now), self.zone, day,
+                                dt.datetime.fromtimestamp(now, dt.UTC))
         self._today_at = now
         return self._today
+
+    async def _last_week_rows(self, day: dt.date, now: float) -> list[figures.CallRow]:
+        """The calls of ``day`` (the same weekday last week), read again every ``LAST_WEEK_REFRESH`` seconds."""
+        if self._last_week is None or self._last_week[0] != day or now - self._last_week[1] >= LAST_WEEK_REFRESH:
+            self._last_week = (day, now, await call_rows(self.reads, *figures.local_day_bounds(day, self.zone)))
+        return self._last_week[2]
+
+    def sample(self) -> None:
+        """Note the callers on hold now when a sample is due (the live hub calls this every loop)."""
+        now = self.clock()
+        waiting = sum(1 for c in self.adapter.acd.calls.values()
+                      if c.state in (CallState.WAITING, CallState.OFFERED) and c.kept_at is None)
+        self.waiting.add(now, waiting)
 
     async def overdue(self) -> list[dict[str, Any]]:
         """Tickets past their promised reply or callback deadline, most late first (cached)."""
@@ -252,6 +271,7 @@ class Wallboard:
             "overdue": len(overdue),
             "ladder": self._ladder,
             "alerts": self.alerts(board, today, overdue),
+            "trend": {**self._trend, "waiting": self.waiting.series(self.clock()), "every": self.waiting.every},
             "target": self.settings.web.service_level_target,
             "long_wait_alert": self.settings.web.long_wait_alert,
             "now": self.clock(),

@@ -54,11 +54,11 @@ const Hotline = (() => {
   }
 
   // The live channel: reconnects with back-off; every message goes to onMessage(data).
-  function connect(onMessage, onStatus) {
+  function connect(onMessage, onStatus, path = "/ws") {
     let delay = 500;
     let socket = null;
     const open = () => {
-      socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+      socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`);
       socket.onopen = () => { delay = 500; onStatus && onStatus(true); };
       socket.onmessage = (event) => {
         const data = JSON.parse(event.data);

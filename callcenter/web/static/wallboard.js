@@ -58,7 +58,17 @@
       el("td", {}, localTime(r.due_at)),
       el("td", {}, r.agent_id || "–"))));
     $("ladder-empty").hidden = ladder.length > 0;
+    drawCharts();
     tick();
+  }
+
+  // The day at a glance (charts.js): quarter hours today against last week, the last hour's queue, operators.
+  function drawCharts() {
+    const trend = board.trend || {};
+    HotlineCharts.offered($("chart-offered"), trend);
+    HotlineCharts.serviceLevel($("chart-sl"), trend, board.target);
+    HotlineCharts.waiting($("chart-waiting"), trend, board.now);
+    HotlineCharts.agents($("chart-agents"), (board.today || {}).agents, Object.fromEntries(board.agents.map((a) => [a.agent_id, a.name])));
   }
 
   // Today's figures of one operator from the tickets (every ring of their phone counts):
