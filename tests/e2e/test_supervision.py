@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from pathlib import Path
 
@@ -88,7 +89,7 @@ async def http_as(controller, username: str):
             response = await client.request(method, f"{controller.url}{path}", json=body, headers={"X-CSRF-Token": csrf})
             return response.status, await response.json()
 
-        yield call
+        yield call, client
 
 
 async def test_listen_whisper_barge_each_heard_by_the_right_phones_and_logged_on_the_ticket(
@@ -111,8 +112,19 @@ async def test_listen_whisper_barge_each_heard_by_the_right_phones_and_logged_on
     try:
         await eventually(lambda: "1001" in adapter.acd.agents and adapter.acd.agents["1001"].state == "available",
                          timeout=5, message="operator 1001 available")
-        async with http_as(controller, "boss") as sup, http_as(controller, "op1") as op, \
-                http_as(controller, "nophone") as nophone:
+        async with http_as(controller, "boss") as (sup, _), http_as(controller, "op1") as (op, op_client), \
+                http_as(controller, "nophone") as (nophone, _):
+            # The operator's desk: [supervision] show_operator (default true) shows 监听中 while a supervisor is on.
+            desk = await op_client.ws_connect(f"{controller.url}/ws")
+            shown: list[bool] = []
+
+            async def read_desk() -> None:
+                async for msg in desk:
+                    data = json.loads(msg.data)
+                    if data.get("type") == "supervision":
+                        shown.append(data["active"])
+
+            reader = asyncio.create_task(read_desk())
             # Nobody on a call yet: a clear refusal.
             status, body = await sup("POST", "/api/supervision/sessions", {"agent_id": "1001", "mode": "listen"})
             assert (status, body["error"]) == (409, "supervision.not_on_call"), body
@@ -182,6 +194,9 @@ async def test_listen_whisper_barge_each_heard_by_the_right_phones_and_logged_on
 
             await agent.hangup()
             await caller.wait_event("CALL_CLOSED", timeout=5)
+            assert shown == [True, False, True, False], shown
+            reader.cancel()
+            await desk.close()
     finally:
         await boss.stop()
         boss.cleanup()
