@@ -142,7 +142,7 @@ async def test_browser_wallboard_draws_the_days_figures(app_client, browser):
     assert agents == [[a["agent_id"], a["answered"], a["offered"], str(a["service_level"])] for a in board["today"]["agents"]]
     assert [a[0] for a in agents] == ["1001", "1002"] and agents[0][1:3] == [2, 2] and agents[1][1:3] == [1, 2]
     await page.wait_for_selector("#chart-waiting circle.point.today", state="attached")
-    await page.locator("section.charts").screenshot(path=artifact("wallboard-charts.png"))
+    await page.locator("div.charts").screenshot(path=artifact("wallboard-charts.png"))
 
 
 async def test_browser_wall_screen_refreshes_live_with_no_controls(app_client, browser):
