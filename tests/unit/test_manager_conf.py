@@ -32,6 +32,8 @@ ACTION_CLASSES = {  # any one of these suffices
     "Hangup": {"system", "call"},
     "MixMonitorMute": {"system", "call"},
     "ControlPlayback": {"call"},  # app_controlplayback.c registers it with EVENT_FLAG_CALL
+    "Setvar": {"call"},  # manager.c: EVENT_FLAG_CALL (a supervision mode switch, then Redirect)
+    "Redirect": {"call"},  # manager.c: EVENT_FLAG_CALL
     "CoreShowChannels": {"system", "reporting"},
     "CoreStatus": {"system", "reporting"},
     "DeviceStateList": {"call", "reporting"},
