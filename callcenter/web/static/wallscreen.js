@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { connect, now, duration, percent } = Hotline;
+  const { api, connect, now, duration, percent } = Hotline;
   const $ = (id) => document.getElementById(id);
   let screen = null;
 
@@ -32,6 +32,9 @@
     $("s-longest").dataset.alert = longest > screen.long_wait_alert ? "1" : "0";
   }
   setInterval(tick, 500);
+  // Every few minutes the same figures over HTTP: they keep the session in use (a television runs for
+  // days; the socket alone does not), and a lapsed session shows the login form instead of stale figures.
+  setInterval(() => api("GET", "/api/wallscreen").then((message) => { screen = message; draw(); }).catch(() => {}), 300_000);
   document.addEventListener("hotline:lang", draw);
 
   connect((message) => {
