@@ -25,6 +25,7 @@ from callcenter.web import keys as web_keys
 from callcenter.workorders import keys as wo_keys
 from harness import eventually
 from harness.audio import read_wav, received_audio
+from web.webtools import browser  # noqa: F401  (the Chromium fixture of the web tests)
 
 pytestmark = pytest.mark.e2e
 
@@ -236,3 +237,60 @@ async def test_listen_whisper_barge_each_heard_by_the_right_phones_and_logged_on
     first = logged[0]["details"]
     assert first["agent_id"] == "1001" and [m["mode"] for m in first["modes"]] == ["listen", "whisper", "barge"]
     assert first["started_at"] and first["answered_at"] and first["ended_at"] and first["ended_by"] == "boss"
+
+
+async def test_from_the_wallboard_the_supervisor_listens_switches_and_ends_and_the_desk_shows_it(
+        asterisk, controller_factory, phone_factory, browser):
+    """In Chromium: the wallboard's buttons on the operator's row; the operator's desk shows 监听中 meanwhile."""
+    from web.webtools import artifact, browser_login
+
+    controller = await controller_factory()
+    accounts = controller[web_keys.ACCOUNTS]
+    await accounts.create("boss", PASSWORD, "supervisor", agent_id="3001")
+    await accounts.create("op1", PASSWORD, "operator", agent_id="1001")
+    agent = await phone_factory("1001", answer="manual")
+    caller = await phone_factory("2002", answer="manual")
+    boss = Softphone("3001", caller_password(asterisk, "3001"), asterisk.asterisk.sip_host, asterisk.asterisk.sip_port,
+                     answer="auto")
+    await boss.start()
+    adapter = controller[keys.ADAPTER]
+    try:
+        await eventually(lambda: "1001" in adapter.acd.agents and adapter.acd.agents["1001"].state == "available",
+                         timeout=5, message="operator 1001 available")
+        desk = await browser_login(browser, controller.url, "op1")
+        wallboard = await browser_login(browser, controller.url, "boss")
+        assert wallboard.url.endswith("/wallboard")
+        row = "#agents tr[data-agent='1001']"
+        await wallboard.wait_for_selector(row)
+        assert await wallboard.locator(f"{row} button[data-spy]").count() == 0  # not on a call: no buttons
+
+        await caller.dial(asterisk.asterisk.hotline_number)
+        await agent.wait_event("CALL_INCOMING", timeout=10)
+        await agent.accept()
+        await caller.wait_event("CALL_ESTABLISHED", timeout=5)
+        await wallboard.wait_for_selector(f"{row}[data-state='on_call'] button[data-spy='listen']")
+        assert await desk.locator("#supervised").is_hidden()
+
+        await wallboard.click(f"{row} button[data-spy='listen']")
+        await boss.wait_event("CALL_ESTABLISHED", timeout=10)  # the supervisor's own phone rang and answered
+        await wallboard.wait_for_selector(f"{row} .spy-mode[data-mode='listen']:has-text('监听中')")
+        await desk.wait_for_selector("#supervised:has-text('监听中')", state="visible")
+        await wallboard.click(f"{row} button[data-spy='whisper']")
+        await wallboard.wait_for_selector(f"{row} .spy-mode[data-mode='whisper']:has-text('耳语中')")
+        await wallboard.screenshot(path=artifact("supervision-wallboard.png"))
+        await wallboard.click(f"{row} button[data-spy='end']")
+        await boss.wait_event("CALL_CLOSED", timeout=5)
+        await wallboard.wait_for_selector(f"{row} button[data-spy='listen']")
+        await desk.wait_for_selector("#supervised", state="hidden")
+        assert await wallboard.locator("#wb-error").text_content() == ""
+        call_id = adapter.acd.agents["1001"].call_id
+        assert adapter.acd.agents["1001"].state == "on_call"
+        await agent.hangup()
+        await caller.wait_event("CALL_CLOSED", timeout=5)
+    finally:
+        await boss.stop()
+        boss.cleanup()
+    ticket = await controller[keys.TICKETS].get(call_id)
+    work = await controller[wo_keys.WORKORDERS].get(ticket.id)
+    logged = [(c["agent_id"], c["text"], c["outcome"]) for c in work["contacts"] if c["kind"] == "supervision"]
+    assert logged == [("boss", "listen → whisper", "ended")]
