@@ -221,9 +221,9 @@ class SupervisionService:
         session.ended_at, session.end_reason, session.ended_by = self.clock(), reason, by
         log.info("supervision.ended", session=session.id, agent=session.agent_id, uniqueid=session.call_id,
                  reason=reason, by=by)
-        if session.answered_at is not None and self.settings.supervision.show_operator:
-            if not any(s.agent_id == session.agent_id and s.answered_at for s in self.active()):
-                self.notify(session.agent_id, {"type": "supervision", "active": False})
+        others = any(s.agent_id == session.agent_id and s.answered_at for s in self.active())
+        if session.answered_at is not None and self.settings.supervision.show_operator and not others:
+            self.notify(session.agent_id, {"type": "supervision", "active": False})
         ended = [s for s in self.sessions.values() if not s.active]
         for old in ended[:-KEEP_ENDED]:
             del self.sessions[old.id]

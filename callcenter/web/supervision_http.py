@@ -20,7 +20,6 @@ from pydantic import Field
 
 from callcenter.web import api
 from callcenter.web import keys as web_keys
-from callcenter.web import schemas as s
 from callcenter.web.security import current_user
 
 log = structlog.get_logger(__name__)
@@ -30,7 +29,7 @@ SESSION_PARAM = {"type": "string", "pattern": r"^[0-9a-f]{16}$"}
 
 
 class StartSpy(api.Body):
-    agent_id: s.UserAgent = Field(description="the operator (their phone's endpoint)")  # type: ignore[valid-type]
+    agent_id: api.line(32, 1) = Field(description="the operator (their phone's endpoint)")  # type: ignore[valid-type]
     mode: Mode = Field(description="listen (silent), whisper (only the operator hears), barge (both hear)")
 
 
@@ -100,7 +99,8 @@ ROUTES: tuple[api.Route, ...] = (
               "Ring the supervisor's phone and spy on an operator's call (listen, whisper, barge)",
               "operator",  # any desk may ask; the service refuses non-supervisors 403 and logs who and whom
               body=StartSpy, response=SessionAnswer, ok=(201,),
-              errors={409: "the operator is not on a call, the supervisor has no phone or it is in a session",
+              errors={404: "no such operator",
+                      409: "the operator is not on a call, the supervisor has no phone or it is in a session",
                       503: "Asterisk is not reachable"}),
     api.Route("POST", "/api/supervision/sessions/{id}/mode", switch_mode, "Switch a session's mode on the same call", S,
               body=SwitchSpy, path_params=P, response=SessionAnswer,

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 import structlog
+from harness import eventually
+from harness.audio import read_wav, received_audio
+from web.webtools import browser  # noqa: F401  (the Chromium fixture of the web tests)
 
 from callcenter import keys
 from callcenter.demo.softphone import Softphone, write_tone_wav
 from callcenter.settings import caller_password
 from callcenter.web import keys as web_keys
 from callcenter.workorders import keys as wo_keys
-from harness import eventually
-from harness.audio import read_wav, received_audio
-from web.webtools import browser  # noqa: F401  (the Chromium fixture of the web tests)
 
 pytestmark = pytest.mark.e2e
 
@@ -240,7 +240,7 @@ async def test_listen_whisper_barge_each_heard_by_the_right_phones_and_logged_on
 
 
 async def test_from_the_wallboard_the_supervisor_listens_switches_and_ends_and_the_desk_shows_it(
-        asterisk, controller_factory, phone_factory, browser):
+        asterisk, controller_factory, phone_factory, browser):  # noqa: F811  (the fixture imported above)
     """In Chromium: the wallboard's buttons on the operator's row; the operator's desk shows 监听中 meanwhile."""
     from web.webtools import artifact, browser_login
 
