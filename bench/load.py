@@ -51,14 +51,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the shared harness
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
-
 from _instance import run_exclusive
 from acd_vs_app_queue import AGENTS, CALLERS, INSTANCE, PORTS
 from harness.faults import Site, SubprocessController, write_settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter import asterisk as embedded
 from callcenter import settings as cs
+from callcenter.asterisk.provision import _pid as asterisk_pid
 from callcenter.demo.softphone import Softphone, SoftphoneError
 
 ACD = {"ring_on": 1.0, "ring_off": 4.0, "rings": 2, "wrap_up": 0.0}
@@ -371,7 +371,7 @@ def r1(value: float | None) -> float | None:
 
 
 async def one_rate(rate: float, args: argparse.Namespace, work: Path, settings: cs.Settings, url: str,
-                   proc: ProcStat, ami: AmiEventCounter, http: aiohttp.ClientSession, web: str) -> dict[str, Any]:
+                   proc: ProcStat, pbx: ProcStat | None, ami: AmiEventCounter, http: aiohttp.ClientSession, web: str) -> dict[str, Any]:
     """One SIPp run at ``rate``; its figures."""
     calls = max(1, round(rate * args.seconds))
     run_dir = work / f"rate-{rate:g}"
@@ -379,6 +379,7 @@ async def one_rate(rate: float, args: argparse.Namespace, work: Path, settings: 
     first_id = await max_ticket_id(url)
     before = histograms(await scrape(http, web))
     cpu0, events0, t0 = proc.cpu_seconds(), ami.events, time.monotonic()
+    pbx0 = pbx.cpu_seconds() if pbx else 0.0
     say(f"rate {rate:g}/s: {calls} calls over {args.seconds:g} s from {args.callers} caller endpoints, "
         f"hold {args.hold[0]:g}-{args.hold[1]:g} s")
     runs = []
@@ -408,6 +409,7 @@ async def one_rate(rate: float, args: argparse.Namespace, work: Path, settings: 
             await asyncio.wait_for(asyncio.gather(*(p.wait() for _, p in runs)), 1.0)
     traffic_s = time.monotonic() - t0
     cpu_s, events = proc.cpu_seconds() - cpu0, ami.events - events0
+    pbx_s = pbx.cpu_seconds() - pbx0 if pbx else None
     totals: dict[str, int] = {}
     for out, _ in runs:
         stat = out / "stat.csv"
@@ -435,6 +437,7 @@ async def one_rate(rate: float, args: argparse.Namespace, work: Path, settings: 
         "arrival_to_ring_p50_ms": r1(percentile(rings, 0.5)), "arrival_to_ring_p99_ms": r1(percentile(rings, 0.99)),
         "rang": len(rings), "ami_events_per_s": round(events / traffic_s, 1),
         "controller_cpu_share": round(cpu_s / traffic_s, 3), "controller_rss_mb": round(rss_peak, 1),
+        "asterisk_cpu_share": None if pbx_s is None else round(pbx_s / traffic_s, 3),
         "loop_lag_p99_ms": ms(bucket_quantile(lag, 0.99)), "traffic_s": round(traffic_s, 1),
     }
 
@@ -459,6 +462,8 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
         await controller.start()
         assert controller.proc is not None
         proc = ProcStat(controller.proc.pid)
+        pbx_pid = asterisk_pid(settings)
+        pbx = ProcStat(pbx_pid) if pbx_pid else None
         for agent in settings.agents:
             for attempt in range(4):
                 phone = Softphone(agent.id, agent.sip_password, "127.0.0.1", PORTS["sip"], answer="auto")
@@ -478,7 +483,7 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
         await ami.start()
         say(f"controller up (pid {proc.pid}), {len(phones)} operators available")
         for rate in step_rates(args.rate, args.step, args.max_rate):
-            result = await one_rate(rate, args, work, settings, url, proc, ami, http, web)
+            result = await one_rate(rate, args, work, settings, url, proc, pbx, ami, http, web)
             results.append(result)
             say(f"  offered {result['calls']}, tickets {result['tickets']}, lost {result['lost']}, "
                 f"cpu {result['controller_cpu_share']}, ring p99 {result['arrival_to_ring_p99_ms']} ms")
@@ -511,7 +516,7 @@ COLUMNS = (
     ("tickets", "tickets"), ("lost", "lost"), ("write p50 ms", "ticket_write_p50_ms"),
     ("write p99 ms", "ticket_write_p99_ms"), ("ring p50 ms", "arrival_to_ring_p50_ms"),
     ("ring p99 ms", "arrival_to_ring_p99_ms"), ("AMI ev/s", "ami_events_per_s"), ("cpu", "controller_cpu_share"),
-    ("rss MB", "controller_rss_mb"), ("lag p99 ms", "loop_lag_p99_ms"),
+    ("rss MB", "controller_rss_mb"), ("ast cpu", "asterisk_cpu_share"), ("lag p99 ms", "loop_lag_p99_ms"),
 )
 
 
@@ -523,7 +528,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         if r.get("sipp_failures"):
             say(f"    SIPp failures: {r['sipp_failures']}")
     say("write = ticket write queued -> committed; ring = arrival -> first operator ring (tickets); "
-        "cpu = controller CPU seconds / traffic seconds; lag = event-loop lag")
+        "cpu = controller CPU seconds / traffic seconds (ast cpu: Asterisk's); lag = event-loop lag")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

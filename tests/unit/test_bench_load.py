@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-import load  # noqa: E402
+import load
 
 
 def test_percentile_interpolates_between_ranks() -> None:
