@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import structlog
 from aiohttp import web
 from pydantic import Field
 
@@ -24,6 +25,7 @@ from callcenter.web.pages import page
 from callcenter.web.security import current_user
 from callcenter.workorders import keys as workorder_keys
 
+log = structlog.get_logger(__name__)
 ItemKey, Agent, Comments, Limit500 = line(32, 1), line(64, 1), text(MAX_COMMENTS), limit(500)
 Points = Annotated[int, Field(ge=0, le=100)]
 
@@ -141,6 +143,7 @@ async def list_reviews(request: web.Request) -> web.Response:
     user = current_user(request)
     agent = q.agent if user.at_least("supervisor") else (user.agent_id or "")
     if not user.at_least("supervisor") and q.agent not in (None, agent):
+        log.warning("quality.refused", user=user.username, agent_id=q.agent)
         raise Forbidden("operators see only their own reviews")
     return web.json_response({"reviews": await request.app[keys.QUALITY].reviews(agent, q.limit)})
 
@@ -150,6 +153,7 @@ async def get_review(request: web.Request) -> web.Response:
     review = await request.app[keys.QUALITY].review(path_id(request, what="quality_review"))
     user = current_user(request)
     if not user.at_least("supervisor") and (not user.agent_id or review["agent_id"] != user.agent_id):
+        log.warning("quality.refused", user=user.username, review_id=review["id"])
         raise Forbidden("operators see only their own reviews")
     return web.json_response(review)
 
