@@ -13,9 +13,9 @@ from webtools import PASSWORD, USERS, csrf_of, login
 from callcenter.web import keys as web_keys
 
 EVIL = '"><script>alert(1)</script><img src=x onerror=alert(2)>&\''
-PAGES = {  # path -> (who may see it, its own script or None, an element id only that page has)
+PAGES = {  # path -> (who may see it, its own scripts (a path, a tuple of them, or None), an element id only that page has)
     "/agent": ("op1", "/static/agent.js", "ticket-form"),
-    "/wallboard": ("boss", "/static/wallboard.js", "t-waiting"),
+    "/wallboard": ("boss", ("/static/charts.js", "/static/wallboard.js"), "t-waiting"),
     "/reports": ("boss", None, "csv"),
     "/schedule": ("boss", "/static/schedule.js", "new-rule"),
     "/rota": ("boss", "/static/rota.js", "add-shift"),
@@ -58,7 +58,8 @@ async def test_every_page_shares_the_layout_and_runs_only_our_script_files(app_c
     assert html.count('<header class="top">') == 1 and html.count("<main") == 1
     assert f'id="{own_id}"' in html
     sources = assert_no_inline_code(html)
-    assert sources == ["/static/i18n.js", "/static/common.js", *([own_script] if own_script else [])]
+    own = own_script if isinstance(own_script, tuple) else (own_script,) if own_script else ()
+    assert sources == ["/static/i18n.js", "/static/common.js", *own]
     for source in sources:
         script = await app_client.get(source)
         assert script.status == 200 and script.content_type in ("application/javascript", "text/javascript")
