@@ -435,7 +435,7 @@ async def one_rate(rate: float, args: argparse.Namespace, work: Path, settings: 
         "tickets": tickets, "tickets_doubled": doubled, "lost": lost,
         "ticket_write_p50_ms": ms(bucket_quantile(writes, 0.5)), "ticket_write_p99_ms": ms(bucket_quantile(writes, 0.99)),
         "arrival_to_ring_p50_ms": r1(percentile(rings, 0.5)), "arrival_to_ring_p99_ms": r1(percentile(rings, 0.99)),
-        "rang": len(rings), "ami_events_per_s": round(events / traffic_s, 1),
+        "rang": len(rings), "ticket_writes": int(max((c for _, c in writes), default=0)), "ami_events_per_s": round(events / traffic_s, 1),
         "controller_cpu_share": round(cpu_s / traffic_s, 3), "controller_rss_mb": round(rss_peak, 1),
         "asterisk_cpu_share": None if pbx_s is None else round(pbx_s / traffic_s, 3),
         "loop_lag_p99_ms": ms(bucket_quantile(lag, 0.99)), "traffic_s": round(traffic_s, 1),
