@@ -214,6 +214,26 @@ class Loop(Reply):
                                            "range, with their effect (docs/reports.md)")
 
 
+class QualityWeek(Reply):
+    week: str = Field(description="the week's Monday")
+    reviews: int
+    average: float | None = Field(description="average review score, percent (None: no review that week)")
+
+
+class QualityAgent(Reply):
+    agent_id: str
+    reviews: int
+    average: float | None
+    two_ring_rate: float | None = Field(description="as by_agent's service_level")
+    avg_talk: float | None = Field(description="handling time, as by_agent's avg_talk")
+    weeks: list[QualityWeek]
+
+
+class Quality(Reply):
+    weeks: list[str]
+    agents: list[QualityAgent]
+
+
 class Report(Reply):
     from_: str = Field(alias="from")
     to: str
@@ -222,3 +242,5 @@ class Report(Reply):
     summary: dict[str, Any]
     loop: Loop = Field(description="the closed loop's figures (docs/reports.md): totals, by_category, "
                        "by_department, problems, hotline messages and their effect")
+    quality: Quality = Field(description="each operator's weekly quality-review score beside their two-ring rate "
+                             "and handling time (docs/quality.md)")
