@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     user.add_argument("action", choices=["add", "list", "passwd", "unlock"])
     user.add_argument("name", nargs="?", help="user name (add, passwd, unlock)")
     user.add_argument("--role", choices=ROLES, default="operator")
-    user.add_argument("--agent", help="the operator's phone (agent id, e.g. 1001)")
+    user.add_argument("--agent", help="the account's phone: an operator's agent id (e.g. 1001), or a supervisor's phone for listening in (e.g. 3001)")
     user.add_argument("--display-name", default="")
     user.add_argument("--department", action="append", default=[], metavar="NAME",
                       help="a specialist's department (repeat for several; NAME* makes them its head)")
