@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.accounts.exceptions import AccountError, AccountLocked, LoginFailed
 from callcenter.accounts.models import ROLES, User, WebSession
 from callcenter.accounts.passwords import check_strength, hash_password, needs_rehash, verify_password
+from callcenter.store.db import read_session_factory
 from callcenter.store.models import utcnow
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,9 @@ class AccountService:
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
+        # Every request reads its session: on SQLite that read must not queue for the write lock
+        # behind a long writer (it did, and a page's request failed "database is locked").
+        self._reads = read_session_factory(sessions.kw["bind"])
         self.max_failed = max_failed
         self.lockout = lockout
         self.clock = clock
@@ -213,7 +217,7 @@ class AccountService:
         """The user of an open web session (None once it was closed); keeps its ``seen_at`` fresh."""
         now = self.clock()
         query = select(User, WebSession.seen_at).join(WebSession, WebSession.user_id == User.id).where(WebSession.id == sid)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = (await session.execute(query)).first()
         if row is None:
             return None

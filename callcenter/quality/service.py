@@ -20,6 +20,7 @@ from callcenter.quality.exceptions import InvalidReview, NotFound
 from callcenter.quality.models import QualityReview
 from callcenter.recording.models import Recording
 from callcenter.settings import QualitySettings
+from callcenter.store.db import read_session_factory
 from callcenter.store.models import Ticket, utcnow
 from callcenter.workorders.models import WorkOrder
 
@@ -42,6 +43,7 @@ class QualityService:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: QualitySettings, zone: ZoneInfo) -> None:
         self._sessions = sessions
+        self._reads = read_session_factory(sessions.kw["bind"])  # lists and reviews never wait for a writer (SQLite)
         self.settings = settings
         self.zone = zone
 
@@ -62,7 +64,7 @@ class QualityService:
     async def to_review(self, day: dt.date) -> dict[str, Any]:
         """The calls to review in ``day``'s week: each with why, its recording and its review."""
         monday, start, end = self.week_bounds(day)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(
                 select(Ticket.id, Ticket.agent_id, Ticket.answered_at, WorkOrder.satisfaction, WorkOrder.category)
                 .join(WorkOrder, WorkOrder.ticket_id == Ticket.id, isouter=True)
@@ -101,7 +103,7 @@ class QualityService:
 
     async def call(self, ticket_id: int) -> dict[str, Any]:
         """An answered call's operator, recording and review (the ticket itself comes from the work orders)."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             ticket = await session.get(Ticket, ticket_id)
             if ticket is None or ticket.answered_at is None or not ticket.agent_id:
                 raise NotFound("quality_call", ticket_id)
@@ -138,7 +140,7 @@ class QualityService:
 
     async def review(self, review_id: int) -> dict[str, Any]:
         """One review with its call's recording."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             found = (await session.execute(
                 select(QualityReview, Ticket.answered_at).join(Ticket, Ticket.id == QualityReview.ticket_id)
                 .where(QualityReview.id == review_id))).first()
@@ -153,6 +155,6 @@ class QualityService:
                  .order_by(Ticket.answered_at.desc(), QualityReview.id.desc()).limit(limit))
         if agent_id is not None:
             query = query.where(QualityReview.agent_id == agent_id)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(query)).all()
         return [review_dict(r, at) for r, at in rows]
