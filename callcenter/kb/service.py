@@ -26,6 +26,7 @@ from callcenter.csv_cells import SafeWriter, restore
 from callcenter.kb.index import SearchIndex
 from callcenter.kb.models import KbEntry, KbRevision, KbView
 from callcenter.kb.search import highlight, score, snippet
+from callcenter.kb.suggest import POPULAR_DAYS
 from callcenter.store.db import read_session_factory
 from callcenter.store.models import clean_text, utcnow
 from callcenter.workorders.exceptions import InvalidData, NotFound
@@ -37,8 +38,7 @@ LIMITS = {"question": 500, "answer": 5000, "keywords": 500, "category": 32, "dep
 REQUIRED = ("question", "answer")
 CSV_COLUMNS = ("id", "question", "answer", "keywords", "category", "department", "updated_by", "updated_at")
 MAX_LIMIT = 50
-POPULAR_DAYS = 30  # lookups counted for popularity
-POPULAR_REFRESH = 60  # seconds the counts are kept
+POPULAR_REFRESH = 60  # seconds the lookup counts (last POPULAR_DAYS days, as suggestions count them) are kept
 
 def entry_dict(entry: KbEntry) -> dict[str, Any]:
     """An entry as the API returns it."""
