@@ -34,7 +34,7 @@ from prometheus_client.exposition import choose_encoder
 from callcenter import keys
 from callcenter.acd import AgentState, CallState
 from callcenter.web.api import error_json, public
-from callcenter.web.security import request_user
+from callcenter.web.security import request_user, role_refusal
 
 if TYPE_CHECKING:
     from callcenter.adapter import Adapter
@@ -127,10 +127,7 @@ async def _refusal(request: web.Request) -> web.Response | None:
                              "(Authorization: Bearer ...), or log in as a supervisor")
         refused.headers["WWW-Authenticate"] = 'Bearer realm="callcenter metrics"'
         return refused
-    if not user.at_least("supervisor"):
-        log.warning("web.forbidden", user=user.username, role=user.role, needs="supervisor", path=request.path)
-        return error_json(403, "web.forbidden", "this needs the supervisor role")
-    return None
+    return role_refusal(user, "supervisor", request.path)
 
 
 def _local(request: web.Request) -> bool:

@@ -189,9 +189,9 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
     if not public:
         if user is None:
             return _unauthenticated(request)
-        if not user.at_least(role):
-            log.warning("web.forbidden", user=user.username, role=user.role, needs=role, path=path)
-            return error_json(403, "web.forbidden", f"this needs the {role} role")
+        refused = role_refusal(user, role, path)
+        if refused is not None:
+            return refused
     if not _same_origin(request):
         log.warning("web.cross_origin_refused", path=path, origin=request.headers.get("Origin"))
         return error_json(403, "web.bad_origin", "request from another site refused")
@@ -220,6 +220,14 @@ async def _session_user(request: web.Request, session: Session) -> User | None:
     if now - seen > SEEN_GRANULARITY:
         session["seen"] = now
     return user
+
+
+def role_refusal(user: User, role: str, path: str) -> web.Response | None:
+    """The logged 403 for a user below ``role``; None when they may."""
+    if user.at_least(role):
+        return None
+    log.warning("web.forbidden", user=user.username, role=user.role, needs=role, path=path)
+    return error_json(403, "web.forbidden", f"this needs the {role} role")
 
 
 async def request_user(request: web.Request) -> User | None:
