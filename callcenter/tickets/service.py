@@ -1,13 +1,14 @@
 """Tickets of one node: every write goes through one ordered queue, so no call waits on the database.
 
 Theory of operation: each change (open, ringing, a ring, answered, ended, fallback merge) becomes a
-``TicketWrite`` appended to an in-memory queue that a single background task applies in order,
-one transaction each.  Callers wait for their write at most ``wait_limit`` seconds, then go on
-while the write stays queued.  A write that fails with a database error (locked, full, gone) is
-retried with backoff; from the first failure until the queue drains, every pending write is also
-appended to a JSON-lines spill file, replayed by ``start()`` after a crash.  Every write is
-idempotent, so replaying one that had in fact been committed changes nothing.  A write that can
-never succeed (bad data) is moved to a ``.rejected.jsonl`` file instead of blocking the queue.
+``TicketWrite`` appended to an in-memory queue that a single background task applies in order, the
+writes waiting (up to ``BATCH_MAX``) in one transaction.  Callers wait for their write at most
+``wait_limit`` seconds, then go on while the write stays queued.  A write that fails with a database
+error (locked, full, gone) is retried with backoff; from the first failure until the queue drains,
+every pending write is also appended to a JSON-lines spill file, replayed by ``start()`` after a
+crash.  Every write is idempotent, so replaying one that had in fact been committed changes nothing.
+A write that can never succeed (bad data) fails its batch, which is then applied one write per
+transaction: that write is moved to a ``.rejected.jsonl`` file instead of blocking the queue.
 Committed writes are counted by kind, with the time each took from queued to committed, in the
 Prometheus registry the app hands over (``callcenter_ticket_writes_total``, ``callcenter_ticket_write_seconds``).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -53,6 +55,10 @@ STATUS_RANK = {"new": 0, "ringing": 1, "answered": 2, "completed": 3, "abandoned
 # caller hung up); the system took the offer back (a transport failure: nobody's miss).
 RING_OUTCOMES = ("answered", "missed", "answered_elsewhere", "caller_left", "withdrawn")
 ATTEMPT_TIMEOUT = 30.0  # one write attempt; a hung connection then counts as a failure and is retried
+# Writes per transaction.  The bound keeps a transaction short: SQLite holds its one write lock for all of it
+# (a page's write waits behind it), ATTEMPT_TIMEOUT covers all of it, and a bad write makes the writer
+# re-apply its whole batch one write per transaction.  200 is a second or two of writes at 50 calls a second.
+BATCH_MAX = 200
 WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)  # seconds
 
 
@@ -322,19 +328,32 @@ class TicketService:
             return None
 
     async def _write_loop(self) -> None:
-        """Apply queued writes in order, retrying the head with backoff while the database fails."""
+        """Apply queued writes in order, a batch per transaction, retrying with backoff while the database fails.
+
+        A batch is every write waiting, at most ``BATCH_MAX``; each write's future gets its own result once
+        the batch committed.  A transient error retries the whole batch (all of it spilled first).  Any
+        other error means one write in it is bad: that batch is then applied one write per transaction,
+        so only the bad write is set aside and the others land.
+        """
+        singles = 0  # writes at the head still to apply one per transaction after a batch failed
         while True:
             if not self._pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            head = self._pending[0]
+            batch = list(itertools.islice(self._pending, 1 if singles else BATCH_MAX))
+            head = batch[0]
             bound = log.bind(uniqueid=head.write.uniqueid, kind=head.write.kind, node=self.node)
             try:
-                result = await self._apply(head.write)
+                results = await self._apply([p.write for p in batch])
             except Exception as err:
                 if _is_transient(err):
                     await self._after_failure(bound, err)
+                    continue
+                if len(batch) > 1:
+                    error = f"{type(err).__name__}: {err}".splitlines()[0]
+                    bound.warning("ticket.batch_split", writes=len(batch), error=error)
+                    singles = len(batch)
                     continue
                 # Bad data would fail forever and block every call behind it: set it aside, never drop it.
                 bound.error(
@@ -342,16 +361,21 @@ class TicketService:
                 )
                 self._append(self.rejected_path, [head.write])
                 self._rejected.inc()
-                result = None
+                results = [None]
             else:
-                self._written.labels(head.write.kind).inc()
-                self._write_time.observe(time.monotonic() - head.queued_at)
-            self._pending.popleft()
+                committed = time.monotonic()
+                for p in batch:
+                    self._written.labels(p.write.kind).inc()
+                    self._write_time.observe(committed - p.queued_at)
+            for _ in batch:
+                self._pending.popleft()
+            singles = max(0, singles - len(batch))
             if self._state.failing:
                 bound.info("ticket.write_recovered", failures=self._state.failures, pending=len(self._pending))
                 self._state = _WriterState(delay=self._retry_initial)
-            if not head.done.done():
-                head.done.set_result(result)
+            for p, result in zip(batch, results, strict=True):
+                if not p.done.done():
+                    p.done.set_result(result)
             if not self._pending:
                 self._remove_spill()
 
@@ -370,23 +394,25 @@ class TicketService:
         await asyncio.sleep(state.delay)
         state.delay = min(state.delay * 2, self._retry_max)
 
-    async def _apply(self, write: TicketWrite) -> Any:
-        """Apply one write in its own transaction; returns what its submitter is told."""
-        applier = APPLIERS[write.kind]
+    async def _apply(self, writes: list[TicketWrite]) -> list[Any]:
+        """Apply ``writes`` in order in one transaction; what each submitter is told."""
         async with asyncio.timeout(ATTEMPT_TIMEOUT):
             try:
-                async with self._sessions() as session, session.begin():
-                    result = await applier(session, self.node, write.uniqueid, write.data)
-                    await self._run_hooks(session, write)
-                    return result
+                return await self._transaction(writes)
             except IntegrityError:
-                if write.kind not in ("open", "fallback"):
+                if len(writes) > 1 or writes[0].kind not in ("open", "fallback"):
                     raise
                 # Another writer (a second process) created the row first: now it is found and updated.
-                async with self._sessions() as session, session.begin():
-                    result = await applier(session, self.node, write.uniqueid, write.data)
-                    await self._run_hooks(session, write)
-                    return result
+                return await self._transaction(writes)
+
+    async def _transaction(self, writes: list[TicketWrite]) -> list[Any]:
+        """Each write's applier, then the hooks, all in one transaction."""
+        results = []
+        async with self._sessions() as session, session.begin():
+            for write in writes:
+                results.append(await APPLIERS[write.kind](session, self.node, write.uniqueid, write.data))
+                await self._run_hooks(session, write)
+        return results
 
     async def _run_hooks(self, session: AsyncSession, write: TicketWrite) -> None:
         """Run ``after_write`` hooks, each in a savepoint: a failing hook never loses the call's write.
