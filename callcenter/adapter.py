@@ -202,6 +202,8 @@ class Adapter:
                  states: AgentStateStore | None = None, recorder: CallRecorder | None = None,
                  dialler: KeptDialler | None = None, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
+        # Our legs' uniqueids; a controller of a pair puts its name in (which one rang is in every AMI event).
+        self.leg_prefix = f"{LEG_PREFIX}{settings.ha.name}-" if settings.ha.name else LEG_PREFIX
         # registry None: counted, not exported (tests build many adapters in one process)
         self._offers = Counter("callcenter_offers", "Offers the ACD made (one phone rung for one call), by kind: "
                                "first, guard, pair, all", ["kind"], registry=registry)
@@ -373,7 +375,7 @@ class Adapter:
     async def _ring(self, offer: Offer) -> None:
         """Ring one agent for one call until answered, refused or out of time."""
         live: LiveCall | KeptPlace | None = self.calls.get(offer.call_id) or self.kept.get(offer.call_id)
-        leg = Leg(f"{LEG_PREFIX}{uuid.uuid4().hex[:20]}", offer.call_id, offer.agent_id)
+        leg = Leg(f"{self.leg_prefix}{uuid.uuid4().hex[:20]}", offer.call_id, offer.agent_id)
         self.legs[leg.leg_id] = leg
         caller = f'"{_cid(live.caller_name)}" <{_cid(live.caller_number)}>' if live else ""
         action = {
@@ -468,6 +470,7 @@ class Adapter:
             self.started = True
             await self.refresh_agents(restore=True)
             await self._adopt(channels)
+            await self._hang_up_strays(channels)
             # A call that hung up while we read the database was adopted from the old list, and its
             # Hangup named a call we did not hold yet: ask again (from here on_hangup sees them).
             channels = await self._channels()
@@ -487,6 +490,17 @@ class Adapter:
         replies = await self.ami.action({"Action": "CoreShowChannels"}, as_list=True)
         return {e.get("Uniqueid"): e for e in (replies if isinstance(replies, list) else [])
                 if e.get("Event") == "CoreShowChannel" and e.get("Uniqueid")}
+
+    async def _hang_up_strays(self, channels: dict[str, Message]) -> None:
+        """At start: agent legs still ringing that an earlier run (or the other controller) placed.
+
+        Nobody will bridge them (their caller's session is gone), and the phone must ring for one
+        controller only: they are hung up before this one's first offer.
+        """
+        for uniqueid, channel in channels.items():
+            if uniqueid.startswith(LEG_PREFIX) and uniqueid not in self.legs and channel.get("ChannelState") != "6":
+                log.info("agent.stray_ring_ended", leg=uniqueid, channel=channel.get("Channel"))
+                await self._hangup_channel(str(channel.get("Channel", "")))
 
     def _resync_legs(self, channels: dict[str, Message]) -> None:
         """Our rings as Asterisk has them after an outage: ringing now, or gone (withdrawn)."""
@@ -847,6 +861,7 @@ class Adapter:
             leg = held if isinstance(held, Leg) else None
             if leg is None:  # the core handed the caller back: AMI is down
                 await agi.music_off()
+                await agi.set_variable("HOTLINE_DONE", "2")  # the fallback queue now, not the other controller
                 await self.tickets.record_details(call_id, "handoff", {"reason": "ami_down", "at": _utc(self.clock()).isoformat()})
                 return
             stage = "bridge"
@@ -861,7 +876,7 @@ class Adapter:
             if result != "SUCCESS":
                 # The agent's leg vanished between answer and bridge: let app_queue serve the caller.
                 log.warning("call.bridge_failed", uniqueid=call_id, agent=leg.agent_id, result=result)
-                await agi.set_variable("HOTLINE_DONE", "0")
+                await agi.set_variable("HOTLINE_DONE", "2")
             else:
                 hangup_by = "agent"
         except AgiHangup:

@@ -88,6 +88,24 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class HaSettings:
+    """Two controllers beside one Asterisk, one leading (docs/operations.md, "Two controllers")."""
+
+    enabled: bool = False  # true: one of a pair; the lead goes by a PostgreSQL advisory lock (needs PostgreSQL)
+    name: str = ""  # this controller's name ("a", "b"): /health, logs, its agent legs' ids (acd-<name>-...)
+    lock_key: int = 16016  # the advisory lock's key: the same for both controllers of a pair
+    peer_agi: str = ""  # "host:port" of the other controller's FastAGI: the dialplan tries it second
+    check_interval: float = 0.25  # s between lock checks (standby: take it; leader: prove it still holds it)
+    lease: float = 1.0  # a leader whose last good check is older than this stops acting
+    dialplan_retry: float = 4.0  # s a new caller's dialplan tries the two controllers before the fallback queue
+
+    @property
+    def fence(self) -> float:
+        """Seconds a new leader waits after taking the lock: the old one has stopped acting by then."""
+        return self.lease + 0.2
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     url: str = ""  # empty: sqlite+aiosqlite:///<state_dir>/callcenter.db
 
@@ -336,6 +354,7 @@ class Settings:
     agi: AgiSettings = field(default_factory=AgiSettings)
     web: WebSettings = field(default_factory=WebSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    ha: HaSettings = field(default_factory=HaSettings)
     acd: AcdSettings = field(default_factory=AcdSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -569,6 +588,7 @@ def _validate(settings: Settings) -> None:
     _validate_zone(settings.hospital)
     _validate_ivr(settings.ivr)
     _validate_agi(settings.agi)
+    _validate_ha(settings)
     _validate_workorders(settings)
     _validate_time_limits(settings)
     _validate_quality(settings.quality)
@@ -584,6 +604,31 @@ def _validate(settings: Settings) -> None:
     if 0 < len(settings.web.metrics_token) < METRICS_TOKEN_MIN:
         raise ConfigError("config.value", f"web.metrics_token: at least {METRICS_TOKEN_MIN} characters "
                                           "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+
+
+def _validate_ha(settings: Settings) -> None:
+    import re
+
+    ha = settings.ha
+    if not ha.enabled:
+        return
+    if not settings.database_url.startswith("postgresql"):
+        raise ConfigError("config.value", "ha.enabled needs a PostgreSQL database ([database] url = \"postgresql+asyncpg://...\")")
+    if not re.fullmatch(r"[a-z0-9]{1,16}", ha.name):
+        raise ConfigError("config.value", f"ha.name: {ha.name!r} must be 1-16 of a-z, 0-9 (it names this controller)")
+    if ha.peer_agi and not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", ha.peer_agi):
+        raise ConfigError("config.value", f"ha.peer_agi: {ha.peer_agi!r} must be host:port")
+    if not (0 < ha.check_interval < ha.lease) or ha.dialplan_retry < 0:
+        raise ConfigError("config.value", "ha: 0 < check_interval < lease and dialplan_retry >= 0 are required")
+
+
+def agi_url(agi: AgiSettings, route: str, address: str = "") -> str:
+    """The FastAGI URL of one route (at ``address`` "host:port", default the [agi] one), with the shared secret."""
+    host, port = address.rsplit(":", 1) if address else (agi.host, str(agi.port))
+    host = host if host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    secret = f"?secret={agi.secret}" if agi.secret else ""
+    return f"agi://{host}:{port}/{route}{secret}"
 
 
 def _validate_quality(quality: QualitySettings) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from callcenter.exceptions import AsteriskError
-from callcenter.settings import Settings, caller_password
+from callcenter.settings import Settings, agi_url, caller_password
 
 # Our dialplan, shipped in the repository beside the package.
 HOTLINE_DIALPLAN = Path(__file__).resolve().parents[2] / "dialplans" / "hotline.conf"
@@ -299,12 +299,16 @@ password = {password}
     return "\n".join(parts)
 
 
-def agi_url(settings: Settings, route: str) -> str:
-    """The FastAGI URL of one route, with the shared secret when ``agi.secret`` is set."""
-    host = settings.agi.host if settings.agi.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    secret = f"?secret={settings.agi.secret}" if settings.agi.secret else ""
-    return f"agi://{host}:{settings.agi.port}/{route}{secret}"
+def _agi_globals(settings: Settings) -> str:
+    """Each FastAGI route's URL, and the second controller's (``[ha] peer_agi``; empty with one controller)."""
+    lines = []
+    for name, route in (("HOTLINE_AGI", "hotline"), ("HOTLINE_AGENT_AGI", "agent"),
+                        ("HOTLINE_OUTBOUND_AGI", "outbound"), ("HOTLINE_OUTBOUND_LIST_AGI", "outbound-list")):
+        peer = agi_url(settings.agi, route, settings.ha.peer_agi) if settings.ha.peer_agi else ""
+        lines += [f"{name} = {agi_url(settings.agi, route)}", f"{name}_2 = {peer}"]
+    # A new caller tries both controllers this many times, 0.5 s apart, before the fallback queue (a takeover).
+    tries = max(1, round(settings.ha.dialplan_retry / 0.5)) if settings.ha.peer_agi else 1
+    return "\n".join([*lines, f"HOTLINE_AGI_TRIES = {tries}"])
 
 
 def _extensions_conf(settings: Settings) -> str:
@@ -318,10 +322,7 @@ static = yes
 writeprotect = yes
 
 [globals]
-HOTLINE_AGI = {agi_url(settings, "hotline")}
-HOTLINE_AGENT_AGI = {agi_url(settings, "agent")}
-HOTLINE_OUTBOUND_AGI = {agi_url(settings, "outbound")}
-HOTLINE_OUTBOUND_LIST_AGI = {agi_url(settings, "outbound-list")}
+{_agi_globals(settings)}
 HOTLINE_FALLBACK_QUEUE = {ast.fallback_queue}
 HOTLINE_NODE = {settings.node}
 

@@ -292,8 +292,17 @@ def test_loopback_or_a_protected_port_is_accepted(tmp_path, agi):
 def test_the_dialplan_carries_the_secret_on_every_agi_url(tmp_path):
     settings = _settings(tmp_path, 'host = "127.0.0.1"\nsecret = "abc-DEF_123"')
     conf = render_config(settings)["extensions.conf"]
-    urls = [line.split(" = ", 1)[1] for line in conf.splitlines() if line.startswith("HOTLINE_") and "AGI" in line.split(" = ")[0]]
+    globals_ = dict(line.split(" = ", 1) for line in conf.splitlines() if line.startswith("HOTLINE_"))
+    urls = [url for name, url in globals_.items() if name.endswith("_AGI")]
     assert len(urls) == 4 and all(url.endswith("?secret=abc-DEF_123") for url in urls)
+    assert all(globals_[f"{name}_2"] == "" for name in globals_ if name.endswith("_AGI"))  # one controller
+    assert globals_["HOTLINE_AGI_TRIES"] == "1"
+    # A pair: the second controller's URLs beside them, with the same secret; 0.5 s rounds for dialplan_retry
+    pair = render_config(_settings(tmp_path, 'host = "127.0.0.1"\nsecret = "abc-DEF_123"\n[ha]\npeer_agi = "127.0.0.1:4575"'))
+    globals_ = dict(line.split(" = ", 1) for line in pair["extensions.conf"].splitlines() if line.startswith("HOTLINE_"))
+    assert globals_["HOTLINE_AGENT_AGI_2"] == "agi://127.0.0.1:4575/agent?secret=abc-DEF_123"
+    assert globals_["HOTLINE_AGI_2"] == "agi://127.0.0.1:4575/hotline?secret=abc-DEF_123"
+    assert globals_["HOTLINE_AGI_TRIES"] == "8"
     assert "${HOTLINE_OUTBOUND_AGI}-list" not in render_config(settings)["outbound.conf"]
     with pytest.raises(ConfigError, match="agi.secret"):
         _settings(tmp_path, 'secret = "a&b"')
