@@ -18,7 +18,10 @@ invariant reports, and says:
 - **tickets missing**: a call Asterisk answered with no ticket, or with more than one;
 - **tickets with the wrong outcome**: answered by someone else (or by nobody) than the phones say,
   completed/abandoned, ``hangup_by`` (caller, agent, or system when neither phone hung up), the
-  end time (within ``end_tolerance``), a ticket never ended, a ticket for a call that never was.
+  end time (within ``end_tolerance``), a ticket never ended, a ticket for a call that never was;
+- **two controllers ringing** (a pair, ``legs`` from Asterisk's AMI events): a moment when agent legs
+  of both controllers were ringing (created, not yet answered nor hung up), or a leg the old leader
+  created after the other took over (``takeovers``).
 
 Times: the history is in ``time.monotonic()`` seconds; tickets and queue_log in Unix seconds,
 turned into the history's clock with ``history.wall_offset``.
@@ -38,6 +41,10 @@ from harness.traffic import CallRecord, History, Ring
 
 STEP = 0.25  # s: the resolution of the stranded-caller scan
 KILL_LOSES = 3.0  # s before a SIGKILL whose unwritten ends may come back as "observed"
+KILLS = ("controller_kill", "leader_kill")
+# Faults during which no controller sees every hang-up: the controller (or the leader) is dead, cut from
+# AMI, or cut from its database and stopping while the other takes over.
+BLIND = (*KILLS, "ami_cut", "leader_db_cut")
 IDLE_BEFORE_COUNTED = 1.0  # s an operator phone must have been idle before an un-offered caller counts
 
 
@@ -75,7 +82,7 @@ class TicketView:
 class Fault:
     """One fault injected: ``start`` and ``end`` in monotonic seconds (end: the cause is gone)."""
 
-    kind: str  # ami_cut, asterisk_restart, controller_kill, db_lock
+    kind: str  # ami_cut, asterisk_restart, controller_kill, db_lock; a pair: leader_kill, leader_db_cut
     start: float
     end: float
     note: str = ""
@@ -94,6 +101,21 @@ class Sample:
 
 
 @dataclass
+class LegSpan:
+    """One agent leg a controller of a pair placed (uniqueid ``acd-<controller>-...``), from AMI events."""
+
+    uniqueid: str
+    controller: str
+    created: float  # Newchannel (monotonic seconds)
+    answered: float | None = None  # Newstate Up
+    hung_up: float | None = None  # Hangup
+
+    def ringing_until(self, end: float) -> float:
+        """When it stopped ringing: answered or hung up (``end`` when neither was seen)."""
+        return min((t for t in (self.answered, self.hung_up) if t is not None), default=end)
+
+
+@dataclass
 class Report:
     calls: int  # calls Asterisk answered (each owes a ticket)
     dialled: int
@@ -103,6 +125,7 @@ class Report:
     missing: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    rings: list[str] = field(default_factory=list)  # two controllers ringing at once, or the old leader after a takeover
     notes: list[str] = field(default_factory=list)
     recovery: list[float] = field(default_factory=list)  # per fault: seconds until operators were right
     stats: dict[str, Any] = field(default_factory=dict)
@@ -111,7 +134,7 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not (self.stranded or self.stuck or self.missing or self.wrong or self.violations)
+        return not (self.stranded or self.stuck or self.missing or self.wrong or self.violations or self.rings)
 
     @property
     def max_recovery_s(self) -> float:
@@ -138,7 +161,7 @@ class Report:
         for title, items in (
             ("stranded callers", self.stranded), ("stuck operators", self.stuck), ("tickets missing", self.missing),
             ("tickets with the wrong outcome", self.wrong), ("controller invariant violations", self.violations),
-            ("notes", self.notes),
+            ("two controllers ringing", self.rings), ("notes", self.notes),
         ):
             if items:
                 lines.append(f"{title} ({len(items)}):")
@@ -165,8 +188,13 @@ def check(
     violations: Iterable[tuple[float, Sequence[str]]] = (),
     pause_reasons: Mapping[str, str] | None = None,
     max_missed: int = 2,
+    legs: Sequence[LegSpan] = (),
+    takeovers: Sequence[tuple[str, float]] = (),
 ) -> Report:
-    """Check a run that ended (traffic stopped, calls drained) at monotonic time ``end``."""
+    """Check a run that ended (traffic stopped, calls drained) at monotonic time ``end``.
+
+    ``legs``: a pair's agent legs; ``takeovers``: (the old leader's name, when the other took over).
+    """
     faults = sorted(faults, key=lambda f: f.start)
     queue = _QueueLog(list(queue_log), history.wall_offset)
     history, zombies = _clip_at_restarts(history, faults)
@@ -176,6 +204,7 @@ def check(
     _stuck(report, history, samples, faults, queue, end, recovery_window, settle, wrap_up, warm_up,
            pause_reasons or {}, max_missed)
     _tickets(report, history, tickets, end_tolerance, queue, faults)
+    _rings(report, history, legs, takeovers, end)
     if zombies:
         report.notes.append(f"{zombies} call(s) or ring(s) were still up on the phones after an Asterisk restart (no BYE "
                             "reached them): taken as cut when the restart began")
@@ -194,6 +223,9 @@ def check(
         "skipped_no_free_phone": history.skipped,
         "stray_rings": len(history.stray_rings),
     }
+    if legs:
+        report.stats["agent_legs"] = {name: sum(1 for leg in legs if leg.controller == name)
+                                      for name in sorted({leg.controller for leg in legs})}
     if history.stray_rings:
         report.notes += [f"{r.operator} rang for {r.caller} at t={r.rang_at - history.started_at:.1f} s with no live "
                          f"call of that caller" for r in history.stray_rings[:10]]
@@ -418,6 +450,28 @@ def _stuck(
         report.recovery.append(round(max([0.0, *(e[2] - fault.end for e in mine)]), 1))
 
 
+# -- two controllers ringing -----------------------------------------------------------------------
+
+
+def _rings(report: Report, history: History, legs: Sequence[LegSpan], takeovers: Sequence[tuple[str, float]],
+           end: float) -> None:
+    rel = lambda x: f"{x - history.started_at:.2f}"
+    names = sorted({leg.controller for leg in legs})
+    for i, one in enumerate(names):
+        for other in names[i + 1:]:
+            for p in (leg for leg in legs if leg.controller == one):
+                for q in (leg for leg in legs if leg.controller == other):
+                    start, stop = max(p.created, q.created), min(p.ringing_until(end), q.ringing_until(end))
+                    if stop > start:
+                        report.rings.append(f"{p.uniqueid} and {q.uniqueid} both ringing for {stop - start:.3f} s "
+                                            f"from t={rel(start)} s")
+    for old, moment in takeovers:
+        for leg in legs:
+            if leg.controller == old and leg.created > moment:
+                report.rings.append(f"{leg.uniqueid} created at t={rel(leg.created)} s by {old}, "
+                                    f"{leg.created - moment:.2f} s after the other controller took over")
+
+
 # -- tickets ----------------------------------------------------------------------------------------
 
 
@@ -432,8 +486,7 @@ def _tickets(
     # While the controller is dead or cut from AMI it cannot see who hangs up: a ticket that says so
     # (hangup_by "system", end "observed") is not a lie about a call that ended then.  A SIGKILL also
     # loses what the process saw in its last moments but had not written yet.
-    blind = [(f.start - (KILL_LOSES if f.kind == "controller_kill" else 0.0), f.end + 2.0)
-             for f in faults if f.kind in ("controller_kill", "ami_cut")]
+    blind = [(f.start - (KILL_LOSES if f.kind in KILLS else 0.0), f.end + 2.0) for f in faults if f.kind in BLIND]
     wall = history.wall
     since = wall(history.started_at) - 0.5  # a ticket stamped before our first dial is not ours
     by_call: dict[int, list[TicketView]] = {}
@@ -534,4 +587,4 @@ def _outcome_problems(call: CallRecord, ticket: TicketView, wall: Any, end_toler
     return problems
 
 
-__all__ = ["Fault", "Report", "Sample", "TicketView", "check", "trace"]
+__all__ = ["Fault", "LegSpan", "Report", "Sample", "TicketView", "check", "trace"]

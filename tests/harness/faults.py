@@ -12,6 +12,14 @@
 - the four faults: ``ami_cut`` (relay refuses and cuts), ``asterisk_restart`` (``core restart now``,
   done when fully booted again), ``controller_kill`` (SIGKILL, started again after a pause),
   ``db_lock`` (a SQLite connection holding ``BEGIN EXCLUSIVE``);
+- a pair (``mode="pair"``, issue 16): two controllers "a" and "b" (``PairController``, each a
+  subprocess with ``[ha] enabled``) on one throw-away PostgreSQL database of the test cluster, each
+  through its own TCP relay (so one controller's database can be cut), Asterisk's dialplan naming
+  a's FastAGI first and b's second; the sampler reads whichever says it leads.  Two more faults:
+  ``leader_kill`` (SIGKILL the leader) and ``leader_db_cut`` (its database relay cut and refused),
+  each over when the other leads with AMI connected (``Takeover``: how long it took); the faulty one
+  stays down.  ``LegWatch`` records every agent leg's ring from Asterisk's own AMI events, for the
+  check that the two never ring phones at once;
 - ``finish()``: stop arrivals, let calls end, wait for the tickets, read them and queue_log, and
   run ``harness.checker.check``.
 """
@@ -39,7 +47,7 @@ from typing import Any, Protocol
 from callcenter import asterisk as embedded
 from callcenter import settings as cs
 from callcenter.exceptions import AsteriskError
-from harness.checker import Fault, Report, Sample, TicketView, check
+from harness.checker import Fault, LegSpan, Report, Sample, TicketView, check
 from harness.env import TEST_INSTANCE, TEST_PORTS
 from harness.queue_log import read_queue_log
 from harness.relay import AmiRelay
@@ -47,6 +55,8 @@ from harness.traffic import Load, Traffic
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = ("ami_cut", "asterisk_restart", "controller_kill", "db_lock")
+PAIR_FAULTS = ("leader_kill", "leader_db_cut")  # mode "pair" only
+PAIR = ("a", "b")  # a leads first; Asterisk tries a's FastAGI, then b's
 RECOVERY_WINDOW = 15.0  # s after a fault ends by which every operator must be back in their state
 
 
@@ -74,9 +84,13 @@ class Site:
 
 def write_settings(
     site: Site, state_dir: Path, name: str, *, ami_port: int | None = None, db_url: str | None = None,
-    log_level: str = "info", notes: list[str] | None = None,
+    log_level: str = "info", notes: list[str] | None = None, agi_port: int | None = None,
+    web_port: int | None = None, ha: Mapping[str, Any] | None = None, extra: Sequence[str] = (),
 ) -> tuple[Path, cs.Settings]:
-    """Write ``<state_dir>/<name>.toml`` and load it; [acd] keys this version lacks are left out (noted)."""
+    """Write ``<state_dir>/<name>.toml`` and load it; [acd] keys this version lacks are left out (noted).
+
+    ``ha``: the ``[ha]`` keys; ``extra``: more TOML, whole tables (a ``[section]`` line first).
+    """
     q = json.dumps
     known = {f.name for f in dataclasses.fields(cs.AcdSettings)}
     acd = []
@@ -93,9 +107,9 @@ def write_settings(
         "[ami]",
         f"port = {ami_port or site.ports['ami']}",
         "[agi]",
-        f"port = {site.ports['agi']}",
+        f"port = {agi_port or site.ports['agi']}",
         "[web]",
-        f"port = {site.ports['web']}",
+        f"port = {web_port or site.ports['web']}",
         "[ivr]",
         "enabled = false",
         "[acd]",
@@ -111,6 +125,9 @@ def write_settings(
     ]
     if db_url:
         lines += ["[database]", f"url = {q(db_url)}"]
+    if ha:
+        lines += ["[ha]", *(f"{key} = {q(value)}" for key, value in ha.items())]
+    lines += extra
     for n, agent in enumerate(site.operators):
         lines += ["[[agents]]", f"id = {q(agent)}", f"name = {q(f'坐席{n + 1:02d}')}"]
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -232,15 +249,16 @@ class SubprocessController:
     mode = "subprocess"
     USER = "fault-rig"
 
-    def __init__(self, config: Path, settings: cs.Settings, log_dir: Path) -> None:
+    def __init__(self, config: Path, settings: cs.Settings, log_dir: Path, *, password: str | None = None) -> None:
+        """``password``: the rig's supervisor is in the database already, with this password."""
         self.config = config
         self.settings = settings
         self.log_dir = log_dir
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0
         self._http: Any = None
-        self._password = secrets.token_urlsafe(24)
-        self._account = False
+        self._password = password or secrets.token_urlsafe(24)
+        self._account = password is not None
         self._last_login = 0.0
         self.last_health: dict[str, Any] | None = None
 
@@ -253,14 +271,7 @@ class SubprocessController:
         return self.log_dir / f"controller-{self.starts}.log"
 
     async def _add_supervisor(self) -> None:
-        from callcenter.accounts.service import AccountService
-        from callcenter.store.db import open_database, session_factory
-
-        engine = await open_database(self.settings.database_url)
-        try:
-            await AccountService(session_factory(engine)).create(self.USER, self._password, "supervisor")
-        finally:
-            await engine.dispose()
+        await add_supervisor(self.settings.database_url, self.USER, self._password)
         self._account = True
 
     async def _login(self) -> None:
@@ -273,9 +284,11 @@ class SubprocessController:
         async with self._http.post(f"{self.url}/login", data=form, allow_redirects=False) as response:
             await response.read()
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 30.0, ready: Any = None) -> None:
+        """Start it; return once ``ready(health)`` (default: AMI connected)."""
         import aiohttp
 
+        ready = ready or (lambda health: health.get("ami", {}).get("connected"))
         if self._http is None:
             self._http = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=2.0), cookie_jar=aiohttp.CookieJar(unsafe=True),  # 127.0.0.1
@@ -294,12 +307,12 @@ class SubprocessController:
         deadline = time.monotonic() + timeout
         while True:
             health = await self.health()
-            if health and health.get("ami", {}).get("connected"):
+            if health and ready(health):
                 return
             if self.proc.returncode is not None:
                 raise RuntimeError(f"controller exited ({self.proc.returncode}): {self.log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"controller not connected to AMI within {timeout} s: {health}\n{self.log_tail()}")
+                raise RuntimeError(f"controller not ready within {timeout} s: {health}\n{self.log_tail()}")
             await asyncio.sleep(0.1)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -317,7 +330,9 @@ class SubprocessController:
                     body = await response.json()
                 if not isinstance(body, dict):
                     return None
-                if "ami" in body or attempt == 1 or time.monotonic() - self._last_login < 1.0:
+                # A standby has no details to show (and refuses the login page).
+                if "ami" in body or body.get("role") == "standby" or attempt == 1 \
+                        or time.monotonic() - self._last_login < 1.0:
                     self.last_health = body
                     return body
                 await self._login()
@@ -344,23 +359,185 @@ class SubprocessController:
             await self.proc.wait()
 
     async def agent_states(self) -> dict[str, tuple[str, str | None]] | None:
-        health = await self.health()
-        if health is None or "acd" not in health:
-            return None
-        agents = health.get("acd", {}).get("agents", {})
-        reasons = health.get("acd", {}).get("pause_reasons", {}) or {}
-        out: dict[str, tuple[str, str | None]] = {}
-        for agent_id, value in agents.items():
-            if isinstance(value, dict):  # a richer /health: {"state": ..., "reason": ...}
-                out[agent_id] = (str(value.get("state")), value.get("reason") or value.get("pause_reason"))
-            else:
-                out[agent_id] = (str(value), reasons.get(agent_id))
-        return out
+        return agent_states_of(await self.health())
 
     async def violations(self) -> list[str] | None:
         health = self.last_health
         found = health.get("violations") if health else None
         return list(found) if isinstance(found, list) else None
+
+
+def agent_states_of(health: Mapping[str, Any] | None) -> dict[str, tuple[str, str | None]] | None:
+    """The ACD's agent states in a supervisor's /health (None: not there)."""
+    if health is None or "acd" not in health:
+        return None
+    agents = health.get("acd", {}).get("agents", {})
+    reasons = health.get("acd", {}).get("pause_reasons", {}) or {}
+    out: dict[str, tuple[str, str | None]] = {}
+    for agent_id, value in agents.items():
+        if isinstance(value, dict):  # a richer /health: {"state": ..., "reason": ...}
+            out[agent_id] = (str(value.get("state")), value.get("reason") or value.get("pause_reason"))
+        else:
+            out[agent_id] = (str(value), reasons.get(agent_id))
+    return out
+
+
+async def add_supervisor(url: str, user: str, password: str) -> None:
+    """The rig's supervisor account (/health's details), in the database at ``url`` (upgraded to head)."""
+    from callcenter.accounts.service import AccountService
+    from callcenter.store.db import open_database, session_factory
+
+    engine = await open_database(url)
+    try:
+        await AccountService(session_factory(engine)).create(user, password, "supervisor")
+    finally:
+        await engine.dispose()
+
+
+def leads(health: Mapping[str, Any] | None) -> bool:
+    """/health says: this controller leads, with AMI connected (a supervisor's view)."""
+    return bool(health and health.get("role") == "leader" and health.get("ami", {}).get("connected"))
+
+
+class PairController:
+    """Two controller subprocesses of a pair; its state is read from whichever says it leads.
+
+    ``timeline``: each controller's /health (role, status) as sampled, one entry per change.
+    """
+
+    mode = "pair"
+
+    def __init__(self, members: Mapping[str, SubprocessController]) -> None:
+        self.members = dict(members)
+        self.down: set[str] = set()  # killed or cut by a fault: kept down to the end
+        self.timeline: list[tuple[float, str, str | None, str | None]] = []  # (monotonic, name, role, status)
+        self._seen: dict[str, tuple[str | None, str | None]] = {}
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """a first, until it leads; then b, until it says standby."""
+        first, second = self.members
+        await self.members[first].start(timeout, ready=leads)
+        await self.members[second].start(timeout, ready=lambda h: h.get("role") == "standby" and h.get("status") == "standby")
+
+    async def stop(self) -> None:
+        for member in self.members.values():
+            await member.stop()
+
+    async def kill(self) -> None:
+        """SIGKILL the leader."""
+        name = await self.leader()
+        if name is not None:
+            await self.members[name].kill()
+
+    def other(self, name: str) -> str:
+        return next(n for n in self.members if n != name)
+
+    async def health(self, name: str) -> dict[str, Any] | None:
+        """One controller's /health (None: no answer), noted in the timeline when its role or status changed."""
+        health = await self.members[name].health()
+        seen = (health.get("role"), health.get("status")) if health else (None, None)
+        if self._seen.get(name) != seen:
+            self._seen[name] = seen
+            self.timeline.append((time.monotonic(), name, *seen))
+        return health
+
+    async def leader(self) -> str | None:
+        """The controller that says it leads with AMI connected, asking each (None: none does)."""
+        found = None
+        for name in self.members:
+            if leads(await self.health(name)) and found is None:
+                found = name
+        return found
+
+    async def agent_states(self) -> dict[str, tuple[str, str | None]] | None:
+        name = await self.leader()
+        return None if name is None else agent_states_of(self.members[name].last_health)
+
+    async def violations(self) -> list[str] | None:
+        name = await self.leader()
+        return None if name is None else await self.members[name].violations()
+
+    def led_again(self, name: str, after: float) -> list[float]:
+        """When ``name`` said it leads again, once it had stopped leading after monotonic ``after``."""
+        seen = [(t, role) for t, who, role, _ in self.timeline if who == name and t > after]
+        stopped = next((i for i, (_, role) in enumerate(seen) if role != "leader"), len(seen))
+        return [t for t, role in seen[stopped:] if role == "leader"]
+
+
+@dataclass
+class Takeover:
+    """A pair fault's outcome: ``new`` led (role leader, AMI connected) ``seconds`` after the fault began."""
+
+    kind: str
+    old: str
+    new: str
+    start: float
+    led_at: float | None = None  # monotonic; None: the other never led
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.led_at is None else round(self.led_at - self.start, 2)
+
+
+class LegWatch:
+    """Every agent leg a controller of a pair placed (``acd-<name>-...``), from Asterisk's own AMI events.
+
+    Its own AMI login, straight to Asterisk (not through the controllers' relay): Newchannel, Newstate
+    (Up: answered) and Hangup, stamped with ``time.monotonic()`` as they arrive.
+    """
+
+    def __init__(self, ami: cs.AmiSettings, names: Sequence[str] = PAIR) -> None:
+        from callcenter.ami.client import AmiClient
+
+        self.client = AmiClient(ami)
+        self.pattern = re.compile(rf"^acd-({'|'.join(map(re.escape, names))})-")
+        self.legs: dict[str, LegSpan] = {}
+        for name, handler in (("Newchannel", self._created), ("Newstate", self._state), ("Hangup", self._hangup)):
+            self.client.on(name, handler)
+
+    async def start(self, timeout: float = 10.0) -> LegWatch:
+        await self.client.start()
+        if not await self.client.wait_connected(timeout):
+            raise RuntimeError(f"the rig's AMI login failed: {self.client.last_error}")
+        return self
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    @property
+    def spans(self) -> list[LegSpan]:
+        return sorted(self.legs.values(), key=lambda leg: leg.created)
+
+    def _leg(self, event: Any, create: bool = False) -> LegSpan | None:
+        uniqueid = str(event.get("Uniqueid", ""))
+        match = self.pattern.match(uniqueid)
+        if match is None:
+            return None
+        if create and uniqueid not in self.legs:
+            self.legs[uniqueid] = LegSpan(uniqueid, match.group(1), time.monotonic())
+        return self.legs.get(uniqueid)
+
+    def _created(self, event: Any) -> None:
+        self._leg(event, create=True)
+
+    def _state(self, event: Any) -> None:
+        leg = self._leg(event, create=True)  # a Newstate before its Newchannel: created now, at the latest
+        if leg is not None and str(event.get("ChannelState")) == "6" and leg.answered is None:
+            leg.answered = time.monotonic()
+
+    def _hangup(self, event: Any) -> None:
+        leg = self._leg(event, create=True)
+        if leg is not None and leg.hung_up is None:
+            leg.hung_up = time.monotonic()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, on loopback."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # -- the rig ----------------------------------------------------------------------------------------
@@ -379,7 +556,10 @@ class FaultRig:
         load: Load | None = None,
         choices: Mapping[str, str] | None = None,  # operator -> feature op ("pause", "logout") at start
         log_level: str = "info",
+        pg_admin_url: str | None = None,  # mode "pair": a PostgreSQL server's admin URL (a database is made there)
     ) -> None:
+        if mode == "pair" and not pg_admin_url:
+            raise ValueError("a pair needs PostgreSQL: pg_admin_url")
         self.site = site
         self.work = Path(work)
         self.mode = mode
@@ -400,22 +580,35 @@ class FaultRig:
         self._sampler: asyncio.Task[None] | None = None
         self._queue_log_offset = 0
         self.report: Report | None = None
+        # a pair
+        self.pg_admin_url = pg_admin_url
+        self.db_url: str | None = None  # the shared database, straight (the controllers go through db_relays)
+        self.db_relays: dict[str, AmiRelay] = {}
+        self.pair: PairController | None = None
+        self.leg_watch: LegWatch | None = None
+        self.takeovers: list[Takeover] = []
+        self.cut_health: dict[str, dict[str, Any] | None] = {}  # a controller cut from its database: its last /health
+        self._database = contextlib.ExitStack()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> FaultRig:
         """Relay, controller, phones registered and seen by the controller, operators' choices made."""
         await self.relay.start()
-        config, self.settings = write_settings(
-            self.site, self.work, "controller", ami_port=self.relay.port, db_url=f"sqlite+aiosqlite:///{self.db_path}",
-            log_level=self.log_level,
-        )
+        if self.mode == "pair":
+            self.controller = self.pair = await self._pair()
+        else:
+            config, self.settings = write_settings(
+                self.site, self.work, "controller", ami_port=self.relay.port,
+                db_url=f"sqlite+aiosqlite:///{self.db_path}", log_level=self.log_level,
+            )
+            if self.mode == "subprocess":
+                self.controller = SubprocessController(config, self.settings, self.work / "logs")
+            else:
+                self.controller = InProcessController(self.settings)
+        assert self.settings is not None
         with contextlib.suppress(OSError):
             self._queue_log_offset = self.settings.queue_log_path.stat().st_size
-        if self.mode == "subprocess":
-            self.controller = SubprocessController(config, self.settings, self.work / "logs")
-        else:
-            self.controller = InProcessController(self.settings)
         await self.controller.start()
         s = self.settings
         self.traffic = Traffic(
@@ -433,6 +626,42 @@ class FaultRig:
         self._sampler = asyncio.create_task(self._sample(), name="acd-state-sampler")
         return self
 
+    async def _pair(self) -> PairController:
+        """A throw-away database, a relay to it per controller, both controllers' settings (not started),
+        Asterisk's dialplan naming a's FastAGI then b's, and the rig's own AMI watch of the agent legs."""
+        from sqlalchemy.engine import make_url
+
+        from harness.postgres import throwaway_database
+
+        assert self.pg_admin_url is not None
+        admin = make_url(self.pg_admin_url)
+        self.db_url = await asyncio.to_thread(
+            self._database.enter_context, throwaway_database(self.pg_admin_url, f"cc_pair_{secrets.token_hex(6)}"))
+        password = secrets.token_urlsafe(24)
+        await add_supervisor(self.db_url, SubprocessController.USER, password)  # also creates the schema
+        agi = {name: free_port() for name in PAIR}
+        lock_key = secrets.randbelow(2**31 - 2) + 1  # advisory locks are the cluster's: one key per rig
+        members: dict[str, SubprocessController] = {}
+        for name in PAIR:
+            relay = self.db_relays[name] = await AmiRelay(admin.host or "127.0.0.1", admin.port or 5432).start()
+            url = make_url(self.db_url).set(host=relay.host, port=relay.port).render_as_string(hide_password=False)
+            peer = next(n for n in PAIR if n != name)
+            state = self.work / name
+            seed_secrets(self.work, state)
+            config, settings = write_settings(
+                self.site, state, "controller", ami_port=self.relay.port, db_url=url, log_level=self.log_level,
+                agi_port=agi[name], web_port=free_port(),
+                ha={"enabled": True, "name": name, "lock_key": lock_key, "peer_agi": f"127.0.0.1:{agi[peer]}"},
+            )
+            members[name] = SubprocessController(config, settings, state / "logs", password=password)
+        self.settings = members[PAIR[0]].settings
+        _, self.asterisk_settings = write_settings(
+            self.site, self.work, "asterisk-side", agi_port=agi[PAIR[0]], ha={"peer_agi": f"127.0.0.1:{agi[PAIR[1]]}"},
+        )
+        await asyncio.to_thread(reconfigure_asterisk, self.asterisk_settings)
+        self.leg_watch = await LegWatch(self.asterisk_settings.ami).start()
+        return PairController(members)
+
     async def close(self) -> None:
         if self._sampler is not None:
             self._sampler.cancel()
@@ -443,6 +672,11 @@ class FaultRig:
         if self.controller is not None:
             await self.controller.stop()
         await self.relay.close()
+        for relay in self.db_relays.values():
+            await relay.close()
+        if self.leg_watch is not None:
+            await self.leg_watch.close()
+        await asyncio.to_thread(self._database.close)  # drops the pair's database
 
     async def wait_states(self, want: Mapping[str, str], timeout: float) -> None:
         """Poll until the controller shows each operator in the wanted state."""
@@ -508,6 +742,8 @@ class FaultRig:
             "asterisk_restart": self.restart_asterisk,
             "controller_kill": self.kill_controller,
             "db_lock": self.lock_database,
+            "leader_kill": self.kill_leader,
+            "leader_db_cut": self.cut_leader_database,
         }[kind]
         fault = await injector(**kwargs)
         self.faults.append(fault)
@@ -578,6 +814,70 @@ class FaultRig:
         await holder
         return Fault("db_lock", times["start"], times["end"], "BEGIN EXCLUSIVE held", in_flight)
 
+    async def kill_leader(self, timeout: float = 30.0) -> Fault:
+        """SIGKILL the pair's leader; over when the other leads with AMI connected.  It stays dead."""
+        pair, old = await self._leader()
+        in_flight = self.traffic.history.in_flight() if self.traffic else 0
+        start = time.monotonic()
+        await pair.members[old].kill()
+        pair.down.add(old)
+        takeover = await self._takeover("leader_kill", old, start, timeout)
+        return Fault("leader_kill", start, takeover.led_at or time.monotonic(),
+                     f"SIGKILL {old}; {takeover.new} led after {takeover.seconds} s", in_flight)
+
+    async def cut_leader_database(self, timeout: float = 30.0, settle: float = 10.0) -> Fault:
+        """The leader's database relay cuts its connections and refuses new ones (to the end of the run);
+        over when the other leads.  Then the cut one's /health is read for up to ``settle`` s, until it
+        says standby, degraded, database not ok (kept in ``cut_health``)."""
+        pair, old = await self._leader()
+        relay = self.db_relays[old]
+        in_flight = self.traffic.history.in_flight() if self.traffic else 0
+        start = time.monotonic()
+        await relay.refuse()
+        cut = relay.cut()
+        pair.down.add(old)
+        takeover = await self._takeover("leader_db_cut", old, start, timeout)
+        end = takeover.led_at or time.monotonic()
+        deadline = time.monotonic() + settle
+        while True:
+            health = self.cut_health[old] = await pair.health(old)
+            if cut_off(health) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        return Fault("leader_db_cut", start, end, f"{old}'s database cut ({cut} connection(s)) and refused; "
+                     f"{takeover.new} led after {takeover.seconds} s", in_flight)
+
+    async def _leader(self) -> tuple[PairController, str]:
+        assert self.pair is not None, "a pair fault needs mode='pair'"
+        name = await self.pair.leader()
+        assert name is not None, f"no controller leads: {self.pair.timeline[-4:]}"
+        return self.pair, name
+
+    async def _takeover(self, kind: str, old: str, start: float, timeout: float) -> Takeover:
+        """Poll the other controller's /health until it leads with AMI connected."""
+        assert self.pair is not None
+        takeover = Takeover(kind, old, self.pair.other(old), start)
+        self.takeovers.append(takeover)
+        while time.monotonic() < start + timeout:
+            if leads(await self.pair.health(takeover.new)):
+                takeover.led_at = time.monotonic()
+                break
+            await asyncio.sleep(0.05)
+        else:
+            self.notes.append(f"{kind}: {takeover.new} did not lead within {timeout:g} s of the fault")
+        return takeover
+
+    def takeover_moments(self) -> list[tuple[str, float]]:
+        """(old leader, when the other took over): it said it leads, or placed its first leg, if earlier."""
+        moments = []
+        legs = self.leg_watch.spans if self.leg_watch else []
+        for t in self.takeovers:
+            firsts = [leg.created for leg in legs if leg.controller == t.new and leg.created > t.start]
+            at = min([*([t.led_at] if t.led_at is not None else []), *firsts], default=None)
+            if at is not None:
+                moments.append((t.old, at))
+        return moments
+
     # -- the end -----------------------------------------------------------------------------------
 
     async def finish(self, drain_timeout: float = 90.0, tickets_timeout: float = 30.0) -> Report:
@@ -606,6 +906,7 @@ class FaultRig:
             violations=self.violations,
             pause_reasons={op: "break" for op, what in self.choices.items() if what == "pause"},
             max_missed=acd.max_missed,
+            legs=self.leg_watch.spans if self.leg_watch else (), takeovers=self.takeover_moments(),
         )
         self.report.notes = self.notes + self.traffic.errors[:20] + self.report.notes
         return self.report
@@ -618,7 +919,7 @@ class FaultRig:
         from callcenter.store.models import Ticket
 
         assert self.settings is not None
-        engine = create_async_engine(self.settings.database_url)
+        engine = create_async_engine(self.db_url or self.settings.database_url)
         try:
             async with AsyncSession(engine) as session:
                 rows = (await session.scalars(select(Ticket).where(Ticket.node == self.settings.node))).all()
@@ -628,6 +929,13 @@ class FaultRig:
             return []
         finally:
             await engine.dispose()
+
+
+def cut_off(health: Mapping[str, Any] | None) -> bool:
+    """/health of a controller that cannot reach its database: standby, degraded, database not ok."""
+    database = (health or {}).get("database")
+    return bool(health and health.get("role") == "standby" and health.get("status") == "degraded"
+                and isinstance(database, dict) and database.get("ok") is False)
 
 
 def _unsettled(history: Any, tickets: Sequence[TicketView]) -> int:
@@ -645,6 +953,7 @@ def _unsettled(history: Any, tickets: Sequence[TicketView]) -> int:
 
 
 __all__ = [
-    "FAULTS", "RECOVERY_WINDOW", "FaultRig", "InProcessController", "Site", "SubprocessController",
-    "reconfigure_asterisk", "seed_secrets", "wait_fully_booted", "write_settings",
+    "FAULTS", "PAIR", "PAIR_FAULTS", "RECOVERY_WINDOW", "FaultRig", "InProcessController", "LegWatch", "PairController",
+    "Site", "SubprocessController", "Takeover", "cut_off", "leads", "reconfigure_asterisk", "seed_secrets",
+    "wait_fully_booted", "write_settings",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.checker import Fault, Sample, TicketView, check
+from harness.checker import Fault, LegSpan, Sample, TicketView, check
 from harness.queue_log import QueueLogEntry
 from harness.traffic import CallRecord, History, Ring
 
@@ -229,3 +229,29 @@ def test_paused_for_missed_calls_is_explained_only_after_the_phone_let_its_rings
     early = samples(h, 40.0, lambda t, op: "paused" if op == "1002" and t >= 22.5 else None)  # after one miss only
     report = run(h, [ticket_of(a)], early, [Fault("db_lock", 2.0, 5.0)])
     assert report.stuck_operators == 1 and report.stuck[0].startswith("1002 after db_lock #1: ACD paused")
+
+
+def test_two_controllers_ringing_at_once_or_the_old_leader_ringing_after_a_takeover_is_flagged():
+    h = history()
+    a = answered_call(h, 0, "2001", "1001", 1.0)
+    tickets, smp = [ticket_of(a)], samples(h, 40.0)
+
+    def legs(*spans: tuple[str, float, float | None, float | None]) -> list[LegSpan]:
+        return [LegSpan(f"acd-{who}-{n}", who, created, answered, hung_up)
+                for n, (who, created, answered, hung_up) in enumerate(spans)]
+
+    # a rang until 3.0 (answered), b's first leg after it, and b's next one ringing on to the end: fine.
+    clean = legs(("a", 2.0, 3.0, 9.0), ("a", 4.0, None, 5.0), ("b", 5.0, None, 6.0), ("b", 7.0, None, None))
+    report = check(h, tickets, smp, [], threshold=7.0, end=40.0, legs=clean, takeovers=[("a", 4.5)])
+    assert report.ok and report.stats["agent_legs"] == {"a": 2, "b": 2}, report.describe()
+
+    overlap = legs(("a", 2.0, None, 5.2), ("b", 5.0, 6.0, 8.0))  # a's ring was not hung up before b's began
+    report = check(h, tickets, smp, [], threshold=7.0, end=40.0, legs=overlap)
+    assert not report.ok and len(report.rings) == 1 and "both ringing for 0.200 s" in report.rings[0]
+
+    unanswered = legs(("a", 2.0, None, None), ("b", 30.0, None, 31.0))  # never answered nor hung up: rings to the end
+    assert len(check(h, tickets, smp, [], threshold=7.0, end=40.0, legs=unanswered).rings) == 1
+
+    late = legs(("b", 5.0, None, 6.0), ("a", 6.5, None, 7.0))  # the old leader rang after b took over at 4.5
+    report = check(h, tickets, smp, [], threshold=7.0, end=40.0, legs=late, takeovers=[("a", 4.5)])
+    assert report.rings == ["acd-a-1 created at t=6.50 s by a, 2.00 s after the other controller took over"]
