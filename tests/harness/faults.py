@@ -320,8 +320,9 @@ class SubprocessController:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
-    async def health(self) -> dict[str, Any] | None:
-        """The /health body with its details (None: no answer); logs in again when they are missing."""
+    async def health(self, login: bool = True) -> dict[str, Any] | None:
+        """The /health body with its details (None: no answer); logs in again when they are missing
+        (``login`` False: the body as it comes, at once)."""
         if self._http is None or self.proc is None or self.proc.returncode is not None:
             return None
         for attempt in range(2):
@@ -331,7 +332,7 @@ class SubprocessController:
                 if not isinstance(body, dict):
                     return None
                 # A standby has no details to show (and refuses the login page).
-                if "ami" in body or body.get("role") == "standby" or attempt == 1 \
+                if not login or "ami" in body or body.get("role") == "standby" or attempt == 1 \
                         or time.monotonic() - self._last_login < 1.0:
                     self.last_health = body
                     return body
@@ -395,8 +396,12 @@ async def add_supervisor(url: str, user: str, password: str) -> None:
 
 
 def leads(health: Mapping[str, Any] | None) -> bool:
-    """/health says: this controller leads, with AMI connected (a supervisor's view)."""
-    return bool(health and health.get("role") == "leader" and health.get("ami", {}).get("connected"))
+    """/health says: this controller leads with AMI connected (without the details: status ok, which
+    needs AMI connected and resynchronised, and the database)."""
+    if not health or health.get("role") != "leader":
+        return False
+    ami = health.get("ami")
+    return bool(ami.get("connected")) if isinstance(ami, dict) else health.get("status") == "ok"
 
 
 class PairController:
@@ -432,9 +437,9 @@ class PairController:
     def other(self, name: str) -> str:
         return next(n for n in self.members if n != name)
 
-    async def health(self, name: str) -> dict[str, Any] | None:
+    async def health(self, name: str, login: bool = True) -> dict[str, Any] | None:
         """One controller's /health (None: no answer), noted in the timeline when its role or status changed."""
-        health = await self.members[name].health()
+        health = await self.members[name].health(login)
         seen = (health.get("role"), health.get("status")) if health else (None, None)
         if self._seen.get(name) != seen:
             self._seen[name] = seen
@@ -859,7 +864,7 @@ class FaultRig:
         takeover = Takeover(kind, old, self.pair.other(old), start)
         self.takeovers.append(takeover)
         while time.monotonic() < start + timeout:
-            if leads(await self.pair.health(takeover.new)):
+            if leads(await self.pair.health(takeover.new, login=False)):  # a login would be counted in
                 takeover.led_at = time.monotonic()
                 break
             await asyncio.sleep(0.05)
