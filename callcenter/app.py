@@ -19,6 +19,7 @@ from callcenter import keys
 from callcenter.adapter import Adapter
 from callcenter.agents.states import AgentStateStore
 from callcenter.agi.server import AgiServer
+from callcenter.ha import Leadership
 from callcenter.ami.client import AmiClient
 from callcenter.hotline import Hotline
 from callcenter.ivr import http as ivr_http
@@ -38,7 +39,7 @@ from callcenter.tickets.reconcile import QueueLogReconciler
 from callcenter.tickets.service import TicketService
 from callcenter.tickets.sweep import close_vanished_calls
 from callcenter.web.api import unhandled_errors
-from callcenter.web.health import health
+from callcenter.web.health import health, standby_app
 from callcenter.web.metrics import LiveCollector, LoopLag, metrics
 from callcenter.web.plugin import open_web, setup_web
 from callcenter.workorders.plugin import open_workorders, setup_workorders
@@ -49,13 +50,16 @@ RECONCILE_INTERVAL = 3.0  # seconds between queue_log reads
 SWEEP_INTERVAL = 30.0  # seconds between sweeps for tickets of calls Asterisk no longer has
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the controller's application; nothing is opened until it starts."""
+def create_app(settings: Settings, leadership: Leadership | None = None) -> web.Application:
+    """Build the controller's application; nothing is opened until it starts.
+
+    ``leadership``: this controller is one of a pair ([ha]) and leads while it holds the lock.
+    """
     app = web.Application(middlewares=[unhandled_errors])  # outermost: a logged 500 with an error id
     app[keys.SETTINGS] = settings
     # One Prometheus registry per app (tests start many in one process), handed to each part that counts.
     app[keys.METRICS] = CollectorRegistry()
-    app[keys.LEADING] = lambda: True  # one controller: it leads (issue 16's leadership will decide)
+    app[keys.LEADING] = (lambda: leadership.leading) if leadership is not None else (lambda: True)
     app.cleanup_ctx.extend([
         _store,  # the database and the ticket service: everything below writes through them
         open_workorders,  # work orders hook every ticket write, from the first call on
@@ -189,13 +193,71 @@ async def _reconciler(app: web.Application) -> AsyncIterator[None]:
 
 
 async def run(settings: Settings) -> None:
-    """Serve until cancelled (Ctrl-C / SIGTERM)."""
-    runner = web.AppRunner(create_app(settings), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.web.host, settings.web.port)
-    await site.start()
-    log.info("web.listening", url=f"http://{settings.web.host}:{settings.web.port}/", health=f"http://{settings.web.host}:{settings.web.port}/health")
+    """Serve until cancelled (Ctrl-C / SIGTERM); one of a pair ([ha]) leads only while it holds the lock."""
+    if settings.ha.enabled:
+        await _run_pair(settings)
+        return
+    runner = await _serve(create_app(settings), settings)
     try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+
+
+async def _serve(app: web.Application, settings: Settings) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.web.host, settings.web.port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("web.listening", url=f"http://{settings.web.host}:{settings.web.port}/",
+             health=f"http://{settings.web.host}:{settings.web.port}/health")
+    return runner
+
+
+async def _run_pair(settings: Settings) -> None:
+    """Standby until the lock is ours, then the whole controller until it is lost, then standby again.
+
+    A standby answers /health only (no AMI, no FastAGI: the dialplan's attempts at it fail at once
+    and go to the leader).  Taking over is a controller's start: operators' states from the
+    database, calls still bridged adopted, strays hung up (``Adapter.on_login``).
+    """
+    leadership = Leadership(settings.ha, settings.database_url)
+    try:
+        while True:
+            standby = await _serve(standby_app(settings, leadership), settings)
+            leader: web.AppRunner | None = None
+            try:
+                await leadership.acquire()
+                app = create_app(settings, leadership)
+                leader = web.AppRunner(app, access_log=None)
+                await leader.setup()  # AMI, FastAGI and the rest open here: this is the takeover
+            except Exception as err:  # the lock's connection failed in the fence, or the start did: standby again
+                log.error("ha.takeover_abandoned", reason=f"{type(err).__name__}: {err}"[:300])
+                await leadership.close()
+                if leader is not None:
+                    try:
+                        await leader.cleanup()
+                    except Exception:  # noqa: BLE001 - what did start is closed as far as it can be
+                        log.exception("ha.cleanup_failed")
+                await standby.cleanup()
+                await asyncio.sleep(settings.ha.check_interval)
+                continue
+            except BaseException:
+                await leadership.close()
+                await standby.cleanup()
+                raise
+            await standby.cleanup()
+            log.info("ha.leading", controller=settings.ha.name)
+            try:
+                await web.TCPSite(leader, settings.web.host, settings.web.port).start()
+                await leadership.hold()
+                # Lost: stop acting before anything else can run (no await in between).
+                app[keys.AGI].abort()
+                app[keys.AMI].silence()
+            finally:
+                await leader.cleanup()
+    finally:
+        await leadership.close()

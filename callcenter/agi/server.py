@@ -155,6 +155,7 @@ class AgiServer(Application):
         super().__init__(default_encoding="utf-8", loop=asyncio.get_running_loop())
         self._server: asyncio.base_events.Server | None = None
         self._session_tasks: set[asyncio.Task] = set()
+        self._writers: set[asyncio.StreamWriter] = set()  # the open sessions' sockets (abort cuts them)
         self.secret = secret  # required in the AGI URL's query (secret=...) when set
         self.allow = tuple(ipaddress.ip_network(a, strict=False) for a in allow)  # empty: any source
         self._handshakes = 0
@@ -178,13 +179,23 @@ class AgiServer(Application):
 
     async def close(self) -> None:
         """Stop listening and end open sessions (their calls continue in the dialplan)."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._session_tasks):
-            task.cancel()
+        self.abort()
         await asyncio.gather(*self._session_tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+
+    def abort(self) -> None:
+        """Stop now, without an await: no new session, and every open one's socket cut.
+
+        Asterisk sees each socket close at once and goes on in the dialplan (a waiting caller to the
+        other controller or the fallback queue; a bridged call carries on).
+        """
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        for task in list(self._session_tasks):
+            task.cancel()
 
     def _source_allowed(self, peer: Any) -> bool:
         if not self.allow:
@@ -229,6 +240,7 @@ class AgiServer(Application):
             return
         task = asyncio.current_task()
         self._session_tasks.add(task)
+        self._writers.add(writer)
         try:
             await endpoint(AgiSession(self, headers, reader, writer))
         except AgiHangup:
@@ -239,6 +251,7 @@ class AgiServer(Application):
             log.exception("agi.route_failed", script=script, uniqueid=headers.get("agi_uniqueid"))
         finally:
             self._session_tasks.discard(task)
+            self._writers.discard(writer)
             writer.close()
 
 

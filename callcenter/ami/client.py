@@ -100,11 +100,25 @@ class AmiClient:
         ]
 
     async def close(self) -> None:
+        self.silence()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def silence(self) -> None:
+        """Stop now, without an await: no action leaves from here on and nothing reconnects.
+
+        For shutting down, and for a controller that lost the lead (callcenter.ha), which must not
+        send one more action.  panoramisk reconnects after any lost connection, its own close()
+        included, unless its ``connect`` is disarmed first.
+        """
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._manager is not None:
-            self._manager.close()
+            self._manager.connect = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
+            self._manager.authenticated = False  # action() refuses from here on
+            transport = getattr(self._manager.protocol, "transport", None)
+            if transport is not None:
+                transport.abort()
+            self._manager.close()  # its pinger too
         self.connected = False
 
     @property

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
@@ -25,6 +25,10 @@ from callcenter.agents.rota import on_duty
 from callcenter.store.db import database_state
 from callcenter.web import keys as web_keys
 from callcenter.web.api import public
+
+if TYPE_CHECKING:
+    from callcenter.ha import Leadership
+    from callcenter.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -39,10 +43,40 @@ async def health(request: web.Request) -> web.Response:
     connected = _responsive(ami)
     ok = connected and adapter.link["up"] and database.get("ok", False)
     body: dict[str, Any] = {"status": "ok" if ok else "degraded", "node": app[keys.SETTINGS].node,
-                            "role": "leader" if app[keys.LEADING]() else "standby"}
+                            "role": "leader" if app[keys.LEADING]() else "standby",
+                            **_controller(app[keys.SETTINGS])}
     if await _is_supervisor(request):
         body.update(_details(app, ami, adapter, database, connected))
     return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
+
+
+def standby_app(settings: Settings, leadership: Leadership) -> web.Application:
+    """What a standby controller of a pair serves: /health, and 503 "standby" for everything else.
+
+    /health: 200 ``{"status": "standby", ...}`` while it can reach the database (ready to take over),
+    503 ``{"status": "degraded", "database": {"ok": false, "error": ...}}`` when it cannot (it then
+    cannot take the lock, so it never leads).
+    """
+    app = web.Application()
+
+    async def standby_health(_request: web.Request) -> web.Response:
+        database = leadership.database
+        ok = bool(database.get("ok"))
+        body = {"status": "standby" if ok else "degraded", "node": settings.node, "role": "standby",
+                **_controller(settings), "database": database}
+        return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        return web.json_response({"error": "standby", "message": "this controller is the standby; the other one leads",
+                                  "problems": []}, status=503)
+
+    app.router.add_get("/health", standby_health)
+    app.router.add_route("*", "/{tail:.*}", elsewhere)
+    return app
+
+
+def _controller(settings: Settings) -> dict[str, str]:
+    return {"controller": settings.ha.name} if settings.ha.enabled else {}
 
 
 def _responsive(ami: Any) -> bool:
