@@ -8,7 +8,7 @@ import structlog
 
 from callcenter.adapter import Adapter
 from callcenter.agi.server import AgiCommandError, AgiHangup, AgiSession
-from callcenter.ivr.flow import ANY_OPERATOR, IvrFlow
+from callcenter.ivr.flow import ANY_OPERATOR, IvrFlow, Route
 from callcenter.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
@@ -64,7 +64,11 @@ class Hotline:
                 await agi.set_variable("HOTLINE_TICKET", ticket_id)
             await agi.answer()
             stage = "ivr"
-            route = await self.ivr.run(agi, call_id, caller_number) if self.ivr is not None else ANY_OPERATOR
+            route = await self._resumed(agi)
+            if route is None:
+                route = await self.ivr.run(agi, call_id, caller_number) if self.ivr is not None else ANY_OPERATOR
+                if self.adapter.settings.ha.enabled:  # for the other controller, should it take the caller over
+                    await agi.set_variable("HOTLINE_ROUTE", f"{route.priority}:{route.skill or ''}")
         except AgiHangup:
             # Gone before reaching the queue (at the greeting, in the menu, or before we answered):
             # the ticket ends here, with the stage; Asterisk going away is "system", not the caller.
@@ -76,3 +80,13 @@ class Hotline:
             log.exception("call.controller_error", stage=stage)
             return
         await self.adapter.serve_call(agi, call_id, priority=route.priority, skill=route.skill)
+
+    async def _resumed(self, agi: AgiSession) -> Route | None:
+        """A caller the other controller of a pair had taken through the IVR (it then died): its route, no IVR again."""
+        if not self.adapter.settings.ha.enabled:
+            return None
+        priority, _, skill = (await agi.get_variable("HOTLINE_ROUTE")).partition(":")
+        if not priority.lstrip("-").isdigit():
+            return None
+        log.info("call.resumed", priority=int(priority), skill=skill or None)
+        return Route(skill or None, int(priority), "resumed")

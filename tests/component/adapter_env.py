@@ -64,7 +64,7 @@ class Env:
         self.engine = None
 
     async def start(self, devices: Any = ("1001",), before: Callable[[TicketService], Awaitable[None]] | None = None,
-                    dialler: KeptDialler | None = None, **acd: Any) -> Env:
+                    dialler: KeptDialler | None = None, ha_name: str = "", **acd: Any) -> Env:
         self.fake.devices = dict(devices) if isinstance(devices, dict) else {a: "NOT_INUSE" for a in devices}
         await self.fake.start(self.ami_port)
         settings = make_test_settings(self.tmp_path / "state")
@@ -74,6 +74,7 @@ class Env:
                                     action_timeout=1.0, reconnect_delay=1.0),
             agi=dataclasses.replace(settings.agi, host="127.0.0.1", port=self.agi_port),
             acd=dataclasses.replace(settings.acd, **{**TIMINGS, **acd}),
+            ha=dataclasses.replace(settings.ha, enabled=bool(ha_name), name=ha_name),  # one of a pair (SQLite here)
         )
         self.settings = settings
         self.engine = await open_database(settings.database_url)

@@ -85,6 +85,24 @@ async def test_an_answer_after_the_ring_ended_is_hung_up_and_leaves_no_leg(env, 
     assert ticket.hangup_by == "caller" and ticket.agent_id is None and ticket.details["end"]["stage"] == "queue"
 
 
+# -- one of a pair ----------------------------------------------------------------------------------
+
+
+async def test_a_caller_back_from_the_other_controller_skips_the_ivr_keeps_its_route_and_legs_carry_the_name(env):
+    await env.start(devices=("1001",), ha_name="b")
+    fresh = await env.call()  # a new caller: its route is kept on the channel for the other controller
+    assert fresh.saw('SET VARIABLE HOTLINE_ROUTE "0:"')
+    fresh.hangup()
+    back = await env.call(replies={"GET VARIABLE HOTLINE_ROUTE": "200 result=1 (5:medical)"})
+    [waiting] = env.accepted(CallWaiting, call_id=back.uniqueid)
+    assert (waiting.priority, waiting.skill) == (5, "medical")
+    assert not back.saw("SET VARIABLE HOTLINE_ROUTE")  # it had one
+    [o] = await env.originates(1, "1001")
+    assert o.leg_id.startswith("acd-b-")  # which controller rang is in every AMI event of the leg
+    back.hangup()
+    await env.ended_ticket(back.uniqueid)
+
+
 # -- AMI outage --------------------------------------------------------------------------------------
 
 
