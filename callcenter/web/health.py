@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from callcenter import keys
 from callcenter.agents.rota import on_duty
 from callcenter.store.db import database_state
 from callcenter.web import keys as web_keys
 from callcenter.web.api import public
+from callcenter.web.metrics import StandbyCollector, standby_metrics
 
 if TYPE_CHECKING:
     from callcenter.ha import Leadership
@@ -58,6 +60,9 @@ def standby_app(settings: Settings, leadership: Leadership) -> web.Application:
     cannot take the lock, so it never leads).
     """
     app = web.Application()
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = CollectorRegistry()
+    app[keys.METRICS].register(StandbyCollector(lambda: bool(leadership.database.get("ok"))))
 
     async def standby_health(_request: web.Request) -> web.Response:
         database = leadership.database
@@ -71,6 +76,7 @@ def standby_app(settings: Settings, leadership: Leadership) -> web.Application:
                                   "problems": []}, status=503)
 
     app.router.add_get("/health", standby_health)
+    app.router.add_get("/metrics", standby_metrics)
     app.router.add_route("*", "/{tail:.*}", elsewhere)
     return app
 

@@ -109,7 +109,31 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=encode(request.app[keys.METRICS]), headers={"Content-Type": content_type})
 
 
-async def _refusal(request: web.Request) -> web.Response | None:
+@public
+async def standby_metrics(request: web.Request) -> web.Response:
+    """A standby's /metrics (``callcenter.web.health.standby_app``): loopback or the token; it has no logins."""
+    refusal = await _refusal(request, sessions=False)
+    if refusal is not None:
+        return refusal
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(request.app[keys.METRICS]), headers={"Content-Type": content_type})
+
+
+class StandbyCollector:
+    """What a standby reports: it does not lead, and whether it reaches the database (so could)."""
+
+    def __init__(self, database: Callable[[], bool]) -> None:
+        self.database = database
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("callcenter_leader", "1 when this controller leads (holds AMI actions and FastAGI)",
+                                value=0)
+        yield GaugeMetricFamily("callcenter_standby_database_up",
+                                "1 when this standby reaches PostgreSQL (it can take the lead)",
+                                value=1 if self.database() else 0)
+
+
+async def _refusal(request: web.Request, sessions: bool = True) -> web.Response | None:
     """None when the request may scrape; the JSON error otherwise."""
     authorization = request.headers.get("Authorization")
     if authorization is not None:  # a token presented is judged, wherever the request comes from
@@ -121,7 +145,7 @@ async def _refusal(request: web.Request) -> web.Response | None:
         return error_json(403, "metrics.bad_token", "wrong metrics token (Authorization: Bearer <[web] metrics_token>)")
     if _local(request):
         return None
-    user = await request_user(request)
+    user = await request_user(request) if sessions else None
     if user is None:
         refused = error_json(401, "metrics.unauthorized", "scrape from this host, with the metrics token "
                              "(Authorization: Bearer ...), or log in as a supervisor")

@@ -134,6 +134,11 @@ async def test_a_standby_that_cannot_reach_postgresql_says_so_on_health_and_neve
         assert response.status == 503
         assert body["status"] == "degraded" and body["role"] == "standby" and body["controller"] == "b"
         assert body["database"]["ok"] is False and "Connect" in body["database"]["error"]
+        scrape = await client.get("/metrics")  # loopback: no token needed
+        text = await scrape.text()
+        assert scrape.status == 200 and "callcenter_leader 0.0" in text and "callcenter_standby_database_up 0.0" in text
+        refused = await client.get("/metrics", headers={"Authorization": "Bearer wrong-token-of-some-length"})
+        assert refused.status == 403
         other = await client.get("/agent")
         assert other.status == 503 and (await other.json())["error"] == "standby"
     assert not trying.done() and not leadership.leading
