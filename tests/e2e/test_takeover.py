@@ -82,6 +82,12 @@ async def pair_fault(rig: FaultRig, kind: str) -> tuple[Report, Takeover]:
     print(f"\n{kind}: {takeover.old} -> {takeover.new}, takeover {takeover.seconds} s ({fault.note})")
     print("roles seen: " + ", ".join(f"{name} {role}/{status} at t={at - t0:.2f}" for at, name, role, status
                                      in rig.pair.timeline))
+    ringing = [leg for leg in rig.leg_watch.spans
+               if leg.controller == takeover.old and leg.created <= fault.start < leg.ringing_until(float("inf"))]
+    first = min((leg.created for leg in rig.leg_watch.spans if leg.controller == takeover.new), default=None)
+    print(f"{takeover.old}'s legs ringing at the fault: {len(ringing)}, the last ended "
+          f"{max((leg.ringing_until(float('inf')) - fault.start for leg in ringing), default=0.0):.2f} s after it; "
+          f"{takeover.new}'s first leg {None if first is None else round(first - fault.start, 2)} s after it")
     print("controller logs: " + ", ".join(str(m.log_path) for m in rig.pair.members.values()))
     print(report.describe())
     print(json.dumps({"fault": kind, "takeover_s": takeover.seconds, **report.summary(),
@@ -113,6 +119,6 @@ async def test_leader_cut_from_its_database_mid_traffic_the_standby_leads(make_p
     old = takeover.old
     assert rig.db_relays[old].cuts[0][1] >= 1, "the leader's database connections did not go through its relay"
     health = rig.cut_health.get(old)
-    assert cut_off(health), f"{old} cut from its database says {health}"
+    assert cut_off(health), f"{old} cut from its database says {health} (roles seen: {rig.pair.timeline})"
     assert not rig.pair.led_again(old, after=fault.start), f"{old} led again without its database: {rig.pair.timeline}"
     check_pair(rig, report, takeover)
