@@ -2,8 +2,8 @@
 
 Theory of operation: each change (open, ringing, a ring, answered, ended, fallback merge) becomes a
 ``TicketWrite`` appended to an in-memory queue that a single background task applies in order, the
-writes waiting (up to ``BATCH_MAX``) in one transaction.  Callers wait for their write at most
-``wait_limit`` seconds, then go on while the write stays queued.  A write that fails with a database
+writes waiting (within ``BATCH_MAX`` and ``BATCH_SECONDS``) in one transaction.  Callers wait for
+their write at most ``wait_limit`` seconds, then go on while the write stays queued.  A write that fails with a database
 error (locked, full, gone) is retried with backoff; from the first failure until the queue drains,
 every pending write is also appended to a JSON-lines spill file, replayed by ``start()`` after a
 crash.  Every write is idempotent, so replaying one that had in fact been committed changes nothing.
@@ -55,10 +55,13 @@ STATUS_RANK = {"new": 0, "ringing": 1, "answered": 2, "completed": 3, "abandoned
 # caller hung up); the system took the offer back (a transport failure: nobody's miss).
 RING_OUTCOMES = ("answered", "missed", "answered_elsewhere", "caller_left", "withdrawn")
 ATTEMPT_TIMEOUT = 30.0  # one write attempt; a hung connection then counts as a failure and is retried
-# Writes per transaction.  The bound keeps a transaction short: SQLite holds its one write lock for all of it
-# (a page's write waits behind it), ATTEMPT_TIMEOUT covers all of it, and a bad write makes the writer
-# re-apply its whole batch one write per transaction.  200 is a second or two of writes at 50 calls a second.
+# A batch: at most BATCH_MAX writes, and no more added once BATCH_SECONDS have passed in its transaction.
+# The bounds keep the transaction short: SQLite holds its one write lock for all of it and every other
+# service's transaction (a page's read too) waits behind it, failing after the 5 s busy timeout; a bad
+# write also makes the writer re-apply its whole batch one write per transaction.  0.1 s of writes
+# already spreads a commit's cost over many.
 BATCH_MAX = 200
+BATCH_SECONDS = 0.1
 WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)  # seconds
 
 
@@ -330,10 +333,10 @@ class TicketService:
     async def _write_loop(self) -> None:
         """Apply queued writes in order, a batch per transaction, retrying with backoff while the database fails.
 
-        A batch is every write waiting, at most ``BATCH_MAX``; each write's future gets its own result once
-        the batch committed.  A transient error retries the whole batch (all of it spilled first).  Any
-        other error means one write in it is bad: that batch is then applied one write per transaction,
-        so only the bad write is set aside and the others land.
+        A batch is every write waiting, at most ``BATCH_MAX`` and as many as ``BATCH_SECONDS`` allow; each
+        write's future gets its own result once the batch committed.  A transient error retries the whole
+        batch (all of it spilled first).  Any other error means one write in it is bad: that batch is then
+        applied one write per transaction, so only the bad write is set aside and the others land.
         """
         singles = 0  # writes at the head still to apply one per transaction after a batch failed
         while True:
@@ -363,6 +366,7 @@ class TicketService:
                 self._rejected.inc()
                 results = [None]
             else:
+                batch = batch[:len(results)]  # the writes the transaction had time for
                 committed = time.monotonic()
                 for p in batch:
                     self._written.labels(p.write.kind).inc()
@@ -395,7 +399,7 @@ class TicketService:
         state.delay = min(state.delay * 2, self._retry_max)
 
     async def _apply(self, writes: list[TicketWrite]) -> list[Any]:
-        """Apply ``writes`` in order in one transaction; what each submitter is told."""
+        """Apply ``writes`` (or the prefix there is time for) in one transaction; what each submitter is told."""
         async with asyncio.timeout(ATTEMPT_TIMEOUT):
             try:
                 return await self._transaction(writes)
@@ -406,12 +410,18 @@ class TicketService:
                 return await self._transaction(writes)
 
     async def _transaction(self, writes: list[TicketWrite]) -> list[Any]:
-        """Each write's applier, then the hooks, all in one transaction."""
+        """Each write's applier, then the hooks, in one transaction, until ``BATCH_SECONDS`` have passed.
+
+        The results of the writes applied, a prefix of ``writes``; the others wait for the next transaction.
+        """
         results = []
+        began = time.monotonic()
         async with self._sessions() as session, session.begin():
             for write in writes:
                 results.append(await APPLIERS[write.kind](session, self.node, write.uniqueid, write.data))
                 await self._run_hooks(session, write)
+                if time.monotonic() - began >= BATCH_SECONDS:
+                    break
         return results
 
     async def _run_hooks(self, session: AsyncSession, write: TicketWrite) -> None:

@@ -24,6 +24,7 @@ from structlog.testing import capture_logs
 from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
 from callcenter.store import open_database, session_factory
 from callcenter.tickets import TicketService
+from callcenter.tickets import service as service_module
 from callcenter.tickets.service import BATCH_MAX, TicketWrite
 
 T0 = dt.datetime(2025, 3, 3, 2, 0, 0, tzinfo=dt.UTC)
@@ -39,6 +40,12 @@ async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
     engine = await open_database(store_url)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's size here is what was queued, not what a busy machine has time for (its own test below)."""
+    monkeypatch.setattr(service_module, "BATCH_SECONDS", 60.0)
 
 
 class Gate:
@@ -137,6 +144,25 @@ async def test_a_batch_is_at_most_batch_max_writes(engine: AsyncEngine, tmp_path
     assert await service.flush(10)
     assert len(commits) == 3  # the held write, BATCH_MAX writes, the last one
     assert (await service.get("first")).details["n"] == {"n": BATCH_MAX}  # type: ignore[union-attr]
+    await service.close()
+
+
+async def test_a_transaction_takes_no_more_writes_once_its_time_is_up(
+        engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = TicketService(session_factory(engine), "pbx1", spill_dir=tmp_path / "spill")
+    await service.start()
+    gate = await held(service)
+    commits = count_commits(engine)
+    monkeypatch.setattr(service_module, "BATCH_SECONDS", 0.0)  # every write is already past the limit
+    tasks = await queue(call_writes(service, "t1", answered=True))
+    gate.opened.set()
+    first_id = await gate.first  # type: ignore[attr-defined]
+    results = await asyncio.gather(*tasks)
+    assert await service.flush(5)
+    assert len(commits) == 1 + len(tasks)  # one write per transaction, none left behind
+    ticket = await service.get("t1")
+    assert ticket is not None and results == [ticket.id, None, None, None, None] and ticket.id != first_id
+    assert (ticket.call_status, ticket.talk_seconds) == ("completed", 30.0)
     await service.close()
 
 
