@@ -10,7 +10,7 @@ import re
 import pytest
 from structlog.testing import capture_logs
 
-from callcenter.ami.client import AmiClient
+from callcenter.ami.client import AmiClient, AmiError
 from callcenter.settings import AmiSettings
 
 
@@ -113,3 +113,15 @@ async def test_a_failing_handler_does_not_stop_later_events(ami):
         await asyncio.sleep(0.02)
     assert seen == ["PJSIP/1001", "PJSIP/1002"]
     assert client.connected
+
+
+async def test_silenced_it_sends_nothing_more_and_never_reconnects(ami):
+    """A controller that lost the lead (callcenter.ha): cut now, no action, no login again (panoramisk would)."""
+    fake, client = ami
+    await client.start()
+    assert await client.wait_connected(3)
+    client.silence()  # no await: nothing else runs in between
+    with pytest.raises(AmiError, match="not connected"):
+        await client.action({"Action": "Ping"})
+    await asyncio.sleep(2.5)  # past reconnect_delay twice
+    assert fake.logins == 1 and not client.connected

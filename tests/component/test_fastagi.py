@@ -128,3 +128,16 @@ async def test_oversized_headers_are_refused(server):
     assert await asyncio.wait_for(reader.read(), 6) == b""
     writer.close()
     assert seen == []
+
+
+async def test_abort_cuts_every_open_session_at_once_and_refuses_new_ones(server):
+    """A controller that lost the lead: the caller's session ends now (Asterisk goes on in the dialplan)."""
+    port, seen, app = server
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(HEADERS)
+    assert await asyncio.wait_for(reader.readline(), 2) == b"ANSWER\n"  # the session waits for our reply
+    app.abort()  # no await
+    assert await asyncio.wait_for(reader.read(), 1) == b""  # Asterisk sees the socket close
+    writer.close()
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", port)
