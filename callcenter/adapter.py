@@ -865,9 +865,10 @@ class Adapter:
                 await self.tickets.record_details(call_id, "handoff", {"reason": "ami_down", "at": _utc(self.clock()).isoformat()})
                 return
             stage = "bridge"
-            # From here the caller is served: even if the controller dies during the conversation,
-            # the dialplan must not send them to the fallback queue afterwards.
-            await agi.set_variable("HOTLINE_DONE", "1")
+            # Once Bridge has run (BRIDGERESULT=SUCCESS) the caller is served: even if the controller dies
+            # during the conversation, the dialplan must not send them on afterwards.  If it dies before
+            # Bridge runs, the dialplan takes the caller on (to the other controller or the fallback queue).
+            await agi.set_variable("HOTLINE_DONE", "3")
             await agi.music_off()
             if self.recorder is not None:  # MixMonitor on the caller's channel: both sides, while bridged
                 await self.recorder.start_inbound(agi, call_id, leg.agent_id)

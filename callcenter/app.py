@@ -220,14 +220,14 @@ async def _serve(app: web.Application, settings: Settings) -> web.AppRunner:
 async def _run_pair(settings: Settings) -> None:
     """Standby until the lock is ours, then the whole controller until it is lost, then standby again.
 
-    A standby answers /health only (no AMI, no FastAGI: the dialplan's attempts at it fail at once
-    and go to the leader).  Taking over is a controller's start: operators' states from the
-    database, calls still bridged adopted, strays hung up (``Adapter.on_login``).
+    A standby answers /health and /metrics only (no AMI, no FastAGI: the dialplan's attempts at it
+    fail at once and go to the leader).  Taking over is a controller's start: operators' states from
+    the database, calls still bridged adopted, strays hung up (``Adapter.on_login``).
     """
     leadership = Leadership(settings.ha, settings.database_url)
+    standby = await _serve(standby_app(settings, leadership), settings)
     try:
         while True:
-            standby = await _serve(standby_app(settings, leadership), settings)
             leader: web.AppRunner | None = None
             try:
                 await leadership.acquire()
@@ -238,26 +238,36 @@ async def _run_pair(settings: Settings) -> None:
                 log.error("ha.takeover_abandoned", reason=f"{type(err).__name__}: {err}"[:300])
                 await leadership.close()
                 if leader is not None:
-                    try:
-                        await leader.cleanup()
-                    except Exception:  # noqa: BLE001 - what did start is closed as far as it can be
-                        log.exception("ha.cleanup_failed")
-                await standby.cleanup()
+                    await _close_leader(leader)
                 await asyncio.sleep(settings.ha.check_interval)
                 continue
-            except BaseException:
-                await leadership.close()
-                await standby.cleanup()
-                raise
             await standby.cleanup()
-            log.info("ha.leading", controller=settings.ha.name)
+            site = web.TCPSite(leader, settings.web.host, settings.web.port)
             try:
-                await web.TCPSite(leader, settings.web.host, settings.web.port).start()
+                await site.start()
+                log.info("ha.leading", controller=settings.ha.name)
                 await leadership.hold()
                 # Lost: stop acting before anything else can run (no await in between).
                 app[keys.AGI].abort()
                 app[keys.AMI].silence()
             finally:
-                await leader.cleanup()
+                await site.stop()  # the port for the standby's /health at once; closing the rest can take a while
+                standby = await _serve(standby_app(settings, leadership), settings)
+                await _close_leader(leader)
     finally:
+        await standby.cleanup()
         await leadership.close()
+
+
+CLOSE_TIMEOUT = 60.0  # s a lost leader may take to close (ticket writes spill); past it the process exits
+
+
+async def _close_leader(leader: web.AppRunner) -> None:
+    """Close what the lead opened; stuck past CLOSE_TIMEOUT, exit (the service manager starts a clean standby)."""
+    try:
+        await asyncio.wait_for(leader.cleanup(), CLOSE_TIMEOUT)
+    except TimeoutError as err:
+        log.error("ha.close_stuck", timeout_s=CLOSE_TIMEOUT)
+        raise SystemExit(75) from err  # EX_TEMPFAIL
+    except Exception:  # noqa: BLE001 - what did start is closed as far as it can be
+        log.exception("ha.cleanup_failed")

@@ -119,8 +119,14 @@ class RecordingService:
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
         return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        """One line for a background write that failed (the database gone, say), not asyncio's traceback."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            log.error("recording.task_failed", task=task.get_name(), error=f"{type(err).__name__}: {err}"[:300])
 
     # -- storage ------------------------------------------------------------------------------------
 
