@@ -34,6 +34,7 @@ class Leadership:
         self.clock = clock
         self.leading = False
         self.database: dict[str, Any] = {"ok": False, "error": "not checked yet"}  # for /health
+        self.leader: str | None = None  # a standby's view: the name of the controller holding the lock
         self._conn: asyncpg.Connection | None = None
 
     async def acquire(self) -> None:
@@ -49,6 +50,7 @@ class Leadership:
                 self.database = {"ok": True}
                 if got:
                     break
+                self.leader = await self._holder()
             except Exception as err:  # noqa: BLE001 - any failure: the database is not reachable now
                 if self.database.get("ok", True):
                     log.warning("ha.database_unreachable", error=_say(err))  # once per outage
@@ -84,6 +86,17 @@ class Leadership:
         """Give the lock back (the session ends with the connection)."""
         self.leading = False
         await self._drop()
+
+    async def _holder(self) -> str | None:
+        """The name of the controller whose session holds the lock (its connection's application_name)."""
+        assert self._conn is not None
+        key = self.ha.lock_key & 0xFFFFFFFFFFFFFFFF  # a bigint key is stored as two 32-bit halves
+        name = await self._conn.fetchval(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1",
+            key >> 32, key & 0xFFFFFFFF, timeout=self.ha.lease)
+        prefix = "callcenter-ha-"
+        return name[len(prefix):] if isinstance(name, str) and name.startswith(prefix) else None
 
     async def _check(self, timeout: float) -> bool:
         try:

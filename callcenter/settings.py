@@ -618,6 +618,8 @@ def _validate_ha(settings: Settings) -> None:
         raise ConfigError("config.value", f"ha.name: {ha.name!r} must be 1-16 of a-z, 0-9 (it names this controller)")
     if ha.peer_agi and not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}", ha.peer_agi):
         raise ConfigError("config.value", f"ha.peer_agi: {ha.peer_agi!r} must be host:port")
+    if not -(2**63) <= ha.lock_key < 2**63:
+        raise ConfigError("config.value", "ha.lock_key must fit PostgreSQL's bigint")
     if not (0 < ha.check_interval < ha.lease) or ha.dialplan_retry < 0:
         raise ConfigError("config.value", "ha: 0 < check_interval < lease and dialplan_retry >= 0 are required")
 

@@ -55,7 +55,8 @@ async def health(request: web.Request) -> web.Response:
 def standby_app(settings: Settings, leadership: Leadership) -> web.Application:
     """What a standby controller of a pair serves: /health, and 503 "standby" for everything else.
 
-    /health: 200 ``{"status": "standby", ...}`` while it can reach the database (ready to take over),
+    /health: 200 ``{"status": "standby", "leader": <the other's name>, ...}`` while it can reach the
+    database (ready to take over),
     503 ``{"status": "degraded", "database": {"ok": false, "error": ...}}`` when it cannot (it then
     cannot take the lock, so it never leads).
     """
@@ -68,7 +69,7 @@ def standby_app(settings: Settings, leadership: Leadership) -> web.Application:
         database = leadership.database
         ok = bool(database.get("ok"))
         body = {"status": "standby" if ok else "degraded", "node": settings.node, "role": "standby",
-                **_controller(settings), "database": database}
+                **_controller(settings), "leader": leadership.leader if ok else None, "database": database}
         return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
 
     async def elsewhere(request: web.Request) -> web.Response:

@@ -75,6 +75,7 @@ async def test_one_leads_the_other_waits_and_takes_over_after_the_leaders_sessio
     second = asyncio.create_task(watch.lead(b, "b"))
     await asyncio.sleep(1.0)
     assert not b.leading and "b" not in watch.spans and b.database == {"ok": True}, "the lock is a's: b waits, healthy"
+    assert b.leader == "a"  # the standby can say which controller leads
 
     killed_at = time.monotonic()
     assert await _kill_session("a") == 1

@@ -57,6 +57,15 @@ def test_secrets_are_generated_once_and_reused(tmp_path):
         ('[ivr]\ntimezone = "Mars/Olympus"\n', "config.value", "hospital.timezone: unknown time zone 'Mars/Olympus'"),
         ('hospital = "Asia/Shanghai"\n[web]\ntimezone = "UTC"\n', "config.type", "[hospital] must be a table"),
         ('notes = ["x"]\n', "config.unknown_key", "notes"),
+        ('[ha]\nenabled = true\nname = "a"\n', "config.value", "ha.enabled needs a PostgreSQL database"),
+        ('[database]\nurl = "postgresql+asyncpg://u@db/cc"\n[ha]\nenabled = true\nname = "A B"\n', "config.value",
+         "ha.name: 'A B' must be 1-16 of a-z, 0-9"),
+        ('[database]\nurl = "postgresql+asyncpg://u@db/cc"\n[ha]\nenabled = true\nname = "a"\npeer_agi = "b"\n',
+         "config.value", "ha.peer_agi: 'b' must be host:port"),
+        ('[database]\nurl = "postgresql+asyncpg://u@db/cc"\n[ha]\nenabled = true\nname = "a"\nlease = 0.1\n',
+         "config.value", "0 < check_interval < lease"),
+        ('[database]\nurl = "postgresql+asyncpg://u@db/cc"\n[ha]\nenabled = true\nname = "a"\nlock_key = 9223372036854775808\n',
+         "config.value", "ha.lock_key must fit"),
     ],
 )
 def test_broken_config_says_what_is_wrong(tmp_path, text, slug, words):
