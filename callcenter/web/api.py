@@ -40,6 +40,7 @@ from typing import Annotated, Any, TypeVar
 
 import structlog
 from aiohttp import web
+from sqlalchemy import exc as sa_exc
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -511,6 +512,19 @@ async def unhandled_errors(request: web.Request, handler: Handler) -> web.Stream
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")}
         response = error_json(exc.status, slug, exc.reason)
         response.headers.update(headers)
+        return response
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError) as err:
+        # The database is locked past its busy timeout, full, or unreachable (asyncpg's refused connect
+        # comes through SQLAlchemy unwrapped, as a ConnectionError): nothing the client did,
+        # and nothing was half-written (the transaction rolled back); say so and when to try again.
+        log.warning("web.database_unavailable", method=request.method, path=request.path,
+                    error=str(getattr(err, "orig", err) or type(err).__name__)[:200])
+        message = "the database is busy or unreachable; nothing was saved, try again in a moment"
+        if request.path.startswith("/api/"):
+            response = error_json(503, "database.unavailable", message)
+        else:
+            response = web.Response(text=f"数据库繁忙或不可达，请稍后再试。/ {message}", status=503)
+        response.headers["Retry-After"] = "2"
         return response
     except Exception:
         error_id = secrets.token_hex(6)

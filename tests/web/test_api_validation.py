@@ -234,3 +234,28 @@ async def test_the_document_describes_every_json_route_with_its_statuses(app_cli
     status = next(p for p in doc["paths"]["/api/tickets"]["get"]["parameters"] if p["name"] == "status")
     assert status["schema"]["minItems"] == 1
     assert doc == document(app[api.ROUTES])
+
+
+async def test_a_locked_database_answers_503_with_a_clear_error_and_loses_nothing(app_client):
+    """SQLite locked past its busy timeout by another process: 503 database.unavailable, not a 500; then it works."""
+    import sqlite3
+    import time
+
+    h = {"X-CSRF-Token": await login(app_client, "boss")}
+    path = app_client.server.app[keys.SETTINGS].database_url.split("///", 1)[1]
+    entry = {"question": "锁住时能新建吗", "answer": "不能，稍后再试", "category": "other"}
+    holder = sqlite3.connect(path, timeout=1, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        with capture_logs() as logs:
+            r = await app_client.post("/api/kb/entries", json=entry, headers=h)
+        body = await r.json(content_type=None)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.status == 503 and body["error"] == "database.unavailable" and r.headers["Retry-After"] == "2"
+    assert time.monotonic() - started < 30
+    assert [e for e in logs if e["event"] == "web.database_unavailable"] and not [e for e in logs if e["event"] == "web.unhandled"]
+    again = await app_client.post("/api/kb/entries", json=entry, headers=h)  # the lock gone, the same request lands
+    assert again.status == 201, await again.text()
