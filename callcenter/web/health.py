@@ -13,6 +13,7 @@ AMI counts as connected only when it answered a ping within the watchdog interva
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -73,8 +74,17 @@ def standby_app(settings: Settings, leadership: Leadership) -> web.Application:
         return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
 
     async def elsewhere(request: web.Request) -> web.Response:
-        return web.json_response({"error": "standby", "message": "this controller is the standby; the other one leads",
-                                  "problems": []}, status=503)
+        leader = leadership.leader
+        if request.path.startswith("/api/"):
+            return web.json_response({"error": "standby", "message": "this controller is the standby; the other one leads",
+                                      "leader": leader, "problems": []}, status=503, headers={"Retry-After": "5"})
+        # A browser that reached the standby (no proxy, or the proxy not yet switched): say so, look again soon.
+        who = f"（{html.escape(leader)}）" if leader else ""
+        page = (f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta http-equiv="refresh" content="5">'
+                f"<title>备用控制器 / standby</title><p>这是备用控制器，热线由另一台控制器{who}主控。本页每 5 秒刷新。</p>"
+                f"<p lang=\"en\">This is the standby controller; the other one{f' ({html.escape(leader)})' if leader else ''} "
+                f"serves the hotline. This page reloads every 5 seconds.</p></html>")
+        return web.Response(text=page, content_type="text/html", status=503, headers={"Retry-After": "5"})
 
     app.router.add_get("/health", standby_health)
     app.router.add_get("/metrics", standby_metrics)

@@ -140,8 +140,10 @@ async def test_a_standby_that_cannot_reach_postgresql_says_so_on_health_and_neve
         assert scrape.status == 200 and "callcenter_leader 0.0" in text and "callcenter_standby_database_up 0.0" in text
         refused = await client.get("/metrics", headers={"Authorization": "Bearer wrong-token-of-some-length"})
         assert refused.status == 403
-        other = await client.get("/agent")
+        other = await client.get("/api/tickets")
         assert other.status == 503 and (await other.json())["error"] == "standby"
+        page = await client.get("/agent")  # a browser: a page that says so and looks again
+        assert page.status == 503 and "备用控制器" in await page.text() and page.headers["Retry-After"] == "5"
     assert not trying.done() and not leadership.leading
     trying.cancel()
     await asyncio.gather(trying, return_exceptions=True)
