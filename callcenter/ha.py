@@ -36,6 +36,7 @@ class Leadership:
         self.database: dict[str, Any] = {"ok": False, "error": "not checked yet"}  # for /health
         self.leader: str | None = None  # a standby's view: the name of the controller holding the lock
         self._conn: asyncpg.Connection | None = None
+        self._unreachable_said = False
 
     async def acquire(self) -> None:
         """Return holding the lock, having waited the fence; until then try every ``check_interval``."""
@@ -47,13 +48,14 @@ class Leadership:
                         "application_name": f"callcenter-ha-{self.ha.name}"})  # pg_stat_activity says whose
                 got = await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.ha.lock_key,
                                                 timeout=self.ha.lease)
-                self.database = {"ok": True}
+                self.database, self._unreachable_said = {"ok": True}, False
                 if got:
                     break
                 self.leader = await self._holder()
             except Exception as err:  # noqa: BLE001 - any failure: the database is not reachable now
-                if self.database.get("ok", True):
-                    log.warning("ha.database_unreachable", error=_say(err))  # once per outage
+                if not self._unreachable_said:
+                    log.warning("ha.database_unreachable", controller=self.ha.name, error=_say(err))  # once per outage
+                    self._unreachable_said = True
                 self.database = {"ok": False, "error": _say(err)}
                 await self._drop()
             await asyncio.sleep(self.ha.check_interval)

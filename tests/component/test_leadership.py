@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from harness.postgres import PG_ENV
 from harness.relay import AmiRelay
 from sqlalchemy.engine import make_url
+from structlog.testing import capture_logs
 
 from callcenter.ha import Leadership
 from callcenter.settings import DatabaseSettings, HaSettings, Settings
@@ -126,7 +127,10 @@ async def test_a_standby_that_cannot_reach_postgresql_says_so_on_health_and_neve
     url = f"postgresql+asyncpg://nobody@127.0.0.1:{unused_tcp_port}/none"
     ha = _ha("b", 1)
     leadership = Leadership(ha, url)
-    trying = asyncio.create_task(leadership.acquire())
+    with capture_logs() as logs:
+        trying = asyncio.create_task(leadership.acquire())
+        await asyncio.sleep(0.5)
+    assert [e["event"] for e in logs].count("ha.database_unreachable") == 1  # said once, not every try
     settings = Settings(node="pbx-x", ha=ha, database=DatabaseSettings(url=url))
     async with TestClient(TestServer(standby_app(settings, leadership))) as client:
         await asyncio.sleep(0.5)
