@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from callcenter.tickets.service import TicketService
 
 log = structlog.get_logger(__name__)
+LEADER_HELP = "1 when this controller leads (holds AMI actions and FastAGI)"  # the leader's and a standby's
 
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 LAG_INTERVAL = 0.25  # seconds between event-loop lag samples
@@ -78,8 +79,7 @@ class LiveCollector:
                                 value=int(bool(self.ami.responsive and self.adapter.link["up"])))
         yield GaugeMetricFamily("callcenter_ticket_writes_pending", "Ticket writes queued, not yet committed",
                                 value=self.tickets.pending_writes)
-        yield GaugeMetricFamily("callcenter_leader", "1 when this controller leads (holds AMI actions and FastAGI)",
-                                value=int(self.leading()))
+        yield GaugeMetricFamily("callcenter_leader", LEADER_HELP, value=int(self.leading()))
 
 
 class LoopLag:
@@ -102,17 +102,17 @@ class LoopLag:
 @public  # anyone reaches the handler; it lets in loopback, the metrics token or a supervisor (_refusal)
 async def metrics(request: web.Request) -> web.Response:
     """The app's registry in the Prometheus text format (OpenMetrics when the scraper asks for it)."""
-    refusal = await _refusal(request)
-    if refusal is not None:
-        return refusal
-    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return web.Response(body=encode(request.app[keys.METRICS]), headers={"Content-Type": content_type})
+    return await _scrape(request, sessions=True)
 
 
 @public
 async def standby_metrics(request: web.Request) -> web.Response:
     """A standby's /metrics (``callcenter.web.health.standby_app``): loopback or the token; it has no logins."""
-    refusal = await _refusal(request, sessions=False)
+    return await _scrape(request, sessions=False)
+
+
+async def _scrape(request: web.Request, sessions: bool) -> web.Response:
+    refusal = await _refusal(request, sessions)
     if refusal is not None:
         return refusal
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
@@ -126,14 +126,13 @@ class StandbyCollector:
         self.database = database
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily("callcenter_leader", "1 when this controller leads (holds AMI actions and FastAGI)",
-                                value=0)
+        yield GaugeMetricFamily("callcenter_leader", LEADER_HELP, value=0)
         yield GaugeMetricFamily("callcenter_standby_database_up",
                                 "1 when this standby reaches PostgreSQL (it can take the lead)",
                                 value=1 if self.database() else 0)
 
 
-async def _refusal(request: web.Request, sessions: bool = True) -> web.Response | None:
+async def _refusal(request: web.Request, sessions: bool) -> web.Response | None:
     """None when the request may scrape; the JSON error otherwise."""
     authorization = request.headers.get("Authorization")
     if authorization is not None:  # a token presented is judged, wherever the request comes from
