@@ -30,7 +30,7 @@ import pytest
 from harness.checker import Report
 from harness.faults import FaultRig, Takeover, cut_off
 from harness.postgres import PG_ENV
-from test_faults import fault_site  # noqa: F401  (module fixture: the test Asterisk with ten operators)
+from test_faults import fault_site, make_rig  # noqa: F401  (fixtures: the test Asterisk with ten operators, its rigs)
 
 pytestmark = pytest.mark.e2e
 
@@ -54,20 +54,9 @@ def pg_admin_url() -> str:
 
 
 @pytest.fixture
-async def make_pair(fault_site, pg_admin_url, tmp_path):  # noqa: F811
-    """``await make_pair()``: relays, the pair (a leading, b standing by), phones, ready."""
-    site, state = fault_site
-    rigs: list[FaultRig] = []
-
-    async def make() -> FaultRig:
-        rig = FaultRig(site, tmp_path / f"pair{len(rigs)}", secrets_from=state, mode="pair", pg_admin_url=pg_admin_url)
-        rigs.append(rig)
-        await rig.start()
-        return rig
-
-    yield make
-    for rig in rigs:
-        await rig.close()
+def make_pair(make_rig, pg_admin_url):  # noqa: F811
+    """``await make_pair()``: relays, the pair (a leading, b standing by), phones, ready (test_faults' rig)."""
+    return lambda: make_rig("pair", pg_admin_url=pg_admin_url)
 
 
 async def pair_fault(rig: FaultRig, kind: str) -> tuple[Report, Takeover]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 PG_ENV = "HOTLINE_TEST_PG_URL"
 
@@ -58,3 +59,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with throwaway_database(os.environ[PG_ENV], f"cc_test_{uuid.uuid4().hex[:12]}") as url:
         yield url
+
+
+@pytest.fixture(name="engine")
+async def store_engine(store_url: str) -> AsyncIterator[AsyncEngine]:
+    """``engine``: the database of ``store_url``, migrated (``open_database``), disposed afterwards."""
+    from callcenter.store import open_database
+
+    engine = await open_database(store_url)
+    yield engine
+    await engine.dispose()

@@ -17,8 +17,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
-from callcenter.store import open_database, session_factory
+from harness.postgres import store_engine, store_url  # noqa: F401  (fixtures: engine, on SQLite and PostgreSQL when configured)
+from callcenter.store import session_factory
 from callcenter.store.db import alembic_config
 from callcenter.tickets import TicketService
 from callcenter.web import figures
@@ -29,13 +29,6 @@ T0 = dt.datetime(2025, 3, 3, 2, 0, 0, tzinfo=dt.UTC)
 
 def at(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_database(store_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

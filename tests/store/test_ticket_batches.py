@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
-from harness.postgres import store_url  # noqa: F401  (fixture: SQLite, and PostgreSQL when configured)
-from callcenter.store import open_database, session_factory
+from harness.postgres import store_engine, store_url  # noqa: F401  (fixtures: engine, on SQLite and PostgreSQL when configured)
+from callcenter.store import session_factory
 from callcenter.tickets import TicketService
 from callcenter.tickets import service as service_module
 from callcenter.tickets.service import BATCH_MAX, TicketWrite
@@ -33,13 +32,6 @@ CALLS = 12
 
 def at(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = await open_database(store_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture(autouse=True)
