@@ -19,8 +19,8 @@ from callcenter import keys
 from callcenter.adapter import Adapter
 from callcenter.agents.states import AgentStateStore
 from callcenter.agi.server import AgiServer
-from callcenter.ha import Leadership
 from callcenter.ami.client import AmiClient
+from callcenter.ha import Leadership
 from callcenter.hotline import Hotline
 from callcenter.ivr import http as ivr_http
 from callcenter.ivr.exceptions import IvrError
